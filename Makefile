@@ -1,0 +1,39 @@
+# AI Camera Fleet: the README's two commands (make demo, make test) and helpers.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: venv system-deps test test-fast demo bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements/dev.txt requirements/central.txt requirements/edge.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements/dev.txt
+	touch $@
+
+system-deps:
+	@sh scripts/system-deps.sh requirements/apt.txt
+
+## make test: install everything (pip into .venv, apt when root) and run the whole suite.
+test: venv system-deps
+	$(BIN)/python -m pytest
+
+test-fast: venv
+	$(BIN)/python -m pytest -x -q -m "not slow"
+
+## make demo: central server (+ dashboard + simulated checkpoints as they land) on SQLite.
+demo: venv
+	$(BIN)/python -m demo
+
+## make bench: benchmarks; prints one table per benchmark.
+bench: venv system-deps
+	$(BIN)/python -m bench
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Edge agent: runs on every checkpoint (Raspberry Pi 5 + Hailo + camera)."""

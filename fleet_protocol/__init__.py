@@ -1,0 +1,31 @@
+"""Wire protocol shared by the edge agent and the central server (no I/O).
+
+See docs/protocol.md for the format; :mod:`fleet_protocol.messages` for the code.
+"""
+
+from .errors import ErrorCode, ProtocolError
+from .jpeg import JpegInfo, decode_check, inspect_jpeg
+from .messages import (
+    Ack,
+    Answer,
+    Detection,
+    HealthReport,
+    Limits,
+    Message,
+    Refusal,
+    Table,
+    encode_message,
+    error_answer,
+    format_timestamp,
+    image_data_url,
+    parse_answer,
+    parse_message,
+    success_answer,
+)
+
+__all__ = [
+    "Ack", "Answer", "Detection", "ErrorCode", "HealthReport", "JpegInfo", "Limits", "Message",
+    "ProtocolError", "Refusal", "Table", "decode_check", "encode_message", "error_answer",
+    "format_timestamp", "image_data_url", "inspect_jpeg", "parse_answer", "parse_message",
+    "success_answer",
+]
