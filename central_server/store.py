@@ -143,9 +143,9 @@ class GroupCommitWriter:
         for attempt in (1, 2, 3):
             try:
                 results = self._write_batch(batch)
-            except IntegrityError:  # another process stored one of these keys meanwhile
+            except IntegrityError as exc:  # usually: another process stored one of these keys
                 if attempt == 3:
-                    self._fail(batch, "unique conflict persisted after retries")
+                    self._fail(batch, f"integrity error persisted after retries: {exc}".splitlines()[0])
                     return
                 continue
             except (DBAPIError, OSError) as exc:
@@ -183,7 +183,7 @@ class GroupCommitWriter:
                     indexes = [i for i, p in enumerate(batch) if isinstance(p.message, kind)]
                     if indexes:
                         self._write_table(conn, table, batch, indexes, results, written)
-                self.images.sync_dirs(written)
+                self.images.sync(written)
         except BaseException:
             self.images.remove(written)
             raise

@@ -124,7 +124,7 @@ BAD = {
     "confidence bool": (detection(None, confidence=True), ErrorCode.INVALID_FIELD),
     "confidence range": (detection(None, confidence=250), ErrorCode.INVALID_FIELD),
     "lux NaN": ('{"table":"lpr_detection","action":"insert","data":{"license_plate":"A","confidence":1,'
-                '"checkpoint_id":"1","timestamp":"2024-08-06T10:30:00","lux":NaN}}', ErrorCode.INVALID_FIELD),
+                '"checkpoint_id":"1","timestamp":"2024-08-06T10:30:00","lux":NaN}}', ErrorCode.INVALID_JSON),
     "latitude range": (detection(None, latitude=123.0), ErrorCode.INVALID_FIELD),
     "checkpoint bad chars": (detection(None, checkpoint_id="a b;drop"), ErrorCode.INVALID_FIELD),
     "event id not uuid": (detection(None, event_id="1234"), ErrorCode.INVALID_FIELD),
