@@ -50,13 +50,17 @@ class ImageStore:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._root = str(self.root)
+        self._known_dirs: set[str] = set()
 
     def write(self, checkpoint_id: str, when: datetime, data: bytes) -> StoredImage:
         """Write one image; it is durable only after :meth:`sync`."""
-        relative = Path(when.strftime("%Y/%m/%d"), checkpoint_id, f"{uuid.uuid4().hex}.jpg")
-        target = self.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        folder = f"{when:%Y/%m/%d}/{checkpoint_id}"
+        if folder not in self._known_dirs:  # one mkdir per folder, not one failed mkdir per image
+            os.makedirs(os.path.join(self._root, folder), exist_ok=True)
+            self._known_dirs.add(folder)
+        relative = f"{folder}/{uuid.uuid4().hex}.jpg"
+        fd = os.open(os.path.join(self._root, relative), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
             view = memoryview(data)
             while view:
@@ -65,7 +69,7 @@ class ImageStore:
                 os.fdatasync(fd)
         finally:
             os.close(fd)
-        return StoredImage(relative.as_posix(), hashlib.sha256(data).hexdigest(), len(data))
+        return StoredImage(relative, hashlib.sha256(data).hexdigest(), len(data))
 
     def sync(self, images: list[StoredImage]) -> None:
         """Make written images and their directory entries durable (raises OSError on failure)."""
@@ -91,6 +95,7 @@ class ImageStore:
         """Delete files of a batch that was not committed (missing files are fine)."""
         for image in images:
             (self.root / image.path).unlink(missing_ok=True)
+        self._known_dirs.clear()  # a failure may have been a deleted folder
 
     def path_of(self, relative: str) -> Path:
         """Absolute path of a stored image."""

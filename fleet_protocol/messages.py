@@ -19,13 +19,13 @@ import json
 import math
 import re
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 
 import orjson
 import pybase64
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any
 
 from .errors import ErrorCode, ProtocolError
 from .jpeg import decode_check, inspect_jpeg
@@ -56,7 +56,7 @@ class Limits:
     max_hostname_chars: int = 255
     max_message_chars: int = 2000
     max_json_blob_bytes: int = 8192
-    earliest: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     max_future: timedelta = timedelta(hours=24)
     decode_images: bool = False
 
@@ -320,7 +320,7 @@ class _FieldReader:
                                 f"'timestamp' is not ISO 8601: {_show(value)}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=tz)
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
         if parsed < self.limits.earliest or parsed > now + self.limits.max_future:
             raise ProtocolError(ErrorCode.INVALID_TIMESTAMP,
                                 f"'timestamp' {value} is out of range (clock not set?)")

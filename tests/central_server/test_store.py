@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -17,7 +17,7 @@ from fleet_protocol import Detection
 
 def make_detection(i: int, jpeg: bytes | None, event_id: str | None = None) -> Detection:
     return Detection(checkpoint_id="1", license_plate=f"P{i}", confidence=90.0,
-                     timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc), image=jpeg, event_id=event_id)
+                     timestamp=datetime(2026, 1, 1, tzinfo=UTC), image=jpeg, event_id=event_id)
 
 
 @pytest.fixture
