@@ -54,6 +54,8 @@ class AgentSettings(BaseSettings):
     edge_ack_timeout_s: float = Field(30.0, gt=0, description="No answer this long = dead link")
     edge_retry_base_s: float = Field(2.0, gt=0, description="First back-off after a retryable refusal")
     edge_retry_max_s: float = Field(300.0, gt=0, description="Longest back-off after refusals")
+    edge_reconnect_min_s: float = Field(3.1, gt=0, description="Shortest wait before reconnecting")
+    edge_reconnect_max_s: float = Field(90.0, gt=0, description="Longest wait before reconnecting")
     edge_db_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="SQLite synchronous mode: FULL survives power loss")
     edge_hostname: str = Field(default_factory=socket.gethostname, description="Hostname sent")

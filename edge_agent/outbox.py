@@ -241,8 +241,8 @@ class Outbox:
             log.warning("outside row %d: image %s unusable (%s); sending it without an image",
                         row_id, image_path, exc)
             return None, 0, f"image {image_path} unusable: {exc}", row_id
-        if prepared is original:
-            return image_path, len(original), None, row_id
+        if prepared is original:  # kept where the program put it: its file, not counted against the cap
+            return image_path, 0, None, row_id
         path, _ = self._write_images(event_id, prepared, None)
         return str(path), len(prepared), None, row_id
 

@@ -153,8 +153,9 @@ class Uplink:
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(task), self.config.stop_grace)
+        if self._window is not None:  # connected: give answers in flight a moment to arrive
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(task), self.config.stop_grace)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
