@@ -1,0 +1,1 @@
+"""Central server: WebSocket ingest, storage, jobs and admin commands."""

@@ -1,0 +1,69 @@
+"""Live events from the ingest to dashboards.
+
+The ingest calls a :class:`LiveEvents` after a row is committed. With
+``REDIS_URL`` set, :class:`RedisLiveEvents` publishes on Flask-SocketIO's
+message queue (channel ``flask-socketio``, its default), so every dashboard
+process emits the event to its browsers. Without Redis nothing is published
+here: a single-node dashboard follows the database instead.
+
+Event names and payloads (all JSON, times ISO 8601 UTC) are documented in
+docs/protocol.md ("Live events").
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+DETECTION = "detection"
+HEALTH = "health"
+CHECKPOINT_STATUS = "checkpoint_status"
+
+
+class LiveEvents(Protocol):
+    """Where committed rows are announced. ``publish`` never raises."""
+
+    async def publish(self, event: str, payload: dict[str, Any]) -> None: ...
+    async def close(self) -> None: ...
+
+
+class NoLiveEvents:
+    """Single node without a broker: publishing is a no-op."""
+
+    async def publish(self, event: str, payload: dict[str, Any]) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisLiveEvents:
+    """Publishes through Redis with python-socketio's write-only AsyncRedisManager."""
+
+    def __init__(self, url: str, channel: str = "flask-socketio"):
+        import socketio  # only needed when Redis is configured
+
+        self._manager = socketio.AsyncRedisManager(url, channel=channel, write_only=True)
+        self._failing = False
+
+    async def publish(self, event: str, payload: dict[str, Any]) -> None:
+        try:
+            await self._manager.emit(event, payload, namespace="/")
+        except Exception as exc:  # a broker outage must never stop ingest
+            if not self._failing:
+                log.warning("live events: publishing to Redis failed (%s); will keep trying", exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("live events: Redis publishing recovered")
+            self._failing = False
+
+    async def close(self) -> None:
+        return None
+
+
+def make_live_events(redis_url: str | None) -> LiveEvents:
+    """The publisher for this configuration."""
+    return RedisLiveEvents(redis_url) if redis_url else NoLiveEvents()

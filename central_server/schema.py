@@ -1,0 +1,135 @@
+"""The central database schema (SQLAlchemy Core), shared by ingest, jobs and dashboard.
+
+Table names ``lpr_detections`` and ``health_monitors`` are fixed (users query
+them). Times are stored as naive UTC and read back as aware UTC through
+:class:`UTCDateTime`. Changes to this module need an Alembic revision in
+``central_server/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit id.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as naive UTC; returns aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("checkpoint_id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False, server_default=""),
+    Column("token_hash", String(64), unique=True, nullable=True,
+           comment="sha256 hex of the ingest token; NULL for anonymous legacy senders"),
+    Column("token_hint", String(16), nullable=False, server_default="",
+           comment="first characters of the token, to tell tokens apart in listings"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_seen_at", UTCDateTime, nullable=True),
+    Column("status", String(16), nullable=False, server_default="never",
+           comment="never | online | offline"),
+    Column("connected", Boolean, nullable=False, server_default="0"),
+    Column("hostname", String(255), nullable=False, server_default=""),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("heartbeat_seconds", Integer, nullable=False, server_default="120",
+           comment="silence longer than this marks the checkpoint offline"),
+)
+
+lpr_detections = Table(
+    "lpr_detections",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("checkpoint_id", String(64), nullable=False),
+    Column("event_id", String(36), nullable=True),
+    Column("license_plate", String(32), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Column("hostname", String(255), nullable=False, server_default=""),
+    Column("vehicle_type", String(64), nullable=False, server_default=""),
+    Column("vehicle_color", String(64), nullable=False, server_default=""),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("image_path", String(512), nullable=True, comment="relative to IMAGE_DIR"),
+    Column("image_sha256", String(64), nullable=True),
+    Column("image_size", Integer, nullable=True),
+    Column("exposure_time", Float, nullable=True),
+    Column("analog_gain", Float, nullable=True),
+    Column("lux", Float, nullable=True),
+    Column("extra", JSON, nullable=True, comment="fields a sender added beyond v1"),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("checkpoint_id", "event_id", name="uq_lpr_detections_event"),
+    Index("ix_lpr_detections_checkpoint_time", "checkpoint_id", "timestamp"),
+    Index("ix_lpr_detections_timestamp", "timestamp"),
+    Index("ix_lpr_detections_received_at", "received_at"),
+    Index("ix_lpr_detections_plate", "license_plate"),
+)
+
+health_monitors = Table(
+    "health_monitors",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("checkpoint_id", String(64), nullable=False),
+    Column("event_id", String(36), nullable=True),
+    Column("hostname", String(255), nullable=False, server_default=""),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Column("component", String(64), nullable=False),
+    Column("status", String(8), nullable=False, comment="PASS | WARN | FAIL"),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("system_info", JSON, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("checkpoint_id", "event_id", name="uq_health_monitors_event"),
+    Index("ix_health_monitors_checkpoint_time", "checkpoint_id", "timestamp"),
+    Index("ix_health_monitors_received_at", "received_at"),
+)
+
+connection_events = Table(
+    "connection_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("checkpoint_id", String(64), ForeignKey("checkpoints.checkpoint_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("event", String(16), nullable=False,
+           comment="connected | disconnected | online | offline | refused"),
+    Column("remote", String(64), nullable=False, server_default=""),
+    Column("detail", String(255), nullable=False, server_default=""),
+    Index("ix_connection_events_checkpoint_at", "checkpoint_id", "at"),
+)
