@@ -14,7 +14,6 @@ import importlib
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -49,7 +48,7 @@ class NotifyingSink:
 def outbox_config(s: AgentSettings) -> OutboxConfig:
     """The outbox part of the settings."""
     limits = ImageLimits(s.edge_image_max_width, s.edge_image_max_height, s.edge_image_quality)
-    return OutboxConfig(s.db_path, s.image_dir, limits, s.edge_db_synchronous)
+    return OutboxConfig(s.db_path, s.image_dir, limits, s.edge_db_synchronous, local_tz=s.tz)
 
 
 def identity(s: AgentSettings) -> Identity:
@@ -118,8 +117,7 @@ class Agent:
         """Start everything, wait for ``stop``, then shut down in reverse order."""
         s = self.settings
         outbox = Outbox.open(outbox_config(s), identity(s))
-        local_tz = datetime.now().astimezone().tzinfo
-        uplink = Uplink(outbox, uplink_config(s), local_tz)
+        uplink = Uplink(outbox, uplink_config(s), s.tz)
         uplink.bind(asyncio.get_running_loop())
         await uplink.start_async()
         vision, why = await asyncio.to_thread(self.vision_loader, s, NotifyingSink(outbox, uplink))

@@ -14,6 +14,7 @@ import re
 import socket
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,8 @@ class AgentSettings(BaseSettings):
     edge_reconnect_max_s: float = Field(90.0, gt=0, description="Longest wait before reconnecting")
     edge_db_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="SQLite synchronous mode: FULL survives power loss")
+    fleet_timezone: str = Field(
+        "Asia/Bangkok", description="Zone of naive timestamps on the wire and in outside rows (as central)")
     edge_hostname: str = Field(default_factory=socket.gethostname, description="Hostname sent")
     edge_latitude: float | None = Field(None, ge=-90, le=90, description="Checkpoint latitude")
     edge_longitude: float | None = Field(None, ge=-180, le=180, description="Checkpoint longitude")
@@ -68,6 +71,20 @@ class AgentSettings(BaseSettings):
         if not value.startswith(("ws://", "wss://")):
             raise ValueError("must start with ws:// or wss://")
         return value
+
+    @field_validator("fleet_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Bangkok)") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The fleet time zone as an object."""
+        return ZoneInfo(self.fleet_timezone)
 
     @field_validator("checkpoint_id")
     @classmethod

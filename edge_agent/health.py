@@ -183,6 +183,8 @@ class HealthMonitor:
             return ComponentStatus("uplink", Status.PASS, f"connected; last delivery {last}", details)
         if s.state is LinkState.STOPPED:
             return ComponentStatus("uplink", Status.WARN, "stopped by the operator", details)
+        if s.state is LinkState.CONNECTING:
+            return ComponentStatus("uplink", Status.WARN, f"connecting to {s.url}", details)
         return ComponentStatus("uplink", Status.FAIL, f"{s.state.value}: {s.last_error or 'not connected'}; "
                                f"last delivery {last}", details)
 
