@@ -92,12 +92,13 @@ def prune_by_age(outbox: Outbox, cutoff: float) -> tuple[int, int]:
     return rows, images
 
 
-def prune_to_cap(outbox: Outbox, cap_bytes: int) -> tuple[int, int]:
-    """Free space from answered rows, oldest first, until the outbox fits ``cap_bytes``."""
+def prune_to_cap(outbox: Outbox, cap_bytes: int, batch_size: int = 50) -> tuple[int, int]:
+    """Free space from answered rows, oldest first (``batch_size`` at a time) until under ``cap_bytes``."""
     rows = images = 0
     while storage_use(outbox).total_bytes > cap_bytes:
         batch = outbox.query(f"SELECT id, image_path, plate_image_path FROM detection_results WHERE "
-                             f"{_ANSWERED} AND images_pruned = 0 AND image_bytes > 0 ORDER BY id LIMIT 50")
+                             f"{_ANSWERED} AND images_pruned = 0 AND image_bytes > 0 ORDER BY id LIMIT ?",
+                             (batch_size,))
         if batch:
             images += sum(_delete_images(outbox, r) for r in batch)
             outbox.execute("UPDATE detection_results SET images_pruned = 1 WHERE id = ?",
