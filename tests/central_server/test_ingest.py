@@ -7,7 +7,7 @@ import hashlib
 import json
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -56,7 +56,7 @@ async def test_seed_detection_is_stored_and_answered_like_the_old_server(ingest,
     [row] = rows(ingest, lpr_detections)
     assert row["id"] == answer["record_id"]
     assert (row["license_plate"], row["confidence"], row["lux"], row["hostname"]) == ("ABC1234", 95.5, 250, "aicamera")
-    assert row["timestamp"] == datetime(2024, 8, 6, 3, 30, tzinfo=timezone.utc)  # 10:30 Bangkok
+    assert row["timestamp"] == datetime(2024, 8, 6, 3, 30, tzinfo=UTC)  # 10:30 Bangkok
     stored = (ingest.settings.image_dir / row["image_path"]).read_bytes()
     assert stored == jpeg
     assert row["image_sha256"] == hashlib.sha256(jpeg).hexdigest() and row["image_size"] == len(jpeg)
