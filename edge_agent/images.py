@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from fleet_protocol import ProtocolError, inspect_jpeg
+
 from .errors import ImageError
 
-Image.MAX_IMAGE_PIXELS = 64_000_000  # a 64 MP frame is already absurd for a gate camera
+MAX_PIXELS = 64_000_000  # a 64 MP frame is already absurd for a gate camera
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +35,11 @@ def prepare_jpeg(data: bytes, limits: ImageLimits) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format == "JPEG" and _fits(image.size, limits):
-                image.load()  # catches a file cut short, which verify() would not
+                inspect_jpeg(data, MAX_PIXELS)  # structure + EOI: a cut file fails, no decode needed
                 return data
             return _reencode(image, limits)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
+            ProtocolError) as exc:
         raise ImageError(f"not a usable image: {exc}") from None
 
 

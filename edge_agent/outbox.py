@@ -134,6 +134,7 @@ class Outbox:
         self.config = config
         self.identity = identity
         self._local_tz = config.local_tz or datetime.now().astimezone().tzinfo
+        self._folder: Path | None = None
 
     @classmethod
     def open(cls, config: OutboxConfig, identity: Identity) -> Outbox:
@@ -167,20 +168,30 @@ class Outbox:
         Raises :class:`ImageError` if the scene is not a picture (nothing is stored then)
         and :class:`OutboxError` if the database cannot be written.
         """
+        return self.submit_many([event])[0]
+
+    def submit_many(self, events: list[PlateEvent]) -> list[str]:
+        """Store several events in one transaction (one fsync); all or none. Returns their ids."""
+        rows = [self._prepare(event) for event in events]
+        self._write(_DETECTION_INSERT, rows)
+        return [row[0] for row in rows]
+
+    def _prepare(self, event: PlateEvent) -> tuple:
         event_id = uuid7()
         scene = prepare_jpeg(event.scene_jpeg, self.config.image_limits)
         plate = prepare_jpeg(event.plate_jpeg, self.config.image_limits) if event.plate_jpeg else None
         scene_path, plate_path = self._write_images(event_id, scene, plate)
-        row = (event_id, event.license_plate, event.confidence, event.timestamp.isoformat(),
-               str(scene_path), str(plate_path) if plate_path else None, event.plate_raw,
-               event.province, event.vehicle_type, event.vehicle_color, event.exposure_time,
-               event.analog_gain, event.lux, len(scene) + len(plate or b""), time.time())
-        self._write(_DETECTION_INSERT, [row])
-        return event_id
+        return (event_id, event.license_plate, event.confidence, event.timestamp.isoformat(),
+                str(scene_path), str(plate_path) if plate_path else None, event.plate_raw,
+                event.province, event.vehicle_type, event.vehicle_color, event.exposure_time,
+                event.analog_gain, event.lux, len(scene) + len(plate or b""), time.time())
 
     def _write_images(self, event_id: str, scene: bytes, plate: bytes | None) -> tuple[Path, Path | None]:
+        """Write the JPEGs; the row's commit (WAL fsync) follows, so they are on disk before any send."""
         folder = self.config.image_dir / event_id[:8]  # ids are time-ordered: one folder ~ 50 days
-        folder.mkdir(exist_ok=True)
+        if folder != self._folder:
+            folder.mkdir(exist_ok=True)
+            self._folder = folder
         scene_path = folder / f"{event_id}.jpg"
         scene_path.write_bytes(scene)
         plate_path = None
