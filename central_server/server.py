@@ -48,7 +48,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
             port = server.sockets[0].getsockname()[1]
             log.info("ingest: listening on %s:%d (db %s)", settings.ingest_host, port, engine.url.render_as_string())
             background = [asyncio.create_task(ingest.presence.run()),
-                          asyncio.create_task(ingest.revocation_watch())]
+                          asyncio.create_task(ingest.revocation_watch(settings.ingest_token_recheck_seconds))]
             scheduler = _start_jobs(settings, engine, live_events)
             if ready:
                 ready(port)
