@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
-from .config import AgentSettings, load_settings
+from .agent import Agent, load_vision, load_vision_settings, vision_env_names
+from .config import AgentSettings, load_settings, read_env_file
 from .errors import ConfigError, EdgeError
 
 log = logging.getLogger("edge_agent")
@@ -55,12 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             from .doctor import run_doctor
 
             return run_doctor(args.env_file, report=args.report)
-        settings = load_settings(args.env_file)
+        settings = load_settings(args.env_file, also_known=vision_env_names())
+        environment = {**(read_env_file(args.env_file) if args.env_file else {}), **os.environ}
+        vision_settings = load_vision_settings(settings, environment)
     except ConfigError as exc:
         print(f"edge_agent: {exc}", file=sys.stderr)
         return 2
     configure_logging(args.log_level, settings.websocket_log_file)
-    return run_agent(settings)
+    return run_agent(settings, functools.partial(load_vision, vision_settings=vision_settings))
 
 
 def read_plates(argv: list[str]) -> int:
@@ -88,16 +93,14 @@ def configure_logging(level: str, log_file: Path | None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def run_agent(settings: AgentSettings) -> int:
+def run_agent(settings: AgentSettings, vision_loader) -> int:
     """Run until SIGTERM/SIGINT; return 0 after a clean shutdown."""
-    from .agent import Agent
-
     async def _run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Agent(settings).run(stop)
+        await Agent(settings, vision_loader).run(stop)
 
     try:
         asyncio.run(_run())

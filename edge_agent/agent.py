@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from .api import AgentParts, create_app
 from .cleanup import CapWatch, CleanupPolicy
 from .config import AgentSettings
+from .errors import ConfigError
 from .events import PlateEvent, VisionService
 from .health import HealthConfig, HealthMonitor
 from .images import ImageLimits
@@ -64,7 +66,36 @@ def uplink_config(s: AgentSettings) -> UplinkConfig:
                         reconnect_max=s.edge_reconnect_max_s)
 
 
-def load_vision(settings: AgentSettings, sink: NotifyingSink) -> tuple[VisionService | None, str]:
+def vision_env_names() -> frozenset[str]:
+    """The vision package's environment variable names (empty when it is not installed)."""
+    try:
+        config = importlib.import_module("edge_agent.vision.config")
+    except ModuleNotFoundError:
+        return frozenset()
+    return frozenset(getattr(config, "ENV_NAMES", {}))
+
+
+def load_vision_settings(settings: AgentSettings, environment: Mapping[str, str]) -> Any | None:
+    """Build the vision package's settings once (from ``__main__``); None when it is absent.
+
+    ``CAMERA_SOURCE`` and ``DETECTOR`` come from the agent's validated settings; the
+    package's own names from ``environment``. Bad values raise :class:`ConfigError`.
+    """
+    try:
+        config = importlib.import_module("edge_agent.vision.config")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("edge_agent.vision"):
+            return None
+        raise
+    env = {**environment, "CAMERA_SOURCE": settings.camera_source, "DETECTOR": settings.detector}
+    try:
+        return config.VisionSettings.from_env(env)
+    except Exception as exc:  # the package's own config error type
+        raise ConfigError(str(exc)) from exc
+
+
+def load_vision(settings: AgentSettings, sink: NotifyingSink,
+                vision_settings: Any | None = None) -> tuple[VisionService | None, str]:
     """Build the vision service if the package is installed; else (None, why).
 
     A missing ``edge_agent.vision`` package is expected on builds without it;
@@ -73,25 +104,17 @@ def load_vision(settings: AgentSettings, sink: NotifyingSink) -> tuple[VisionSer
     """
     try:
         vision = importlib.import_module("edge_agent.vision")
-        vision_config = importlib.import_module("edge_agent.vision.config")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("edge_agent.vision"):
             return None, "vision package not installed"
         return None, f"vision package cannot load: {exc}"
     try:
-        vision_settings = _vision_settings(vision_config.VisionSettings, settings)
+        if vision_settings is None:
+            vision_settings = load_vision_settings(settings, {})
         return vision.build_vision(vision_settings, sink), ""
     except Exception as exc:  # any driver/model failure: report it, keep delivering
         log.exception("vision service could not start")
         return None, f"vision service failed to start: {exc}"
-
-
-def _vision_settings(cls: Any, settings: AgentSettings) -> Any:
-    """VisionSettings from the agent's settings: ``from_agent`` if offered, else matching fields."""
-    if hasattr(cls, "from_agent"):
-        return cls.from_agent(settings)
-    fields = getattr(cls, "model_fields", {})
-    return cls(**{name: getattr(settings, name) for name in ("camera_source", "detector") if name in fields})
 
 
 @dataclass

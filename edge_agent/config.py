@@ -3,19 +3,23 @@
 Names are the environment variables (case-insensitive); the first nine are
 fixed by DESIGN.md and keep the old system's names, the ``EDGE_*`` extras are
 documented in docs/edge.md. An env file (``--env-file``) may set the same
-names; an unknown name in it is an error, so a typo never goes unnoticed.
-Nothing else in the agent reads ``os.environ``.
+names and the vision package's; any other name in it is an error, so a typo
+never goes unnoticed. Only this module reads ``os.environ`` (called from
+``__main__``).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -121,15 +125,32 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def load_settings(env_file: Path | None = None, **overrides: object) -> AgentSettings:
-    """Read settings from the environment (and ``env_file``); raise :class:`ConfigError` if bad.
-
-    ``overrides`` win over the environment (tests and the command line use them).
-    """
-    if env_file is not None and not env_file.is_file():
+def read_env_file(env_file: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of an env file (python-dotenv syntax); ConfigError if missing."""
+    if not env_file.is_file():
         raise ConfigError(f"env file {env_file} does not exist")
+    return {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+
+
+def load_settings(env_file: Path | None = None, also_known: Iterable[str] = (),
+                  environ: Mapping[str, str] | None = None, **overrides: object) -> AgentSettings:
+    """Read settings from the environment and ``env_file``; raise :class:`ConfigError` if bad.
+
+    Precedence: ``overrides`` > environment > env file. A name in the env file that is
+    neither an agent setting nor in ``also_known`` (the vision package's names) is an error.
+    """
+    environ = os.environ if environ is None else environ
+    file_values = read_env_file(env_file) if env_file is not None else {}
+    fields = {name.upper() for name in AgentSettings.model_fields}
+    allowed = fields | {name.upper() for name in also_known}
+    unknown = sorted(k for k in file_values if k.upper() not in allowed)
+    if unknown:
+        raise ConfigError(f"invalid edge agent settings:\n  {', '.join(unknown)}: unknown setting in "
+                          f"{env_file} (typo?)")
+    present = {k.upper() for k in environ}
+    from_file = {k.lower(): v for k, v in file_values.items() if k.upper() in fields and k.upper() not in present}
     try:
-        return AgentSettings(_env_file=env_file, **overrides)
+        return AgentSettings(**{**from_file, **overrides})
     except ValidationError as exc:
         raise ConfigError(describe_errors(exc)) from None
 

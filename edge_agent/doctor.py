@@ -28,6 +28,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .agent import vision_env_names
 from .config import AgentSettings, load_settings
 from .errors import ConfigError
 from .events import Status
@@ -49,7 +50,7 @@ class Check:
 def run_doctor(env_file: Path | None, report: bool = False, out=sys.stdout) -> int:
     """Run every check, print the screen (and the report); return the exit status."""
     try:
-        settings = load_settings(env_file)
+        settings = load_settings(env_file, also_known=vision_env_names())
     except ConfigError as exc:
         _print(out, [Check("config", Status.FAIL, str(exc), "set the variables named above (docs/edge.md)")])
         return 2
