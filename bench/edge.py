@@ -68,6 +68,12 @@ def open_outbox(db: Path, synchronous: str = "FULL") -> Outbox:
 
 def insert_rate(workdir: Path, scene: bytes, plate: bytes, count: int, synchronous: str,
                 batch: int = 1) -> float:
+    """Median of three runs of ``insert_once`` (the disk is shared with other work)."""
+    runs = sorted(insert_once(workdir / f"run{i}", scene, plate, count, synchronous, batch) for i in range(3))
+    return runs[1]
+
+
+def insert_once(workdir: Path, scene: bytes, plate: bytes, count: int, synchronous: str, batch: int) -> float:
     """Rows per second through ``Outbox.submit_many`` (``batch`` events per transaction)."""
     outbox = open_outbox(workdir / f"insert-{synchronous}-{len(scene)}-{batch}" / "lpr.db", synchronous)
     now = datetime.now(UTC)
@@ -155,14 +161,15 @@ def main() -> None:
     scene, plate = scene_jpeg(grain=0.15), scene_jpeg(160, 50, seed=1)
     big = scene_jpeg(1920, 1080, quality=90, grain=0.15)
     print(f"backlog {BACKLOG:,} detections, scene 640x480 {len(scene) / 1024:.0f} KB + plate crop "
-          f"{len(plate) / 1024:.1f} KB; {os.cpu_count()} cores shared by agent and server\n")
+          f"{len(plate) / 1024:.1f} KB; {os.cpu_count()} cores shared by agent and server; "
+          f"load average at start {os.getloadavg()[0]:.1f}\n")
     with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
         workdir = Path(tmp)
         inserts = {name: insert_rate(workdir, s, plate, n, sync, batch) for name, s, n, sync, batch in (
-            ("one per commit, FULL", scene, 2000, "FULL", 1),
-            ("one per commit, NORMAL", scene, 2000, "NORMAL", 1),
-            ("10 per commit, FULL", scene, 2000, "FULL", 10),
-            ("one per commit, FULL, 1920x1080 re-encoded", big, 200, "FULL", 1))}
+            ("one per commit, FULL", scene, 1000, "FULL", 1),
+            ("one per commit, NORMAL", scene, 1000, "NORMAL", 1),
+            ("10 per commit, FULL", scene, 1000, "FULL", 10),
+            ("one per commit, FULL, 1920x1080 re-encoded", big, 100, "FULL", 1))}
         central, url, token = start_central(workdir)
         try:
             ours = drain(workdir, url, token, scene, plate)
@@ -183,7 +190,7 @@ def _print(ours: dict, old: dict, inserts: dict) -> None:
     print(f"| agent CPU per delivered detection | {ours['cpu_ms']:.3f} ms | - | ≤ 0.5 ms |")
     print(f"| agent peak RSS | {ours['rss_mb']:.0f} MB | - | ≤ 120 MB |")
     for name, rate in inserts.items():
-        target = "≥ 2,000" if name.startswith("10 per") else ""
+        target = "≥ 2,000" if name.startswith(("one per commit, FULL", "10 per")) and "1920" not in name else ""
         print(f"| outbox inserts/s ({name}) | {rate:,.0f} | - | {target} |")
 
 

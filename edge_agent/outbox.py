@@ -350,12 +350,11 @@ class Outbox:
 
     def release(self, items: list[tuple[Kind, int]]) -> None:
         """Return these in-flight rows to pending (the link dropped before their answers)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            for kind, row_id in items:
-                self._conn.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
-                                   "WHERE id = ? AND delivery = 'in_flight'", (row_id,))
-            self._conn.execute("COMMIT")
+        for kind in Kind:
+            ids = [(row_id,) for k, row_id in items if k is kind]
+            if ids:
+                self.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
+                             "WHERE id = ? AND delivery = 'in_flight'", ids, many=True)
 
     def release_all_in_flight(self) -> int:
         """Return every in-flight row to pending (start-up after a crash); return the count."""
@@ -380,7 +379,7 @@ class Outbox:
         return Backlog(counts.get("pending", 0), counts.get("in_flight", 0), counts.get("delivered", 0),
                        counts.get("rejected", 0), None if oldest is None else max(0.0, now - oldest))
 
-    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
         """Run a read-only query and return rows as mappings (for pages, cleanup, doctor)."""
         with self._lock:
             cursor = self._conn.execute(sql, params)
