@@ -20,6 +20,7 @@ import contextlib
 import enum
 import functools
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -212,10 +213,15 @@ class Uplink:
                                 ping_timeout=self.config.ping_timeout,
                                 process_exception=self._process_exception, reconnect_delays=delays):
             self._set_state(LinkState.CONNECTED, "")
+            opened = time.monotonic()
             try:
                 await self._session(ws)
             except (ConnectionClosed, DeadLink, OSError) as exc:
                 self._set_state(LinkState.RETRYING, f"{type(exc).__name__}: {exc}")
+                if time.monotonic() - opened < 2 * self.config.reconnect_min:
+                    # websockets resets its back-off after any successful handshake; a server
+                    # that accepts and drops at once would otherwise be hammered.
+                    await asyncio.sleep(self.config.reconnect_min * (0.5 + random.random()))
                 continue
             if self._stopping:
                 await ws.close()
@@ -245,6 +251,7 @@ class Uplink:
     async def _send(self, ws: ClientConnection, window: Window, room: asyncio.Event,
                     receiver: asyncio.Task) -> None:
         batch_at = max(1, self.config.window.size // 4)
+        next_adopt = 0.0
         while True:
             if receiver.done():
                 receiver.result()  # re-raises ConnectionClosed
@@ -260,12 +267,13 @@ class Uplink:
             if window.free() < batch_at and len(window):
                 await self._wait(room, 1.0)
                 continue
+            if now >= next_adopt:  # rows other programs inserted, even while our own keep coming
+                next_adopt = now + self.config.poll_interval
+                await asyncio.to_thread(self.outbox.prepare_outside_rows)
             items = await asyncio.to_thread(self.outbox.claim, window.free())
             if not items:
-                await asyncio.to_thread(self.outbox.prepare_outside_rows)
-                items = await asyncio.to_thread(self.outbox.claim, window.free())
-            if not items:
                 await self._wait(self._wake, self.config.poll_interval)
+                next_adopt = 0.0
                 continue
             for item in items:
                 await ws.send(window.send(item, now))
