@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 import http
 import json
 import logging
@@ -281,8 +280,3 @@ def _rate_limited() -> dict[str, Any]:
 def _remote(ws: ServerConnection) -> str:
     address = ws.remote_address
     return f"{address[0]}:{address[1]}" if address else "?"
-
-
-def token_fingerprint(token: str) -> str:
-    """Short, non-reversible label of a token for logs."""
-    return hashlib.sha256(token.encode()).hexdigest()[:8]

@@ -86,6 +86,12 @@ def test_numeric_checkpoint_id_and_string_coordinates_are_accepted():
     assert (d.checkpoint_id, d.latitude, d.longitude) == ("7", 13.75, 100.5)
 
 
+@pytest.mark.parametrize("plate", ["1กข 1234", "กท-9999", "ABC-1234", "AB 12.CD", "๑กข๑๒๓๔", "SP/1234"])
+def test_real_plate_texts_are_accepted(plate):
+    """Thai (with Thai digits), Latin, and punctuated plate texts pass the character check."""
+    assert parse(detection(None, license_plate=plate)).license_plate == plate
+
+
 def test_unknown_fields_are_kept_as_extra():
     """Fields beyond v1 are kept (bounded), not silently dropped."""
     d = parse(detection(None, plate_raw="กข 1234", province="Bangkok"))
@@ -129,6 +135,9 @@ BAD = {
     "checkpoint bad chars": (detection(None, checkpoint_id="a b;drop"), ErrorCode.INVALID_FIELD),
     "event id not uuid": (detection(None, event_id="1234"), ErrorCode.INVALID_FIELD),
     "plate too long": (detection(None, license_plate="X" * 33), ErrorCode.FIELD_TOO_LONG),
+    "plate with html": (detection(None, license_plate="<script>x</script>"), ErrorCode.INVALID_FIELD),
+    "plate with sql": (detection(None, license_plate="1'; DROP TABLE x;--"), ErrorCode.INVALID_FIELD),
+    "hostname with html": (detection(None, hostname="<b>pi</b>"), ErrorCode.INVALID_FIELD),
     "hostname too long": (detection(None, hostname="h" * 300), ErrorCode.FIELD_TOO_LONG),
     "nul in string": (detection(None, hostname="a\x00b"), ErrorCode.INVALID_FIELD),
     "bad base64": (detection(None, image="data:image/jpeg;base64,@@@notbase64@@@"), ErrorCode.INVALID_BASE64),
