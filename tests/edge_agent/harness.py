@@ -24,6 +24,7 @@ from edge_agent.events import PlateEvent
 from edge_agent.outbox import Outbox
 
 REPO = Path(__file__).resolve().parents[2]
+TIME_SCALE = float(os.environ.get("TEST_TIME_SCALE", "1"))  # raise on a slow machine: every wait scales
 FAST = dict(edge_reconnect_min_s=0.05, edge_reconnect_max_s=0.3, edge_health_interval_s=3600,
             edge_cleanup_interval_s=3600, edge_db_synchronous="NORMAL", edge_api_port=0,
             camera_source="/nonexistent-camera", fleet_timezone="UTC")
@@ -66,6 +67,7 @@ def stored(engine, table=lpr_detections) -> list[Any]:
 
 async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``condition`` (in a thread: it may touch SQLite) until true or fail after ``timeout``."""
+    timeout *= TIME_SCALE
     deadline = time.monotonic() + timeout
     while not await asyncio.to_thread(condition):
         if time.monotonic() > deadline:
@@ -87,7 +89,7 @@ async def running_agent(settings: AgentSettings, vision_loader=no_vision) -> Asy
         yield agent
     finally:
         stop.set()
-        await asyncio.wait_for(task, 20)
+        await asyncio.wait_for(task, 20 * TIME_SCALE)
 
 
 def agent_env(settings: AgentSettings) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pytest
 
 from central_server.schema import health_monitors
 from tests.edge_agent.harness import (
+    TIME_SCALE,
     agent_process,
     edge_counts,
     edge_settings,
@@ -107,7 +108,7 @@ def test_sigkill_mid_send_then_restart_loses_nothing_and_stores_each_once(tmp_pa
         settings = edge_settings(tmp_path, server.url, token, edge_db_synchronous="FULL")
         ids = fill_outbox(settings, total, jpeg)
         with agent_process(settings, tmp_path / "agent1.log") as first:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 60 * TIME_SCALE
             while edge_counts(settings).get("delivered", 0) < 200:
                 assert time.monotonic() < deadline and first.poll() is None, "agent never delivered"
                 time.sleep(0.02)
@@ -116,7 +117,7 @@ def test_sigkill_mid_send_then_restart_loses_nothing_and_stores_each_once(tmp_pa
         counts = edge_counts(settings)
         assert counts.get("delivered", 0) < total  # really killed mid-send
         with agent_process(settings, tmp_path / "agent2.log") as second:
-            deadline = time.monotonic() + 90
+            deadline = time.monotonic() + 90 * TIME_SCALE
             while edge_counts(settings).get("delivered", 0) < total:
                 assert time.monotonic() < deadline and second.poll() is None, edge_counts(settings)
                 time.sleep(0.1)

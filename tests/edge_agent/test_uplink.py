@@ -128,3 +128,29 @@ async def test_stop_returns_unanswered_rows_to_pending(outbox):
         await uplink.stop_async()
     backlog = outbox.backlog(Kind.DETECTION)
     assert (backlog.pending, backlog.in_flight) == (3, 0)
+
+
+async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
+    """A steady stream of the agent's own rows does not starve rows another program inserted."""
+    script = Script()
+    for i in range(50):
+        outbox.submit(make_event(f"OWN{i}"))
+    async with serve(script.handler, "127.0.0.1", 0) as server:
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", size=2)
+        outbox.execute("INSERT INTO detection_results (license_plate, confidence, timestamp) "
+                       "VALUES ('OUTSIDE', 80, '2025-01-01T00:00:00')")
+        feeding = True
+
+        async def feed():
+            while feeding:
+                await asyncio.to_thread(outbox.submit, make_event("MORE"))
+                await asyncio.sleep(0.01)
+
+        feeder = asyncio.create_task(feed())
+        await until(lambda: outbox.query("SELECT delivery FROM detection_results WHERE "
+                                         "license_plate = 'OUTSIDE'")[0]["delivery"] == "delivered",
+                    10, "the outside row delivered")
+        assert outbox.backlog(Kind.DETECTION).unsent > 0  # own rows were still queued meanwhile
+        feeding = False
+        await feeder
+        await uplink.stop_async()
