@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .agent import vision_env_names
-from .config import AgentSettings, load_settings
+from .config import AgentSettings, load_settings, read_env_file
 from .errors import ConfigError
 from .events import Status
 
@@ -56,8 +56,10 @@ def run_doctor(env_file: Path | None, report: bool = False, out=sys.stdout) -> i
         return 2
     checks = [Check("config", Status.PASS, f"settings valid for checkpoint {settings.checkpoint_id}"
                     + (f" (env file {env_file})" if env_file else ""))]
+    environment = {**(read_env_file(env_file) if env_file else {}), **os.environ}
+    hef = Path(environment["HAILO_HEF"]) if environment.get("HAILO_HEF") else None
     server, server_date = check_server(settings)
-    checks += [server, check_camera(settings.camera_source), check_detector(settings.detector),
+    checks += [server, check_camera(settings.camera_source), check_detector(settings.detector, hef=hef),
                check_database(settings.db_path), check_disk(settings.db_path), check_clock(server_date)]
     _print(out, checks)
     if report:
@@ -151,9 +153,12 @@ def check_camera(source: str) -> Check:
                  "use picamera2, usb:N, rtsp://..., a video file or a folder of images")
 
 
-def check_detector(detector: str, hailo_device: Path = Path("/dev/hailo0")) -> Check:
-    """The Hailo device and a HEF are present, or the CPU fallback is usable."""
-    hefs = [h for pattern in HEF_GLOBS for h in glob.glob(pattern)]
+def check_detector(detector: str, hailo_device: Path = Path("/dev/hailo0"), hef: Path | None = None) -> Check:
+    """The Hailo device and a HEF (``HAILO_HEF``, else the usual folders) are present, or the CPU fallback."""
+    if hef is not None and not hef.is_file():
+        return Check("detector", Status.FAIL, f"HAILO_HEF {hef} not found",
+                     "point HAILO_HEF at the plate model, e.g. under /usr/share/hailo-models")
+    hefs = [str(hef)] if hef else [h for pattern in HEF_GLOBS for h in glob.glob(pattern)]
     hailo_ok = hailo_device.exists() and importlib.util.find_spec("hailo_platform") is not None
     if hailo_ok and hefs:
         return Check("detector", Status.PASS, f"Hailo {hailo_device} with {len(hefs)} HEF model(s)")

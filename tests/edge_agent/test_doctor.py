@@ -32,6 +32,7 @@ async def test_doctor_passes_server_and_token_then_fails_a_wrong_token(tmp_path,
         await asyncio.to_thread(run_doctor, env_file(tmp_path, good), True, out)
         text = out.getvalue()
         assert "PASS  server" in text and "token accepted" in text and "PASS  database" in text
+        assert "PASS  clock" in text
         assert "1 detections not yet delivered" in text and "## support report" in text
         assert "CHECKPOINT_TOKEN=***" in text and token not in text
         bad = edge_settings(tmp_path, server.url, "wrong", db_path=outbox.config.db_path)
@@ -57,6 +58,8 @@ def test_individual_checks(tmp_path):
     assert check_camera(str(tmp_path)).status is Status.PASS
     assert check_camera("usb:97").status is Status.FAIL
     assert check_detector("hailo", tmp_path / "hailo0").status is Status.FAIL
+    missing_hef = check_detector("auto", tmp_path / "hailo0", hef=tmp_path / "plates.hef")
+    assert missing_hef.status is Status.FAIL and "HAILO_HEF" in missing_hef.message
     assert check_database(tmp_path / "new" / "x.db").status is Status.PASS
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"this is not sqlite" * 100)
