@@ -140,7 +140,8 @@ def central_killed(workdir: Path, edges: int = 5, total: int = 10_000, kills: in
         end = time.monotonic() + deadline
         while not _drained(settings, len(produced)) and time.monotonic() < end:
             time.sleep(0.2)
-    outcome = verify(central, produced, f"{edges} edges, {total} detections, central SIGKILLed {kills}x", max(recoveries))
+    name = f"{edges} edges, {total} detections, central SIGKILLed {kills}x"
+    outcome = verify(central, produced, name, max(recoveries))
     outcome.notes.insert(0, f"recovery = restart to first new stored row (max of {kills})")
     central.stop()
     return outcome
