@@ -97,8 +97,11 @@ def _worst(rows) -> str | None:
 
 
 def _backlog(rows) -> float | None:
-    newest = max(rows, key=lambda r: r.id, default=None)
-    return metric(newest.system_info, "backlog") if newest is not None else None
+    for row in sorted(rows, key=lambda r: r.id, reverse=True):  # newest report that carries one
+        value = metric(row.system_info, "backlog")
+        if value is not None:
+            return value
+    return None
 
 
 def fleet_overview(engine: Engine, now: datetime | None = None) -> list[CheckpointSummary]:

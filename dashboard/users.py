@@ -22,6 +22,7 @@ from .errors import UserError
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD = 8
 LOCALES = ("th", "en")
+HASH_METHOD = "scrypt"  # werkzeug's default; tests lower the cost
 # A fixed hash to compare against when the user does not exist, so a wrong name
 # costs as much time as a wrong password (no user enumeration by timing).
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
@@ -63,8 +64,8 @@ def add_user(engine: Engine, username: str, password: str, role: Role = Role.VIE
     if not USERNAME.match(username):
         raise UserError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
     _check_password(password)
-    values = dict(username=username, password_hash=generate_password_hash(password), role=Role(role).value,
-                  created_at=datetime.now(UTC))
+    values = dict(username=username, password_hash=generate_password_hash(password, method=HASH_METHOD),
+                  role=Role(role).value, created_at=datetime.now(UTC))
     try:
         with engine.begin() as conn:
             new_id = conn.execute(insert(users).values(**values)).inserted_primary_key[0]
@@ -101,7 +102,7 @@ def set_password(engine: Engine, username: str, password: str) -> None:
     _check_password(password)
     with engine.begin() as conn:
         done = conn.execute(update(users).where(users.c.username == username)
-                            .values(password_hash=generate_password_hash(password)))
+                            .values(password_hash=generate_password_hash(password, method=HASH_METHOD)))
     if not done.rowcount:
         raise UserError(f"no such user {username!r}")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
 from central_server import db
-from dashboard import create_app
+from dashboard import create_app, users
 from dashboard.config import DashboardSettings
 from dashboard.users import Role, add_user
 
@@ -32,11 +33,27 @@ def engine(db_url):
     engine.dispose()
 
 
-@pytest.fixture
-def sqlite_engine(sqlite_url):
-    """A migrated SQLite engine (for tests that need only one backend)."""
-    engine = db.make_engine(sqlite_url)
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    """Hash test passwords with few iterations (the default scrypt costs ~0.1 s each)."""
+    monkeypatch.setattr(users, "HASH_METHOD", "pbkdf2:sha256:1000")
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory):
+    """One migrated SQLite file per session, copied by each test (migrating costs ~0.15 s)."""
+    path = tmp_path_factory.mktemp("template") / "central.db"
+    engine = db.make_engine(f"sqlite:///{path}")
     db.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url, _migrated_sqlite):
+    """A migrated SQLite engine (for tests that need only one backend)."""
+    shutil.copy(_migrated_sqlite, sqlite_url.removeprefix("sqlite:///"))
+    engine = db.make_engine(sqlite_url)
     yield engine
     engine.dispose()
 
@@ -49,7 +66,7 @@ def settings(sqlite_url, tmp_path) -> DashboardSettings:
 @pytest.fixture
 def app(settings, sqlite_engine):
     """The dashboard app on SQLite with an admin and a viewer (no live tail)."""
-    app = create_app(settings, engine=sqlite_engine, start_live=False)
+    app = create_app(settings, engine=sqlite_engine, start_live=False, migrate=False)
     app.config.update(TESTING=True)
     add_user(sqlite_engine, "boss", ADMIN_PASSWORD, Role.ADMIN)
     add_user(sqlite_engine, "eve", VIEWER_PASSWORD, Role.VIEWER)
