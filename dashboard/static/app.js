@@ -162,12 +162,14 @@
       const name = fig.dataset.metric;
       const node = fig.querySelector(".plot");
       const xs = data.t.slice(), ys = data.values[name].slice();
+      let [xmin, xmax] = data.window;  // the selected range, not just the points' span
       const plot = new uPlot({width: plotWidth(node), height: 150, tzDate, legend: {show: false},
+        scales: {x: {time: true, range: () => [xmin, xmax]}},
         series: [{}, {label: name, stroke: "#2f6fb0", width: 2, spanGaps: true}]}, [xs, ys], node);
       charts.push({add(t, info) {
         const v = metricOf(info, name);
         if (v === null) return;
-        xs.push(t); ys.push(v); plot.setData([xs, ys]);
+        xs.push(t); ys.push(v); xmax = Math.max(xmax, t); plot.setData([xs, ys]);
       }});
     });
   }

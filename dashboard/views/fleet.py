@@ -96,6 +96,8 @@ def health(checkpoint_id: str):
     span = request.args.get("range", "24h")
     since = datetime.now(UTC) - HEALTH_RANGES.get(span, HEALTH_RANGES["24h"])
     series = queries.health_series(engine, checkpoint_id, since)
+    window = (since.timestamp(), datetime.now(UTC).timestamp())
     return render_template("health.html", cp=summary, series=series, span=span, ranges=list(HEALTH_RANGES),
+                           window=window,
                            history=queries.connection_history(engine, checkpoint_id),
                            recent=queries.recent_detections(engine, limit=10, checkpoint_id=checkpoint_id))
