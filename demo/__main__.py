@@ -60,8 +60,9 @@ def base_env(data: Path) -> dict[str, str]:
     """Environment shared by every demo process (SQLite under ``data``, no Redis)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("CENTRAL_", "INGEST_", "DASHBOARD_", "REDIS_", "CHECKPOINT_", "WEBSOCKET_"))}
-    env.update(CENTRAL_DB_URL=f"sqlite:///{(data / 'central.db').resolve()}", IMAGE_DIR=str((data / "images").resolve()),
-               LOG_FORMAT="text", PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    env.update(CENTRAL_DB_URL=f"sqlite:///{(data / 'central.db').resolve()}",
+               IMAGE_DIR=str((data / "images").resolve()), LOG_FORMAT="text", PYTHONPATH=str(REPO),
+               PYTHONUNBUFFERED="1")
     return env
 
 

@@ -36,8 +36,8 @@ def test_two_dashboards_receive_one_publish(tmp_path, redis_url):
     db.upgrade(db.make_engine(url))
     envs = [dashboard_env(url, tmp_path / "images", free_port(), tmp_path, redis_url=redis_url) for _ in range(2)]
     marker = f"R{uuid.uuid4().hex[:8].upper()}"
-    with dashboard_process(envs[0], tmp_path / "d1.log") as one, dashboard_process(envs[1], tmp_path / "d2.log") as two, \
-            sync_playwright() as p:
+    with dashboard_process(envs[0], tmp_path / "d1.log") as one, \
+            dashboard_process(envs[1], tmp_path / "d2.log") as two, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context()  # one cookie jar: both dashboards share the session key
         pages = []
