@@ -100,7 +100,9 @@ async def test_pipelined_sender_gets_every_ack_matched_by_event_id(ingest, jpeg)
     assert {a["event_id"] for a in answers} == {m["data"]["event_id"] for m in messages}
     assert all(a["status"] == "success" for a in answers)
     assert [a["event_id"] for a in answers] == [m["data"]["event_id"] for m in messages]  # order kept
-    assert count(ingest, lpr_detections) == 300
+    stored = {r["id"]: r["event_id"] for r in rows(ingest, lpr_detections)}
+    assert len(stored) == 300
+    assert all(stored[a["record_id"]] == a["event_id"] for a in answers)  # each record_id is its own row
 
 
 BAD_FRAMES = {
