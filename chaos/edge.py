@@ -181,9 +181,9 @@ def edge_killed(workdir: Path, backlog: int = 3000, kills: int = 5, deadline: fl
 
 def _probe(link, ns: str, host: str, port: int, timeout: float = 60.0) -> None:
     """Wait until ``host:port`` accepts TCP connections as seen from inside ``ns``."""
-    code = ("import socket,sys,time\nend=time.time()+%r\nwhile time.time()<end:\n"
-            " try:\n  socket.create_connection((%r,%d),1).close(); sys.exit(0)\n"
-            " except OSError: time.sleep(0.1)\nsys.exit(1)") % (timeout, host, port)
+    code = (f"import socket,sys,time\nend=time.time()+{timeout!r}\nwhile time.time()<end:\n"
+            f" try:\n  socket.create_connection(({host!r},{port}),1).close(); sys.exit(0)\n"
+            " except OSError: time.sleep(0.1)\nsys.exit(1)")
     subprocess.run([*link.prefix(ns), sys.executable, "-c", code], check=True, timeout=timeout + 5)
 
 
@@ -247,8 +247,9 @@ def partition(workdir: Path, seconds: float = 60.0, heartbeat: int = 10, rate: f
         with central.engine.connect() as conn:
             history = [r[0] for r in conn.exec_driver_sql(
                 "SELECT event FROM connection_events WHERE checkpoint_id = 'part' ORDER BY id")]
-        outcome.notes.insert(0, f"online after {online and round(online, 1)} s; offline {went_offline and round(went_offline, 1)}"
-                                f" s after the cut; history {history}")
+        offline_after = went_offline and round(went_offline, 1)
+        outcome.notes.insert(0, f"online after {online and round(online, 1)} s; offline {offline_after} s "
+                                f"after the cut; history {history}")
         outcome.extra = {**outcome.extra, "went_offline": went_offline, "back_online": back_online,
                          "history": history, "drained": drained}
         central.stop()
