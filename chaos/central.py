@@ -168,7 +168,7 @@ def wire_fuzz(workdir: Path, db_url: str, total: int = 10_000, connections: int 
     with ingest_process(settings, log_path=workdir / "ingest.log") as server:
         tokens = {f"fz{i}": server.add_checkpoint(f"fz{i}") for i in range(connections)}
         valid_token = server.add_checkpoint("valid")
-        per_conn = max(1, total // connections // 200)
+        per_conn = max(1, -(-total // (connections * 200)))  # batches of 200, at least `total` in all
         plans = {cp: [hostile_frames(rng, jpeg, cp, "valid") for _ in range(per_conn)] for cp in tokens}
         counts: collections.Counter = collections.Counter()
 
