@@ -110,7 +110,7 @@ def drain(workdir: Path, url: str, token: str, scene: bytes, plate: bytes) -> di
     fill(db, BACKLOG, scene, plate)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGE_", "CHECKPOINT_"))}
     env.update(PYTHONPATH=str(REPO), WEBSOCKET_SERVER_URL=url, CHECKPOINT_ID="1", CHECKPOINT_TOKEN=token,
-               DB_PATH=str(db), EDGE_API_PORT="0", CAMERA_SOURCE=str(workdir), EDGE_HEALTH_INTERVAL_S="3600")
+               DB_PATH=str(db), EDGE_API_PORT="0", EDGE_VISION="0", EDGE_HEALTH_INTERVAL_S="3600")
     launched = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "edge_agent", "--log-level", "WARNING"], env=env,
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
