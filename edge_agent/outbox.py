@@ -135,6 +135,7 @@ class Outbox:
         self.identity = identity
         self._local_tz = config.local_tz or datetime.now().astimezone().tzinfo
         self._folder: Path | None = None
+        self._sync_mode = config.synchronous
 
     @classmethod
     def open(cls, config: OutboxConfig, identity: Identity) -> Outbox:
@@ -209,10 +210,23 @@ class Outbox:
         self._write("INSERT INTO health_checks (event_id, timestamp, component, status, message, "
                     "system_info, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
+    def _begin(self, durable: bool) -> None:
+        """Start a write transaction; ``durable`` commits fsync per the configured mode.
+
+        Only new rows need that: a claim or an answer lost in a power cut is redone
+        (in-flight rows return to pending, the server answers a resend as a duplicate),
+        so those commits skip the fsync. Call with the lock held.
+        """
+        mode = self.config.synchronous if durable else "NORMAL"
+        if mode != self._sync_mode:
+            self._conn.execute(f"PRAGMA synchronous={mode}")
+            self._sync_mode = mode
+        self._conn.execute("BEGIN IMMEDIATE")
+
     def _write(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=True)
                 self._conn.executemany(sql, rows)
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -266,7 +280,7 @@ class Outbox:
         now = time.time() if now is None else now
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=False)
                 health = self._claim_rows(Kind.HEALTH, _HEALTH_RETURNING, "", limit, now)
                 detections = self._claim_rows(Kind.DETECTION, _DETECTION_RETURNING, "AND prepared = 1",
                                               limit - len(health), now)
@@ -326,7 +340,7 @@ class Outbox:
             return
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=False)
                 for outcome in outcomes:
                     self._apply_one(outcome)
                 self._conn.execute("COMMIT")
@@ -390,7 +404,7 @@ class Outbox:
         """Run one write statement in its own transaction; return the rows changed."""
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=True)
                 cursor = (self._conn.executemany if many else self._conn.execute)(sql, params)
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
