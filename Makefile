@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: venv system-deps test test-fast demo bench lint clean
+.PHONY: venv system-deps test test-fast demo bench chaos lint clean
 
 venv: $(STAMP)
 
@@ -37,3 +37,7 @@ lint: venv
 
 clean:
 	rm -rf var .pytest_cache
+
+## make chaos: real processes under faults and attack; prints the reliability table.
+chaos: venv system-deps
+	$(BIN)/python -m chaos

@@ -168,6 +168,10 @@ class Ingest:
             if not error.code.retryable:
                 session.errors.append(time.monotonic())
             return error_answer(error)
+        except Exception:  # a parser bug must cost one answer, not the connection
+            log.exception("ingest: unexpected error handling a message from %s", session.checkpoint_id)
+            session.errors.append(time.monotonic())
+            return error_answer(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error; the message was not stored"))
         self.presence.seen(message.checkpoint_id)
         return message, self.writer.submit(message)
 

@@ -229,6 +229,8 @@ class Uplink:
 
     async def _session(self, ws: ClientConnection) -> None:
         """Run one connection until it fails or the uplink stops; leave no row in flight."""
+        # A claim cancelled with an earlier session may have committed after that session ended.
+        await asyncio.to_thread(self.outbox.release_all_in_flight)
         window = Window(self.config.window, self.local_tz)
         self._window = window
         room = asyncio.Event()
@@ -243,10 +245,12 @@ class Uplink:
             recorder.cancel()
             await asyncio.gather(receiver, recorder, return_exceptions=True)
             await self._flush(outcomes)
-            leftover = window.drain()
+            window.drain()
             self._window = None
-            if leftover:
-                await asyncio.to_thread(self.outbox.release, [(i.kind, i.row_id) for i in leftover])
+            # One uplink per outbox: after the answers are applied, any row still in flight is
+            # unanswered — including rows claimed while the link died (the claim ran in a thread
+            # and never reached the window). All go back to pending.
+            await asyncio.to_thread(self.outbox.release_all_in_flight)
 
     async def _send(self, ws: ClientConnection, window: Window, room: asyncio.Event,
                     receiver: asyncio.Task) -> None:
@@ -275,8 +279,11 @@ class Uplink:
                 await self._wait(self._wake, self.config.poll_interval)
                 next_adopt = 0.0
                 continue
-            for item in items:
-                await ws.send(window.send(item, now))
+            # Every claimed row enters the window before the first send: if the link dies
+            # mid-burst, the window knows them all and the session's end releases them.
+            frames = [window.send(item, now) for item in items]
+            for frame in frames:
+                await ws.send(frame)
 
     @staticmethod
     async def _wait(event: asyncio.Event, timeout: float) -> None:

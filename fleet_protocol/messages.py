@@ -339,7 +339,10 @@ class _FieldReader:
                                 f"'timestamp' is not ISO 8601: {_show(value)}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=tz)
-        parsed = parsed.astimezone(UTC)
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 pushed past the calendar by the offset
+            parsed = self.limits.earliest - timedelta(days=1)
         if parsed < self.limits.earliest or parsed > now + self.limits.max_future:
             raise ProtocolError(ErrorCode.INVALID_TIMESTAMP,
                                 f"'timestamp' {value} is out of range (clock not set?)")

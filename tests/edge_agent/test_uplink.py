@@ -154,3 +154,33 @@ async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
         feeding = False
         await feeder
         await uplink.stop_async()
+
+
+async def test_connection_lost_while_claiming_leaves_no_row_stuck_in_flight(outbox):
+    """The link dies while a batch is being claimed: those rows go back to pending and get delivered."""
+    import time as _time
+
+    for i in range(30):
+        outbox.submit(make_event(f"B{i}"))
+    script = Script()
+    connections: list = []
+    loop = asyncio.get_running_loop()
+    claim = outbox.claim
+
+    def claim_then_cut(limit, now=None):
+        items = claim(limit, now)
+        if items and len(connections) == 1:  # first connection: cut it under the claim's feet
+            loop.call_soon_threadsafe(connections[0].transport.abort)
+            _time.sleep(0.3)
+        return items
+
+    async def handler(ws):
+        connections.append(ws)
+        await script.handler(ws)
+
+    outbox.claim = claim_then_cut
+    async with serve(handler, "127.0.0.1", 0) as server:
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await until(lambda: delivered(outbox) == 30, 15, "every row delivered after the reconnect")
+        await uplink.stop_async()
+    assert outbox.backlog(Kind.DETECTION).in_flight == 0 and len(connections) >= 2
