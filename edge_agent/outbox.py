@@ -188,7 +188,7 @@ class Outbox:
                 event.analog_gain, event.lux, len(scene) + len(plate or b""), time.time())
 
     def _write_images(self, event_id: str, scene: bytes, plate: bytes | None) -> tuple[Path, Path | None]:
-        """Write the JPEGs; the row's commit (WAL fsync) follows, so they are on disk before any send."""
+        """Write the JPEGs before the row commits, so every row that can be claimed finds its files."""
         folder = self.config.image_dir / event_id[:8]  # ids are time-ordered: one folder ~ 50 days
         if folder != self._folder:
             folder.mkdir(exist_ok=True)
