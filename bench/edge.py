@@ -185,8 +185,12 @@ class InstantAck:
             event_id = json.loads(raw)["data"].get("event_id")
             await ws.send(json.dumps(success_answer(record, "lpr_detection", event_id)))
 
+    async def _close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
+        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
