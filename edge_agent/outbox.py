@@ -371,13 +371,9 @@ class Outbox:
                              "WHERE id = ? AND delivery = 'in_flight'", ids, many=True)
 
     def release_all_in_flight(self) -> int:
-        """Return every in-flight row to pending (start-up after a crash); return the count."""
-        with self._lock:
-            total = 0
-            for kind in Kind:
-                total += self._conn.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
-                                            "WHERE delivery = 'in_flight'").rowcount
-            return total
+        """Return every in-flight row to pending (start-up, end of a session); return the count."""
+        return sum(self.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
+                                "WHERE delivery = 'in_flight'") for kind in Kind)
 
     # ------------------------------------------------------------------ reading
 

@@ -20,8 +20,9 @@ from tests.edge_agent.harness import until
 class Script:
     """A server whose answers a test decides: per event, a list of answers to give in turn."""
 
-    def __init__(self, refuse_first: int = 0, silent: bool = False, batch: int = 1):
+    def __init__(self, refuse_first: int = 0, silent: bool = False, batch: int = 1, delay: float = 0.0):
         self.refuse_first = refuse_first
+        self.delay = delay
         self.silent = silent
         self.batch = batch
         self.seen: dict[str, int] = {}
@@ -40,6 +41,7 @@ class Script:
             waiting.append(event_id)
             self.max_outstanding = max(self.max_outstanding, len(waiting))
             if len(waiting) >= self.batch:
+                await asyncio.sleep(self.delay)
                 for eid in waiting:
                     await ws.send(self.answer(eid))
                 waiting.clear()
@@ -132,11 +134,11 @@ async def test_stop_returns_unanswered_rows_to_pending(outbox):
 
 async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
     """A steady stream of the agent's own rows does not starve rows another program inserted."""
-    script = Script()
-    for i in range(50):
+    script = Script(delay=0.02)  # slower than the feeder below: the agent's own queue never empties
+    for i in range(20):
         outbox.submit(make_event(f"OWN{i}"))
     async with serve(script.handler, "127.0.0.1", 0) as server:
-        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", size=2)
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", size=1)
         outbox.execute("INSERT INTO detection_results (license_plate, confidence, timestamp) "
                        "VALUES ('OUTSIDE', 80, '2025-01-01T00:00:00')")
         feeding = True
