@@ -9,6 +9,7 @@ from http import HTTPStatus
 
 from websockets.asyncio.server import serve
 
+from edge_agent.errors import OutboxError
 from edge_agent.outbox import Kind
 from edge_agent.uplink import LinkState, Uplink, UplinkConfig
 from edge_agent.window import WindowConfig
@@ -186,3 +187,23 @@ async def test_connection_lost_while_claiming_leaves_no_row_stuck_in_flight(outb
         await until(lambda: delivered(outbox) == 30, 15, "every row delivered after the reconnect")
         await uplink.stop_async()
     assert outbox.backlog(Kind.DETECTION).in_flight == 0 and len(connections) >= 2
+
+
+async def test_outbox_error_ends_the_session_not_the_uplink(outbox):
+    """A locked database during a claim costs one reconnect; the uplink keeps delivering."""
+    for i in range(5):
+        outbox.submit(make_event(f"L{i}"))
+    claim, failures = outbox.claim, []
+
+    def locked_once(limit, now=None):
+        if not failures:
+            failures.append(1)
+            raise OutboxError("outbox claim failed: database is locked")
+        return claim(limit, now)
+
+    outbox.claim = locked_once
+    async with serve(Script().handler, "127.0.0.1", 0) as server:
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await until(lambda: delivered(outbox) == 5, 10, "delivery after the outbox error")
+        assert "database is locked" in uplink.status().last_error
+        await uplink.stop_async()
