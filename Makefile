@@ -18,7 +18,7 @@ system-deps:
 	@sh scripts/system-deps.sh requirements/apt.txt
 
 ## make test: install everything (pip into .venv, apt when root) and run the whole suite.
-test: venv system-deps
+test: venv system-deps lint
 	$(BIN)/python -m pytest
 
 test-fast: venv
