@@ -34,7 +34,7 @@ from fleet_protocol import Detection, HealthReport, Message
 
 from .errors import ImageError, OutboxError
 from .events import ComponentStatus, PlateEvent
-from .ids import uuid7
+from .ids import uuid7, uuid7_time_ms
 from .images import ImageLimits, prepare_jpeg
 from .schema import migrate
 
@@ -189,7 +189,8 @@ class Outbox:
 
     def _write_images(self, event_id: str, scene: bytes, plate: bytes | None) -> tuple[Path, Path | None]:
         """Write the JPEGs before the row commits, so every row that can be claimed finds its files."""
-        folder = self.config.image_dir / event_id[:8]  # ids are time-ordered: one folder ~ 50 days
+        day = datetime.fromtimestamp(uuid7_time_ms(event_id) / 1000, UTC).strftime("%Y-%m-%d")
+        folder = self.config.image_dir / day  # one folder per UTC day: easy to browse and to prune by hand
         if folder != self._folder:
             folder.mkdir(exist_ok=True)
             self._folder = folder
