@@ -26,6 +26,7 @@ def scenarios(quick: bool):
             ("central killed", lambda d: edge.central_killed(d, edges=3, total=900, kills=2, seconds=5)),
             ("edge killed", lambda d: edge.edge_killed(d, backlog=600, kills=3)),
             ("partition", lambda d: edge.partition(d, seconds=20, heartbeat=8)),
+            ("disk nearly full", lambda d: edge.disk_nearly_full(d)),
             ("postgres restart", lambda d: central.postgres_restart(d, 2, 200, 1.5)),
             ("wire fuzz", lambda d: central.wire_fuzz(d, f"sqlite:///{d / 'fuzz.db'}", total=1000)),
         ]
@@ -33,6 +34,7 @@ def scenarios(quick: bool):
         ("central killed", lambda d: edge.central_killed(d, edges=5, total=10_000, kills=3, seconds=30)),
         ("edge killed", lambda d: edge.edge_killed(d, backlog=5000, kills=5)),
         ("partition", lambda d: edge.partition(d, seconds=60, heartbeat=15)),
+        ("disk nearly full", lambda d: edge.disk_nearly_full(d, disk_mb=64, cap_mb=16, detections=1000)),
         ("postgres restart", lambda d: central.postgres_restart(d, 5, 600, 3.0)),
         ("wire fuzz", lambda d: central.wire_fuzz(d, f"sqlite:///{d / 'fuzz.db'}", total=10_000)),
     ]
