@@ -30,8 +30,6 @@ class DashboardSettings(CommonSettings):
                                    description="gunicorn threads (each open browser tab holds one)")
     dashboard_poll_interval: float = Field(0.1, gt=0, le=5,
                                            description="seconds between database polls for live events without Redis")
-    dashboard_map_tiles_url: str | None = Field(
-        None, description="optional tile URL template {z}/{x}/{y} for the map; unset: offline outline map")
     dashboard_session_hours: int = Field(12, ge=1, description="how long a login lasts")
 
     @field_validator("dashboard_allowed_origins", mode="before")
@@ -41,8 +39,7 @@ class DashboardSettings(CommonSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("dashboard_admin_password", "dashboard_secret_key", "dashboard_map_tiles_url",
-                     mode="before")
+    @field_validator("dashboard_admin_password", "dashboard_secret_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         return value or None

@@ -76,7 +76,7 @@ def overview():
     summaries = queries.fleet_overview(fleet().engine)
     counts = {status: sum(1 for s in summaries if s.status == status) for status in ("online", "offline", "never")}
     return render_template("overview.html", checkpoints=summaries, counts=counts, map=fleet_map(summaries),
-                           map_size=(MAP_W, MAP_H), tiles_url=fleet().settings.dashboard_map_tiles_url)
+                           map_size=(MAP_W, MAP_H))
 
 
 @bp.route("/live")
