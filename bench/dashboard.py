@@ -119,8 +119,7 @@ def live_latency(redis_url: str | None, checkpoints_n: int = 100, total_rate: fl
                 _browser_login(page, dash.url)
                 page.goto(dash.url + "/live")
                 page.wait_for_selector("#conn.up", timeout=15_000)
-                page.evaluate("() => { window.__rx = {}; window.fleetSocket.on('detection', (d) => {"
-                              " if (String(d.checkpoint_id).startsWith('bench-')) window.__rx[d.id] = Date.now(); }); }")
+                page.evaluate(RECORDER)
                 with ThreadPoolExecutor(1) as pool:
                     acks = pool.submit(_drive, ingest.url, tokens, total_rate, seconds).result()
                 page.wait_for_timeout(1500)
@@ -129,6 +128,10 @@ def live_latency(redis_url: str | None, checkpoints_n: int = 100, total_rate: fl
     latencies = [received[i] - acks[i] for i in acks if i in received]
     return {"acked": len(acks), "received": len(latencies), "rate": len(acks) / seconds,
             "p50": _pct(latencies, 50), "p99": _pct(latencies, 99), "max": max(latencies, default=float("nan"))}
+
+
+RECORDER = """() => { window.__rx = {}; window.fleetSocket.on('detection', (d) => {
+    if (String(d.checkpoint_id).startsWith('bench-')) window.__rx[d.id] = Date.now(); }); }"""
 
 
 def _browser_login(page, base: str) -> None:
@@ -140,7 +143,8 @@ def _browser_login(page, base: str) -> None:
 
 
 def bench_live() -> None:
-    print("| live path (100 checkpoints, 200 det/s, 15 s) | acked | in browser | p50 ms | p99 ms | max ms | target p99 |")
+    print("| live path (100 checkpoints, 200 det/s, 15 s) | acked | in browser | p50 ms | p99 ms | max ms "
+          "| target p99 |")
     print("|---|---|---|---|---|---|---|")
     runs = [("no Redis (dashboard follows the DB)", None, 250)]
     if _port_open(6379):
@@ -227,7 +231,8 @@ def time_searches(engine, parts: list[str]) -> tuple[list[float], int]:
 
 
 def bench_search(n: int = 1_000_000) -> None:
-    print(f"| partial-plate search, {n:,} rows | load s | queries | with hits | p50 ms | p95 ms | max ms | target p95 |")
+    print(f"| partial-plate search, {n:,} rows | load s | queries | with hits | p50 ms | p95 ms | max ms "
+          "| target p95 |")
     print("|---|---|---|---|---|---|---|---|")
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
