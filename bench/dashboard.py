@@ -70,19 +70,22 @@ def _port_open(port: int) -> bool:
 # --------------------------------------------------------------------------- live latency
 
 
+WARMUP = 2.0  # seconds of load before measuring (connections and caches settle)
+
+
 async def _sender(url: str, checkpoint_id: str, token: str, jpeg: bytes, rate: float, seconds: float,
                   acks: dict[int, float]) -> None:
-    """One checkpoint: ``rate`` detections/s, lockstep; records wall-clock ack time per record id."""
+    """One checkpoint: ``rate`` detections/s, lockstep; records wall-clock ack times after the warm-up."""
     headers = {"Authorization": f"Bearer {token}"}
     template = dumps(detection(jpeg, checkpoint_id=checkpoint_id, event_id="00000000-0000-4000-8000-000000000000"))
     async with connect(url, additional_headers=headers, compression=None, max_size=2**23) as ws:
         await asyncio.sleep(random.random() / rate)  # spread the checkpoints over the interval
         next_at = time.monotonic()
-        end = next_at + seconds
+        measure_from, end = next_at + WARMUP, next_at + WARMUP + seconds
         while next_at < end:
             await ws.send(template.replace("00000000-0000-4000-8000-000000000000", str(uuid.uuid4())))
             answer = json.loads(await ws.recv())
-            if answer.get("status") == "success":
+            if answer.get("status") == "success" and time.monotonic() >= measure_from:
                 acks[answer["record_id"]] = time.time() * 1000
             next_at += 1 / rate
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -101,7 +104,7 @@ def _drive(url: str, tokens: dict[str, str], total_rate: float, seconds: float) 
 
 
 def live_latency(redis_url: str | None, checkpoints_n: int = 100, total_rate: float = 200,
-                 seconds: float = 15) -> dict:
+                 seconds: float = 15, path: str = "/live") -> dict:
     """One live-latency run; returns figures for the table."""
     from playwright.sync_api import sync_playwright
 
@@ -117,7 +120,7 @@ def live_latency(redis_url: str | None, checkpoints_n: int = 100, total_rate: fl
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page()
                 _browser_login(page, dash.url)
-                page.goto(dash.url + "/live")
+                page.goto(dash.url + path)
                 page.wait_for_selector("#conn.up", timeout=15_000)
                 page.evaluate(RECORDER)
                 with ThreadPoolExecutor(1) as pool:

@@ -28,7 +28,7 @@ class DashboardSettings(CommonSettings):
                     "empty: only the dashboard's own origin")
     dashboard_threads: int = Field(64, ge=4, le=1000,
                                    description="gunicorn threads (each open browser tab holds one)")
-    dashboard_poll_interval: float = Field(0.1, gt=0, le=5,
+    dashboard_poll_interval: float = Field(0.05, gt=0, le=5,
                                            description="seconds between database polls for live events without Redis")
     dashboard_session_hours: int = Field(12, ge=1, description="how long a login lasts")
 

@@ -41,10 +41,10 @@
   }
 
   // ---- detection rows (live feed, health page)
-  function detectionRow(d) {
+  function detectionRow(d, withImage) {
     const tr = el("tr", {"data-id": d.id, class: "new"});
     const thumb = el("td", {class: "thumb"});
-    if (d.image_path) thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: ""}));
+    if (d.image_path && withImage) thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: ""}));
     const plate = el("td", {class: "plate"});
     plate.append(el("a", {href: "/detections/" + d.id}, d.license_plate));
     const cp = el("td");
@@ -52,9 +52,26 @@
     tr.append(thumb, plate, el("td", {}, Number(d.confidence).toFixed(1)), cp, el("td", {}, localTime(d.timestamp)));
     return tr;
   }
+  // Rows are added at most every FLUSH_MS, newest first. Only the newest BATCH_THUMBS rows of a
+  // batch load their image and only the top THUMBS rows keep one: at hundreds of detections a
+  // second nobody reads faster, and each thumbnail costs a request and a decode that would delay
+  // the next live events. At ordinary rates every visible row has its thumbnail.
+  const THUMBS = 15, BATCH_THUMBS = 5, FLUSH_MS = 250;
+  const pending = new Map();
   function prependRow(tbody, d, max) {
-    tbody.prepend(detectionRow(d));
+    if (!pending.has(tbody)) pending.set(tbody, {rows: [], max});
+    const queue = pending.get(tbody);
+    queue.rows.push(d);
+    if (queue.rows.length === 1) setTimeout(() => requestAnimationFrame(() => flushRows(tbody)), FLUSH_MS);
+  }
+  function flushRows(tbody) {
+    const {rows, max} = pending.get(tbody);
+    pending.delete(tbody);
+    const fresh = document.createDocumentFragment();
+    rows.slice(-max).reverse().forEach((d, i) => fresh.append(detectionRow(d, i < BATCH_THUMBS)));
+    tbody.prepend(fresh);
     while (tbody.rows.length > max) tbody.deleteRow(tbody.rows.length - 1);
+    for (let i = THUMBS; i < tbody.rows.length; i++) tbody.rows[i].querySelector("td.thumb img")?.remove();
   }
 
   // ---- overview
