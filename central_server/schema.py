@@ -69,8 +69,8 @@ checkpoints = Table(
     Column("hostname", String(255), nullable=False, server_default=""),
     Column("latitude", Float, nullable=True),
     Column("longitude", Float, nullable=True),
-    Column("heartbeat_seconds", Integer, nullable=False, server_default="120",
-           comment="silence longer than this marks the checkpoint offline"),
+    Column("heartbeat_seconds", Integer, nullable=True,
+           comment="silence longer than this marks the checkpoint offline; NULL: OFFLINE_AFTER_SECONDS"),
 )
 
 lpr_detections = Table(
