@@ -15,7 +15,9 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
-  function badge(status) { return el("span", {class: "badge s-" + (status || "none")}, status || "–"); }
+  function badge(status) {
+    return el("span", {class: "badge s-" + (status || "none")}, (cfg.labels[status] ?? status) || "–");
+  }
 
   // ---- watchlist: same rule as dashboard/watchlist.py (normalise, * and ?, whole plate)
   const norm = (p) => String(p).replace(/[\s-]+/g, "").toUpperCase();

@@ -128,6 +128,23 @@ def test_login_page_refuses_a_wrong_password(browser, stack):
     context.close()
 
 
+def test_anonymous_socketio_is_refused_by_the_real_server(browser, stack):
+    """Without a login the running dashboard refuses the Socket.IO connection (connect_error)."""
+    dash, _ = stack
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(dash.url + "/login")
+    page.add_script_tag(url="/static/vendor/socket.io.min.js")
+    outcome = page.evaluate("""() => new Promise((done) => {
+        const socket = io({transports: ["websocket"], reconnection: false});
+        socket.on("connect", () => done("connected"));
+        socket.on("connect_error", (err) => done("refused: " + err.message));
+        setTimeout(() => done("timeout"), 5000);
+    })""")
+    assert outcome.startswith("refused")
+    context.close()
+
+
 def test_detection_appears_live_on_feed_and_overview(page, stack):
     """A detection acked by the ingest shows up on the live feed and bumps the overview count."""
     dash, sender = stack
