@@ -183,10 +183,12 @@ def paste_plate(scene: np.ndarray, plate: np.ndarray, quad: np.ndarray) -> Box:
     return Box(int(x), int(y), int(bw), int(bh))
 
 
-def degrade(image: np.ndarray, rng: random.Random, blur: float, light: float) -> np.ndarray:
-    """Camera-like damage: Gaussian blur up to ``blur`` sigma, gain/gamma by ``light``, noise."""
+def degrade(
+    image: np.ndarray, rng: random.Random, blur: float, light: float, min_blur: float = 0.0
+) -> np.ndarray:
+    """Camera-like damage: Gaussian blur of ``min_blur``..``blur`` sigma, gain/gamma by ``light``, noise."""
     out = image.astype(np.float32)
-    sigma = rng.uniform(0, blur)
+    sigma = rng.uniform(min_blur, blur)
     if sigma > 0.3:
         out = cv2.GaussianBlur(out, (0, 0), sigma)
     gain = rng.uniform(1 - light, 1 + light / 2)
@@ -296,11 +298,13 @@ def write_demo_footage(
     dwell_s: float = 3.0,
     gap_s: float = 2.0,
     thai_share: float = 0.5,
+    blur: float = 0.6,
 ) -> list[DemoVehicle]:
     """Write JPEG frames ``frame_NNNNNN.jpg`` of cars driving in, stopping and leaving.
 
     Each car shows its plate for about ``dwell_s`` seconds, with ``gap_s`` seconds of
-    empty road between cars. Also writes ``footage.json`` describing every car; returns it.
+    empty road between cars; ``blur`` is the largest Gaussian sigma applied to a frame.
+    Also writes ``footage.json`` describing every car; returns it.
     Replay the folder with ``CAMERA_SOURCE=<folder>``.
     """
     folder.mkdir(parents=True, exist_ok=True)
@@ -310,7 +314,7 @@ def write_demo_footage(
     for _ in range(vehicles):
         index = _write_frames(folder, index, [background] * int(gap_s * fps))
         spec = random_thai(rng) if rng.random() < thai_share else random_latin(rng)
-        frames = _vehicle_frames(background, spec, rng, int(dwell_s * fps))
+        frames = _vehicle_frames(background, spec, rng, int(dwell_s * fps), blur)
         cars.append(DemoVehicle(spec, index, index + len(frames) - 1))
         index = _write_frames(folder, index, frames)
     index = _write_frames(folder, index, [background] * int(gap_s * fps))
@@ -332,7 +336,7 @@ def write_demo_footage(
 
 
 def _vehicle_frames(
-    background: np.ndarray, spec: PlateSpec, rng: random.Random, count: int
+    background: np.ndarray, spec: PlateSpec, rng: random.Random, count: int, blur: float
 ) -> list[np.ndarray]:
     """A car sliding in from the right to a stop, then waiting: one image per frame."""
     h, w = background.shape[:2]
@@ -356,7 +360,7 @@ def _vehicle_frames(
             np.float32,
         )
         paste_plate(scene, plate, quad)
-        frames.append(degrade(scene, rng, 0.6, 0.1))
+        frames.append(degrade(scene, rng, blur, 0.1, min_blur=blur / 2))
     return frames
 
 

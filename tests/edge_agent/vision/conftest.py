@@ -13,6 +13,14 @@ REAL_PLATES = Path(__file__).resolve().parents[3] / ".." / "shared" / "plates"
 
 
 @pytest.fixture
+def real_plates() -> Path:
+    """The shared real photos folder (``../shared/plates`` from the repo root), or skip."""
+    if not (REAL_PLATES / "manifest.csv").is_file():
+        pytest.skip(f"real plate photos not found at {REAL_PLATES.resolve()} (../shared/plates)")
+    return REAL_PLATES
+
+
+@pytest.fixture
 def fake_hailo(monkeypatch):
     """Put the fake ``hailo_platform`` on the import path for one test; yields its module."""
     monkeypatch.syspath_prepend(str(FAKE_HAILO_DIR))
