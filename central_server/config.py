@@ -29,6 +29,7 @@ class CommonSettings(BaseSettings):
                                 description="zone for naive sender timestamps and for display")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     log_file: Path | None = Field(None, description="optional log file (rotated at 10 MB, 5 kept)")
+    log_format: Literal["json", "text"] = Field("json", description="json lines, or text for a terminal")
 
     @field_validator("fleet_timezone")
     @classmethod
@@ -65,6 +66,8 @@ class IngestSettings(CommonSettings):
     ingest_max_inflight: int = Field(256, ge=1, description="unacknowledged messages per connection")
     ingest_error_budget: int = Field(100, ge=1,
                                      description="refused messages per connection per minute before it is closed")
+    ingest_token_recheck_seconds: float = Field(
+        15, gt=0, description="how often open connections are checked for revoked or rotated tokens")
     retention_days: int = Field(30, ge=1, description="age after which detections and health rows are deleted")
     offline_after_seconds: int = Field(120, ge=10,
                                        description="default silence before a checkpoint is marked offline")

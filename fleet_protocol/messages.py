@@ -19,11 +19,13 @@ import json
 import math
 import re
 import uuid
-from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+
+import orjson
+import pybase64
 
 from .errors import ErrorCode, ProtocolError
 from .jpeg import decode_check, inspect_jpeg
@@ -54,7 +56,7 @@ class Limits:
     max_hostname_chars: int = 255
     max_message_chars: int = 2000
     max_json_blob_bytes: int = 8192
-    earliest: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     max_future: timedelta = timedelta(hours=24)
     decode_images: bool = False
 
@@ -151,8 +153,8 @@ def parse_message(
         raise ProtocolError(ErrorCode.MESSAGE_TOO_LARGE,
                             f"message is {len(raw)} bytes; the limit is {limits.max_message_bytes}")
     try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+        obj = orjson.loads(raw)  # ~2x json's speed on image-sized messages; refuses NaN and deep nesting
+    except (orjson.JSONDecodeError, TypeError) as exc:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"message is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "message must be a JSON object")
@@ -318,7 +320,7 @@ class _FieldReader:
                                 f"'timestamp' is not ISO 8601: {_show(value)}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=tz)
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
         if parsed < self.limits.earliest or parsed > now + self.limits.max_future:
             raise ProtocolError(ErrorCode.INVALID_TIMESTAMP,
                                 f"'timestamp' {value} is out of range (clock not set?)")
@@ -335,7 +337,7 @@ class _FieldReader:
             raise ProtocolError(ErrorCode.IMAGE_TOO_LARGE,
                                 f"image is over {self.limits.max_image_bytes} bytes")
         try:
-            jpeg = binascii.a2b_base64(payload, strict_mode=True)
+            jpeg = pybase64.b64decode(payload, validate=True)  # SIMD: ~10x binascii
         except (binascii.Error, ValueError) as exc:
             raise ProtocolError(ErrorCode.INVALID_BASE64, f"image is not valid base64: {exc}") from None
         check = decode_check if self.limits.decode_images else inspect_jpeg
@@ -389,7 +391,7 @@ def format_timestamp(moment: datetime, local_tz: tzinfo) -> str:
 
 def image_data_url(jpeg: bytes) -> str:
     """The v1 ``image`` value for JPEG bytes."""
-    return DATA_URL_PREFIXES[0] + b64encode(jpeg).decode("ascii")
+    return DATA_URL_PREFIXES[0] + pybase64.b64encode(jpeg).decode("ascii")
 
 
 def _coordinate_out(value: float | None) -> float | str:
