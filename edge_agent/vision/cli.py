@@ -35,9 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         "2 bad arguments or settings.",
     )
     p.add_argument("images", nargs="+", metavar="IMAGE", type=Path, help="JPEG/PNG files to read")
-    p.add_argument(
-        "--detector", choices=["auto", "hailo", "cpu"], help="plate detector (default: DETECTOR or auto)"
-    )
+    p.add_argument("--detector", choices=["auto", "hailo", "cpu"], help="plate detector (default: DETECTOR or auto)")
     p.add_argument("--regions", help="comma-separated Latin formats to use, e.g. US or SK,CZ (default: all)")
     p.add_argument("--timing", action="store_true", help="add the seconds spent on each image")
     p.add_argument("--verbose", "-v", action="store_true", help="log what the reader decides")

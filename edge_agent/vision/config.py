@@ -41,27 +41,19 @@ class VisionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    camera_source: str = Field(
-        "picamera2", description="picamera2, usb:N, rtsp://..., a video file or a folder"
-    )
+    camera_source: str = Field("picamera2", description="picamera2, usb:N, rtsp://..., a video file or a folder")
     detector: Literal["auto", "hailo", "cpu"] = Field("auto", description="auto picks Hailo when usable")
     frame_width: int = Field(1280, ge=160, le=4096, description="detection frame width (USB, picamera2)")
     frame_height: int = Field(720, ge=120, le=4096, description="detection frame height")
     replay_fps: float = Field(10.0, gt=0, le=120, description="rate a folder of images is replayed at")
     hailo_hef: Path | None = Field(None, description="plate-detector HEF (Model Zoo / hailo-apps)")
-    hailo_class_ids: tuple[int, ...] | None = Field(
-        None, description="HEF classes that are plates; all if unset"
-    )
+    hailo_class_ids: tuple[int, ...] | None = Field(None, description="HEF classes that are plates; all if unset")
     hailo_score_threshold: float = Field(0.4, gt=0, lt=1)
     plate_scripts: tuple[Literal["thai", "latin"], ...] = Field(("thai", "latin"), min_length=1)
     plate_regions: tuple[str, ...] = Field(tuple(LATIN_FORMATS), description="Latin national formats to use")
-    event_delay_s: float = Field(
-        1.0, ge=0, le=30, description="seconds from a vehicle's first good read to its event"
-    )
+    event_delay_s: float = Field(1.0, ge=0, le=30, description="seconds from a vehicle's first good read to its event")
     min_confidence: float = Field(0.5, ge=0, le=1, description="reads below this never vote")
-    min_sharpness: float = Field(
-        60.0, ge=0, description="variance-of-Laplacian floor: blurrier crops never vote"
-    )
+    min_sharpness: float = Field(60.0, ge=0, description="variance-of-Laplacian floor: blurrier crops never vote")
     ocr_threads: int = Field(1, ge=1, le=16, description="CPU threads for the ONNX models")
     motion_threshold: float = Field(0.004, gt=0, lt=1, description="changed-pixel share that wakes detection")
     scene_max_width: int = Field(640, ge=160, description="scene JPEG width sent upstream")
@@ -89,7 +81,5 @@ class VisionSettings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as exc:
             reverse = {v: k for k, v in ENV_NAMES.items()}
-            problems = "; ".join(
-                f"{reverse.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors()
-            )
+            problems = "; ".join(f"{reverse.get(str(e['loc'][0]), e['loc'][0])}: {e['msg']}" for e in exc.errors())
             raise VisionConfigError(f"bad vision settings: {problems}") from exc

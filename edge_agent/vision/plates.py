@@ -171,8 +171,7 @@ def clean_latin(raw: str) -> str:
 @lru_cache(maxsize=64)
 def _tokens(fmt: str) -> tuple[tuple[str, int, int], ...]:
     return tuple(
-        (c, int(lo or 1), int(hi or lo or 1))
-        for c, lo, hi in re.findall(r"([L9A])(?:\{(\d+),?(\d*)\})?", fmt)
+        (c, int(lo or 1), int(hi or lo or 1)) for c, lo, hi in re.findall(r"([L9A])(?:\{(\d+),?(\d*)\})?", fmt)
     )
 
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 STRONG_LATIN = 0.85  # a Latin read this good is not re-read as Thai
 THAI_LINE_HEIGHT = 56  # px; Tesseract reads Thai best around this line height
+ROW_PAD = 0.12  # share of the line height added above and below a row before rectifying
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -54,14 +55,17 @@ class PlateReader:
         self.options = options
 
     def read(self, image: np.ndarray, candidates: list[PlateCandidate]) -> list[PlateRead]:
-        """Reads best first, at most one per plate-sized region; never raises for odd input."""
-        reads = []
+        """Reads best first, at most one per plate-sized region; never raises for odd input.
+
+        A Thai read with a recognised province ranks first: it is the most specific evidence.
+        """
+        reads, memo = [], {}  # memo: each line/row is OCR'd once, though candidates share them
         for cand in candidates:
             for c in self._with_lines(image, cand):
-                read = self._read_candidate(image, c)
+                read = self._read_candidate(image, c, memo)
                 if read is not None and read.confidence >= self.options.min_score:
                     reads.append(read)
-        return _dedupe(sorted(reads, key=lambda r: r.confidence, reverse=True))
+        return _dedupe(sorted(reads, key=lambda r: (bool(r.province), r.confidence), reverse=True))
 
     def _with_lines(self, image: np.ndarray, cand: PlateCandidate) -> list[PlateCandidate]:
         """A candidate without text lines (from Hailo) gets them from the text detector on its crop."""
@@ -76,35 +80,43 @@ class PlateReader:
         lines = [TextLine(ln.quad + offset, ln.box.shift(roi.x, roi.y)) for ln in self.text.find_lines(crop)]
         return candidates_from_lines(lines)
 
-    def _read_candidate(self, image: np.ndarray, cand: PlateCandidate) -> PlateRead | None:
-        best = self._read_latin(image, cand) if "latin" in self.options.scripts else None
-        if self.thai is not None and (best is None or best.confidence < STRONG_LATIN):
-            thai = self._read_thai(image, cand)
-            if thai is not None and (best is None or thai.confidence > best.confidence):
+    def _read_candidate(self, image: np.ndarray, cand: PlateCandidate, memo: dict) -> PlateRead | None:
+        best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
+        two_rows = len(group_rows(list(cand.lines))) >= 2  # a Thai car plate's shape
+        if self.thai is not None and (two_rows or best is None or best.confidence < STRONG_LATIN):
+            thai = self._read_thai(image, cand, memo)
+            # A Thai read whose second row is a province is a Thai plate, whatever PP-OCR made of it.
+            if thai is not None and (best is None or thai.province or thai.confidence > best.confidence):
                 best = thai
         return best
 
-    def _read_latin(self, image: np.ndarray, cand: PlateCandidate) -> PlateRead | None:
-        crops = [self.text.crop(image, ln) for ln in cand.lines]
+    def _read_latin(self, image: np.ndarray, cand: PlateCandidate, memo: dict) -> PlateRead | None:
+        todo = [ln for ln in cand.lines if ("latin", id(ln)) not in memo]
+        crops = [self.text.crop(image, ln) for ln in todo]
+        for line, crop, result in zip(todo, crops, self.text.read(crops), strict=True):
+            memo["latin", id(line)] = (crop, result)
         best = None
-        for line, crop, (raw, conf) in zip(cand.lines, crops, self.text.read(crops), strict=True):
+        for line in cand.lines:
+            crop, (raw, conf) = memo["latin", id(line)]
             parsed = parse_latin(raw, self.options.regions, line.box.h)
             if parsed is None:
                 continue
             score = parsed.score * conf
             if best is None or score > best.confidence:
                 gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-                best = PlateRead(
-                    parsed.text, raw, score, line.box, "latin", parsed.region, "", sharpness(gray)
-                )
+                best = PlateRead(parsed.text, raw, score, line.box, "latin", parsed.region, "", sharpness(gray))
         return best
 
-    def _read_thai(self, image: np.ndarray, cand: PlateCandidate) -> PlateRead | None:
+    def _read_thai(self, image: np.ndarray, cand: PlateCandidate, memo: dict) -> PlateRead | None:
         assert self.thai is not None
         rows = group_rows(list(cand.lines))
         texts = []
-        crops = [_row_crop(image, row) for row in rows[:2]]
-        texts = [self._read_series_line(crops[0])] + [self.thai.read_line(c) for c in crops[1:]]
+        for n, row in enumerate(rows[:2]):
+            key = ("thai", n, tuple(id(ln) for ln in row))
+            if key not in memo:
+                crop = _row_crop(image, row)
+                memo[key] = self._read_series_line(crop) if n == 0 else self.thai.read_line(crop)
+            texts.append(memo[key])
         line2 = texts[1][0] if len(texts) > 1 else ""
         parsed = parse_thai(texts[0][0], line2)
         if parsed is None:
@@ -182,6 +194,8 @@ def _row_crop(image: np.ndarray, row: list[TextLine]) -> np.ndarray:
     """
     left, right = min(row, key=lambda ln: ln.box.x), max(row, key=lambda ln: ln.box.x + ln.box.w)
     quad = np.array([left.quad[0], right.quad[1], right.quad[2], left.quad[3]], np.float32)
+    down = (quad[3] - quad[0] + quad[2] - quad[1]) / 2
+    quad += np.array([-1, -1, 1, 1], np.float32)[:, None] * ROW_PAD * down  # room for ฎ/ฏ tails
     height = max(np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1]), 1.0)
     width = max(np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3]), 1.0)
     scale = THAI_LINE_HEIGHT / height
@@ -206,7 +220,11 @@ def _clean_binary(gray: np.ndarray) -> np.ndarray:
     h, w = ink.shape
     for i in range(1, count):
         x, y, bw, bh, _ = stats[i]
-        if x == 0 or y == 0 or x + bw >= w or y + bh >= h:
+        side = x == 0 or x + bw >= w
+        frame_line = (y == 0 or y + bh >= h) and bw > 0.5 * w
+        from_row_above = y == 0 and y + bh < h / 2
+        from_row_below = y + bh >= h and y > h / 2  # a descender (ฎ, ฏ) starts above the middle
+        if side or frame_line or from_row_above or from_row_below:
             ink[labels == i] = 0
     return cv2.copyMakeBorder(255 - ink, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
 

@@ -54,9 +54,7 @@ class RenderedSample:
     box: Box
 
 
-def _font(
-    names: tuple[str, ...], text: str, max_w: int, max_h: int, rng: random.Random
-) -> ImageFont.FreeTypeFont:
+def _font(names: tuple[str, ...], text: str, max_w: int, max_h: int, rng: random.Random) -> ImageFont.FreeTypeFont:
     """One of the installed ``names``, sized so that ``text`` fits in ``max_w``×``max_h``."""
     found = [d / n for n in names for d in FONT_DIRS if (d / n).exists()]
     if not found:
@@ -80,9 +78,7 @@ def random_thai(rng: random.Random) -> PlateSpec:
     return PlateSpec(prefix + letters + number, "thai", rng.choice(THAI_PROVINCES), "TH")
 
 
-def random_latin(
-    rng: random.Random, regions: tuple[str, ...] = ("US", "SK", "BR", "PL", "GB", "ES")
-) -> PlateSpec:
+def random_latin(rng: random.Random, regions: tuple[str, ...] = ("US", "SK", "BR", "PL", "GB", "ES")) -> PlateSpec:
     """A Latin plate following one fixed layout of a randomly chosen region."""
     region = rng.choice(regions)
     fmt = rng.choice([f for f in LATIN_FORMATS[region] if "{" not in f])
@@ -110,9 +106,7 @@ def render_thai_plate(spec: PlateSpec, rng: random.Random) -> np.ndarray:
     digits_at = len(spec.text.rstrip("0123456789"))
     line1 = spec.text[:digits_at] + " " + spec.text[digits_at:]
     _draw_centered(draw, line1, _font(THAI_FONTS, line1, w - 40, 100, rng), w / 2, 72, (15, 15, 15))
-    _draw_centered(
-        draw, spec.province, _font(THAI_FONTS, spec.province, w - 60, 50, rng), w / 2, 160, (15, 15, 15)
-    )
+    _draw_centered(draw, spec.province, _font(THAI_FONTS, spec.province, w - 60, 50, rng), w / 2, 160, (15, 15, 15))
     return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
 
 
@@ -127,13 +121,9 @@ def render_latin_plate(spec: PlateSpec, rng: random.Random) -> np.ndarray:
     text = spec.text
     if eu:
         draw.rectangle((5, 5, 50, h - 6), fill=(30, 60, 170))
-        _draw_centered(
-            draw, text, _font(LATIN_FONTS, text, w - 90, 84, rng), (w + 50) / 2, h / 2, (10, 10, 10)
-        )
+        _draw_centered(draw, text, _font(LATIN_FONTS, text, w - 90, 84, rng), (w + 50) / 2, h / 2, (10, 10, 10))
     else:
-        _draw_centered(
-            draw, text, _font(LATIN_FONTS, text, w - 40, 110, rng), w / 2, h / 2 + 10, (20, 20, 60)
-        )
+        _draw_centered(draw, text, _font(LATIN_FONTS, text, w - 40, 110, rng), w / 2, h / 2 + 10, (20, 20, 60))
     return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
 
 
@@ -183,9 +173,7 @@ def paste_plate(scene: np.ndarray, plate: np.ndarray, quad: np.ndarray) -> Box:
     return Box(int(x), int(y), int(bw), int(bh))
 
 
-def degrade(
-    image: np.ndarray, rng: random.Random, blur: float, light: float, min_blur: float = 0.0
-) -> np.ndarray:
+def degrade(image: np.ndarray, rng: random.Random, blur: float, light: float, min_blur: float = 0.0) -> np.ndarray:
     """Camera-like damage: Gaussian blur of ``min_blur``..``blur`` sigma, gain/gamma by ``light``, noise."""
     out = image.astype(np.float32)
     sigma = rng.uniform(min_blur, blur)

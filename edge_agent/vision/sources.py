@@ -262,6 +262,4 @@ def open_source_spec(spec: str, fps: float = 10.0, width: int = 1280, height: in
         return FolderSource(path, fps=fps)
     if path.is_file():
         return OpenCVSource(str(path), loop=True)
-    raise VisionConfigError(
-        f"CAMERA_SOURCE {spec!r} is not picamera2, usb:N, rtsp://..., a video file or a folder"
-    )
+    raise VisionConfigError(f"CAMERA_SOURCE {spec!r} is not picamera2, usb:N, rtsp://..., a video file or a folder")
