@@ -31,6 +31,7 @@ ENV_NAMES: dict[str, str] = {
     "PLATE_MIN_CONFIDENCE": "min_confidence",
     "PLATE_MIN_SHARPNESS": "min_sharpness",
     "OCR_THREADS": "ocr_threads",
+    "OCR_DET_SIZE": "ocr_det_size",
     "MOTION_THRESHOLD": "motion_threshold",
 }
 _LIST_FIELDS = {"hailo_class_ids", "plate_scripts", "plate_regions"}
@@ -55,6 +56,9 @@ class VisionSettings(BaseModel):
     min_confidence: float = Field(0.5, ge=0, le=1, description="reads below this never vote")
     min_sharpness: float = Field(60.0, ge=0, description="variance-of-Laplacian floor: blurrier crops never vote")
     ocr_threads: int = Field(1, ge=1, le=16, description="CPU threads for the ONNX models")
+    ocr_det_size: int = Field(
+        960, ge=320, le=2048, description="images larger than this are scaled down for text detection"
+    )
     motion_threshold: float = Field(0.004, gt=0, lt=1, description="changed-pixel share that wakes detection")
     scene_max_width: int = Field(640, ge=160, description="scene JPEG width sent upstream")
     jpeg_quality: int = Field(75, ge=30, le=95)

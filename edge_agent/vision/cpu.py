@@ -21,14 +21,17 @@ MIN_LINE_HEIGHT = 6  # px; below this no engine reads anything
 
 
 def group_rows(lines: list[TextLine]) -> list[list[TextLine]]:
-    """Lines that overlap vertically and nearly touch horizontally form one row (left to right)."""
+    """Lines of similar height that overlap vertically and nearly touch form one row (left to right)."""
     rows: list[list[TextLine]] = []
     for line in sorted(lines, key=lambda ln: ln.box.x):
         for row in rows:
             last = row[-1].box
             overlap = min(last.y + last.h, line.box.y + line.box.h) - max(last.y, line.box.y)
             gap = line.box.x - (last.x + last.w)
-            if overlap >= 0.5 * min(last.h, line.box.h) and gap <= 1.2 * max(last.h, line.box.h):
+            low, high = sorted((last.h, line.box.h))
+            # Same height, side by side: a small line under a tall one (a Thai province under
+            # a series with a ฎ tail) overlaps it vertically but is the next row.
+            if overlap >= 0.5 * low and low >= 0.6 * high and -0.3 * low <= gap <= 1.2 * high:
                 row.append(line)
                 break
         else:

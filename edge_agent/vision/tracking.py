@@ -42,6 +42,7 @@ class VehicleResult:
     read: PlateRead
     frame: Frame
     votes: int
+    province: str = ""  # the most common province among the reads agreeing with the vote
 
 
 @dataclass(eq=False)
@@ -147,5 +148,6 @@ class PlateTracker:
         text, conf = vote([r for r, _ in t.votes])
         agreeing = [(r, f) for r, f in t.votes if r.text == text] or t.votes
         read, frame = max(agreeing, key=lambda rf: rf[0].sharpness * rf[0].confidence)
+        provinces = Counter(r.province for r, _ in agreeing if r.province).most_common(1)
         log.info("vehicle %d decided: %s (%d votes)", t.id, text, len(t.votes))
-        return VehicleResult(text, conf, read, frame, len(t.votes))
+        return VehicleResult(text, conf, read, frame, len(t.votes), provinces[0][0] if provinces else "")

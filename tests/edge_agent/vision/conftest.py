@@ -59,6 +59,4 @@ def recognizer(text_engine):
     from edge_agent.vision.ocr import TesseractThai
     from edge_agent.vision.reader import PlateReader, PlateRecognizer, ReaderOptions
 
-    return PlateRecognizer(
-        CpuPlateDetector(text_engine), PlateReader(text_engine, TesseractThai(), ReaderOptions())
-    )
+    return PlateRecognizer(CpuPlateDetector(text_engine), PlateReader(text_engine, TesseractThai(), ReaderOptions()))

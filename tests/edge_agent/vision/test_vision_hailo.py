@@ -21,9 +21,7 @@ def test_nms_boxes_map_back_to_frame_pixels(fake_hailo, write_hef):
     # A 1280x720 frame scales by 0.5 into 640x360 with 140 px of padding on top.
     # Plate at frame (400, 300, 200, 100) -> input (200, 290, 100, 50) -> relative coords.
     plate = [290 / 640, 200 / 640, 340 / 640, 300 / 640, 0.9]
-    fake_hailo.SCENARIO.outputs = lambda x: {
-        "yolov8n/nms": [np.array([plate]), np.array([[0, 0, 0.1, 0.1, 0.2]])]
-    }
+    fake_hailo.SCENARIO.outputs = lambda x: {"yolov8n/nms": [np.array([plate]), np.array([[0, 0, 0.1, 0.1, 0.2]])]}
     det = HailoPlateDetector(HailoOptions(hef))
     frame = np.zeros((720, 1280, 3), np.uint8)
     found = det.detect(frame)

@@ -46,8 +46,7 @@ def test_real_photos_sample(recognizer, real_plates):
     """A few of the shared real photos read exactly (full figures are in the benchmark)."""
     rows = list(csv.DictReader(open(real_plates / "manifest.csv", encoding="utf-8")))[::5]
     hits = sum(
-        bool(r := recognizer.recognize(cv2.imread(str(real_plates / row["file"]))))
-        and r[0].text == row["plate_text"]
+        bool(r := recognizer.recognize(cv2.imread(str(real_plates / row["file"])))) and r[0].text == row["plate_text"]
         for row in rows
     )
     assert hits >= len(rows) - 1

@@ -58,12 +58,7 @@ def test_blurred_or_weak_reads_give_no_event():
 def test_two_cars_in_a_row_give_two_events():
     """A second car after the first has left is a new vehicle."""
     tracker = PlateTracker(TrackerOptions(emit_delay_s=0.5))
-    seq = (
-        [[_read("กข1234")]] * 20
-        + [[]] * 20
-        + [[_read("ABC1234", box=Box(100, 300, 180, 60))]] * 20
-        + [[]] * 20
-    )
+    seq = [[_read("กข1234")]] * 20 + [[]] * 20 + [[_read("ABC1234", box=Box(100, 300, 180, 60))]] * 20 + [[]] * 20
     assert [r.text for r in _run(tracker, seq)] == ["กข1234", "ABC1234"]
 
 

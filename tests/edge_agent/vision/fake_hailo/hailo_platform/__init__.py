@@ -182,17 +182,13 @@ class ConfiguredInferModel:
         self.released = True
         SCENARIO.calls.append("release_configured")
 
-    def create_bindings(
-        self, input_buffers: dict | None = None, output_buffers: dict | None = None
-    ) -> Bindings:
+    def create_bindings(self, input_buffers: dict | None = None, output_buffers: dict | None = None) -> Bindings:
         return Bindings(self._model)
 
     def wait_for_async_ready(self, timeout_ms: int = 1000, frames_count: int = 1) -> None:
         self._ready = True
 
-    def run_async(
-        self, bindings: list[Bindings], callback: Callable[..., None] | None = None
-    ) -> AsyncInferJob:
+    def run_async(self, bindings: list[Bindings], callback: Callable[..., None] | None = None) -> AsyncInferJob:
         self._model._vdevice._check()
         if not self._ready:
             raise HailoRTException("run_async before wait_for_async_ready")
