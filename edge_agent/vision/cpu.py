@@ -29,9 +29,10 @@ def group_rows(lines: list[TextLine]) -> list[list[TextLine]]:
             overlap = min(last.y + last.h, line.box.y + line.box.h) - max(last.y, line.box.y)
             gap = line.box.x - (last.x + last.w)
             low, high = sorted((last.h, line.box.h))
-            # Same height, side by side: a small line under a tall one (a Thai province under
-            # a series with a ฎ tail) overlaps it vertically but is the next row.
-            if overlap >= 0.5 * low and low >= 0.6 * high and -0.3 * low <= gap <= 1.2 * high:
+            # Side by side and top- or bottom-aligned. A Thai series with a ฎ/ฏ tail is taller
+            # than its number but shares its top; a province under a series shares neither.
+            aligned = min(abs(last.y - line.box.y), abs(last.y + last.h - line.box.y - line.box.h)) <= 0.35 * low
+            if overlap >= 0.5 * low and low >= 0.45 * high and aligned and -0.6 * low <= gap <= 1.2 * high:
                 row.append(line)
                 break
         else:
@@ -59,10 +60,10 @@ def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
     out = []
     for i, (row, box) in enumerate(zip(rows, boxes, strict=True)):
         out.append(PlateCandidate(box, 0.5, tuple(row)))
-        for j in range(i + 1, len(rows)):
-            if _below(box, boxes[j]):
-                out.append(PlateCandidate(Box.union([box, boxes[j]]), 0.6, tuple(row) + tuple(rows[j])))
-                break
+        below = [j for j in range(i + 1, len(rows)) if _below(box, boxes[j])]
+        if below:  # the widest row under it: a province split by the detector leaves slivers
+            j = max(below, key=lambda k: boxes[k].w)
+            out.append(PlateCandidate(Box.union([box, boxes[j]]), 0.6, tuple(row) + tuple(rows[j])))
     return out
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .base import Box, PlateCandidate, PlateDetector, PlateRead, TextLine
 from .cpu import candidates_from_lines, group_rows
+from .glyphs import ConfusableResolver
 from .ocr import PaddleText, TesseractThai
 from .plates import DEFAULT_REGIONS, THAI_PLATE_LETTERS, parse_latin, parse_thai
 
@@ -53,6 +54,7 @@ class PlateReader:
         self.text = text
         self.thai = thai if "thai" in options.scripts else None
         self.options = options
+        self.glyphs = ConfusableResolver() if self.thai is not None else None
 
     def read(self, image: np.ndarray, candidates: list[PlateCandidate]) -> list[PlateRead]:
         """Reads best first, at most one per plate-sized region; never raises for odd input.
@@ -142,7 +144,9 @@ class PlateReader:
             cut = max(range(1, len(spans)), key=lambda i: spans[i][0] - spans[i - 1][1])
             series, number = spans[:cut], spans[cut:]
             if len(series) in (2, 3) and len(number) <= 4:
-                return self._read_structured(crop, series, number)
+                structured = self._read_structured(crop, series, number)
+                if parse_thai(structured[0]) is not None:
+                    return structured
         return self.thai.read_line(crop)
 
     def _read_structured(
@@ -159,6 +163,9 @@ class PlateReader:
             prefix = "".join(ch for ch in reads[1][0] if ch.isdigit())[:1]
         letters, conf = self.thai.read_line(_cut(crop, series[-2][0], series[-1][1]))
         letters = "".join(ch for ch in letters if ch in THAI_PLATE_LETTERS)
+        if len(letters) == 2 and self.glyphs is not None:  # one letter per glyph: check the doubtful ones
+            inks = [(crop[:, x0:x1] < 128).astype(np.uint8) * 255 for x0, x1 in series[-2:]]
+            letters = "".join(self.glyphs.resolve(ch, ink) for ch, ink in zip(letters, inks, strict=True))
         return f"{prefix}{letters} {digits}", min(conf, reads[0][1])
 
 
