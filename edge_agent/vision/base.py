@@ -137,9 +137,13 @@ class PlateRead:
 
 
 class PlateDetector(Protocol):
-    """Finds plate candidates in a BGR image. Never raises for a bad frame: returns ``[]``."""
+    """Finds plate candidates in a BGR image. Never raises for a bad frame: returns ``[]``.
+
+    ``last_error`` is ``None`` while inference works, else the last failure (for health).
+    """
 
     name: str
+    last_error: str | None
 
     def detect(self, image: np.ndarray) -> list[PlateCandidate]: ...
 

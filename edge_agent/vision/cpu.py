@@ -74,6 +74,7 @@ class CpuPlateDetector:
 
     def __init__(self, text: PaddleText) -> None:
         self.text = text
+        self.last_error: str | None = None  # ONNX Runtime on the CPU has no transient failures
 
     def detect(self, image: np.ndarray) -> list[PlateCandidate]:
         """Candidates in ``image`` (BGR); ``[]`` for an empty or unreadable frame."""

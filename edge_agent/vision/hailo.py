@@ -81,18 +81,6 @@ def letterbox(image: np.ndarray, height: int, width: int) -> tuple[np.ndarray, f
     return np.ascontiguousarray(out), scale, left, top
 
 
-def split_nms_by_class(flat: np.ndarray, classes: int) -> list[np.ndarray]:
-    """Parse a raw ``HAILO_NMS_BY_CLASS`` float32 buffer into one (n, 5) array per class."""
-    flat = np.asarray(flat, np.float32).ravel()
-    per_class = len(flat) // classes
-    out = []
-    for c in range(classes):
-        chunk = flat[c * per_class : (c + 1) * per_class]
-        n = int(chunk[0])
-        out.append(chunk[1 : 1 + 5 * n].reshape(n, 5))
-    return out
-
-
 def decode_nms(per_class: list[np.ndarray], opts: HailoOptions) -> list[tuple[float, float, float, float, float]]:
     """(x0, y0, x1, y1, score) in letterboxed-input relative units, from per-class NMS arrays."""
     out = []

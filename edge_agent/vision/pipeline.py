@@ -218,7 +218,7 @@ class VisionPipeline:
         backoff = 0.2
         while not self._stop.is_set():
             if source is None:
-                source = self._open(source)
+                source = self._open()
                 if source is None:
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -236,7 +236,7 @@ class VisionPipeline:
             source.close()
         self._submit(self.tracker.flush(self._clock()))
 
-    def _open(self, old: FrameSource | None) -> FrameSource | None:
+    def _open(self) -> FrameSource | None:
         try:
             source = self._source_factory()
             source.open()
@@ -288,7 +288,7 @@ class VisionPipeline:
         self._detector_health(recognizer)
 
     def _detector_health(self, recognizer: PlateRecognizer) -> None:
-        error = getattr(recognizer.detector, "last_error", None)
+        error = recognizer.detector.last_error
         status, msg = (
             (Status.FAIL, f"detector error: {error}")
             if error

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_agent.vision.base import Box, DetectorError
-from edge_agent.vision.hailo import HailoOptions, HailoPlateDetector, hailo_available, split_nms_by_class
+from edge_agent.vision.hailo import HailoOptions, HailoPlateDetector, hailo_available
 
 
 def _nms_model(write_hef, classes=2):
@@ -79,13 +79,3 @@ def test_availability_needs_module_device_and_hef(fake_hailo, write_hef, tmp_pat
     assert hailo_available(hef) == (False, "no Hailo device found")
     with pytest.raises(DetectorError):
         HailoPlateDetector(HailoOptions(tmp_path / "missing.hef"))
-
-
-def test_nms_by_class_layout_parser():
-    """The flat HAILO_NMS_BY_CLASS buffer splits into one (n, 5) array per class."""
-    flat = np.zeros(2 * (1 + 5 * 3), np.float32)
-    flat[0], flat[1:6] = 1, [0.1, 0.2, 0.3, 0.4, 0.9]
-    flat[16], flat[17:27] = 2, [0.5] * 10
-    parts = split_nms_by_class(flat, 2)
-    assert [p.shape for p in parts] == [(1, 5), (2, 5)]
-    assert parts[0][0].tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.9])
