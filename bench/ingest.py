@@ -112,6 +112,10 @@ def idle_connections(count: int) -> dict:
             "rss": f"{rss / 2**20:.0f} (idle server {baseline / 2**20:.0f})"}
 
 
+def _scaled(count: int) -> int:
+    return max(5, int(count * SCALE))
+
+
 def _fmt(value, digits=0) -> str:
     if value is None:
         return "-"
@@ -120,16 +124,13 @@ def _fmt(value, digits=0) -> str:
 
 def main() -> None:
     jpeg = scene_jpeg(grain=0.15)
-    n = max(1, int(SCALE * 100))
-    print(f"image: 640x480 JPEG q75, {len(jpeg) / 1024:.0f} KB ({len(jpeg) * 4 / 3 / 1024:.0f} KB base64); "
-          f"machine: {os.cpu_count()} cores\n")
     rows = []
     for kind in ("ours", "naive"):
-        rows.append(measure(kind, "pipelined, 20 checkpoints x window 32", 20, int(15 * n), jpeg, window=32))
-        rows.append(measure(kind, "lockstep, 100 checkpoints", 100, int(3 * n), jpeg, window=1))
-        rows.append(measure(kind, "1,000/s offered, 100 checkpoints", 100, int(10 * n * 10 / 10), jpeg,
+        rows.append(measure(kind, "pipelined, 20 checkpoints x window 32", 20, _scaled(300), jpeg, window=32))
+        rows.append(measure(kind, "lockstep, 100 checkpoints", 100, _scaled(30), jpeg, window=1))
+        rows.append(measure(kind, "1,000/s offered, 100 checkpoints", 100, _scaled(100), jpeg,
                             window=64, rate=10.0))
-    rows.append(idle_connections(2000 if SCALE >= 1 else 200))
+    rows.append(idle_connections(2000))
     print("| scenario | server | sent | stored | acked msg/s | server CPU µs/stored | ack p50 ms | ack p99 ms "
           "| server RSS MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 import http
 import json
 import logging
@@ -169,6 +168,10 @@ class Ingest:
             if not error.code.retryable:
                 session.errors.append(time.monotonic())
             return error_answer(error)
+        except Exception:  # a parser bug must cost one answer, not the connection
+            log.exception("ingest: unexpected error handling a message from %s", session.checkpoint_id)
+            session.errors.append(time.monotonic())
+            return error_answer(ProtocolError(ErrorCode.INTERNAL_ERROR, "internal error; the message was not stored"))
         self.presence.seen(message.checkpoint_id)
         return message, self.writer.submit(message)
 
@@ -281,8 +284,3 @@ def _rate_limited() -> dict[str, Any]:
 def _remote(ws: ServerConnection) -> str:
     address = ws.remote_address
     return f"{address[0]}:{address[1]}" if address else "?"
-
-
-def token_fingerprint(token: str) -> str:
-    """Short, non-reversible label of a token for logs."""
-    return hashlib.sha256(token.encode()).hexdigest()[:8]

@@ -86,6 +86,12 @@ def test_numeric_checkpoint_id_and_string_coordinates_are_accepted():
     assert (d.checkpoint_id, d.latitude, d.longitude) == ("7", 13.75, 100.5)
 
 
+@pytest.mark.parametrize("plate", ["1กข 1234", "กท-9999", "ABC-1234", "AB 12.CD", "๑กข๑๒๓๔", "SP/1234"])
+def test_real_plate_texts_are_accepted(plate):
+    """Thai (with Thai digits), Latin, and punctuated plate texts pass the character check."""
+    assert parse(detection(None, license_plate=plate)).license_plate == plate
+
+
 def test_unknown_fields_are_kept_as_extra():
     """Fields beyond v1 are kept (bounded), not silently dropped."""
     d = parse(detection(None, plate_raw="กข 1234", province="Bangkok"))
@@ -129,6 +135,9 @@ BAD = {
     "checkpoint bad chars": (detection(None, checkpoint_id="a b;drop"), ErrorCode.INVALID_FIELD),
     "event id not uuid": (detection(None, event_id="1234"), ErrorCode.INVALID_FIELD),
     "plate too long": (detection(None, license_plate="X" * 33), ErrorCode.FIELD_TOO_LONG),
+    "plate with html": (detection(None, license_plate="<script>x</script>"), ErrorCode.INVALID_FIELD),
+    "plate with sql": (detection(None, license_plate="1'; DROP TABLE x;--"), ErrorCode.INVALID_FIELD),
+    "hostname with html": (detection(None, hostname="<b>pi</b>"), ErrorCode.INVALID_FIELD),
     "hostname too long": (detection(None, hostname="h" * 300), ErrorCode.FIELD_TOO_LONG),
     "nul in string": (detection(None, hostname="a\x00b"), ErrorCode.INVALID_FIELD),
     "bad base64": (detection(None, image="data:image/jpeg;base64,@@@notbase64@@@"), ErrorCode.INVALID_BASE64),
@@ -139,6 +148,8 @@ BAD = {
     "timestamp garbage": (detection(None, timestamp="yesterday"), ErrorCode.INVALID_TIMESTAMP),
     "timestamp 1970": (detection(None, timestamp="1970-01-01T00:00:00"), ErrorCode.INVALID_TIMESTAMP),
     "timestamp future": (detection(None, timestamp="2031-01-01T00:00:00"), ErrorCode.INVALID_TIMESTAMP),
+    "timestamp year 1": (detection(None, timestamp="0001-01-01T00:00:00"), ErrorCode.INVALID_TIMESTAMP),
+    "timestamp year 9999": (detection(None, timestamp="9999-12-31T23:59:59-12:00"), ErrorCode.INVALID_TIMESTAMP),
     "health bad status": (health(status="GREEN"), ErrorCode.INVALID_FIELD),
     "health system_info list": (health(system_info=[1]), ErrorCode.INVALID_FIELD),
     "health info huge": (health(system_info={"x": "y" * 10000}), ErrorCode.FIELD_TOO_LONG),
