@@ -1,6 +1,6 @@
 """A second opinion on Thai consonants that Tesseract's ``tha`` model systematically confuses.
 
-Tesseract reads ฌ and ญ as ณ, and ฆ as ม, in most typefaces (they are rare in running
+Tesseract reads ฌ and ญ as ณ, ฆ as ม and ฐ as จ in most typefaces (they are rare in running
 text, which its model was trained on). For exactly those outputs this module compares
 the glyph's shape with templates of the candidates, drawn at start-up from Thai fonts
 (Debian ``fonts-thai-tlwg``), and picks the nearest. The template typefaces are disjoint
@@ -35,7 +35,7 @@ TEMPLATE_FONTS = (
     "TlwgTypist-Bold",
 )
 # Tesseract's output -> the letters it is known to stand for.
-CONFUSED: dict[str, str] = {"ณ": "ณฌญ", "ม": "มฆฌ"}
+CONFUSED: dict[str, str] = {"ณ": "ณฌญ", "ม": "มฆฌ", "ญ": "ญฌ", "จ": "จฐ"}
 SIDE = 32
 
 
