@@ -93,13 +93,14 @@ class PlateReader:
         return best
 
     def _read_latin(self, image: np.ndarray, cand: PlateCandidate, memo: dict) -> PlateRead | None:
-        todo = [ln for ln in cand.lines if ("latin", id(ln)) not in memo]
+        # TextLines hash by identity; keying on the objects keeps them alive for the call.
+        todo = [ln for ln in cand.lines if ("latin", ln) not in memo]
         crops = [self.text.crop(image, ln) for ln in todo]
         for line, crop, result in zip(todo, crops, self.text.read(crops), strict=True):
-            memo["latin", id(line)] = (crop, result)
+            memo["latin", line] = (crop, result)
         best = None
         for line in cand.lines:
-            crop, (raw, conf) = memo["latin", id(line)]
+            crop, (raw, conf) = memo["latin", line]
             parsed = parse_latin(raw, self.options.regions, line.box.h)
             if parsed is None:
                 continue
@@ -114,7 +115,7 @@ class PlateReader:
         rows = group_rows(list(cand.lines))
         texts = []
         for n, row in enumerate(rows[:2]):
-            key = ("thai", n, tuple(id(ln) for ln in row))
+            key = ("thai", n, tuple(row))
             if key not in memo:
                 crop = _row_crop(image, row)
                 memo[key] = self._read_series_line(crop) if n == 0 else self.thai.read_line(crop)

@@ -88,3 +88,21 @@ def test_read_plates_help_and_bad_detector():
         timeout=60,
     ).stdout
     assert "JSON" in out and "--detector" in out
+
+
+def test_hailo_boxes_are_read_by_the_cpu_reader(fake_hailo, write_hef, text_engine):
+    """On the Hailo path the HEF's plate box is read by the same reader (lines found inside it)."""
+    from edge_agent.vision.hailo import HailoOptions, HailoPlateDetector
+    from edge_agent.vision.reader import PlateReader, PlateRecognizer, ReaderOptions
+
+    rng = random.Random(5)
+    sample = render_sample(rng, random_latin(rng))
+    b = sample.box  # 1280x720 -> 640x640 letterbox: scale 0.5, 140 px on top
+    rel = [(b.y * 0.5 + 140) / 640, b.x * 0.5 / 640, ((b.y + b.h) * 0.5 + 140) / 640, (b.x + b.w) * 0.5 / 640, 0.9]
+    fake_hailo.SCENARIO.outputs = lambda x: {"plates/nms": [np.array([rel])]}
+    hef = write_hef((640, 640, 3), [{"name": "plates/nms", "kind": "nms_by_class", "classes": 1}])
+    reader = PlateReader(text_engine, None, ReaderOptions(scripts=("latin",)))
+    rec = PlateRecognizer(HailoPlateDetector(HailoOptions(hef)), reader)
+    reads = rec.recognize(sample.image)
+    assert reads and reads[0].text == sample.spec.text
+    rec.close()
