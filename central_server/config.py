@@ -29,6 +29,7 @@ class CommonSettings(BaseSettings):
                                 description="zone for naive sender timestamps and for display")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     log_file: Path | None = Field(None, description="optional log file (rotated at 10 MB, 5 kept)")
+    log_format: Literal["json", "text"] = Field("json", description="json lines, or text for a terminal")
 
     @field_validator("fleet_timezone")
     @classmethod

@@ -1,0 +1,122 @@
+"""Per-checkpoint ingest tokens: issued once, stored as SHA-256, bound to one checkpoint id.
+
+Tokens are 256-bit random strings, so a plain SHA-256 (no salt/KDF) is enough:
+nothing useful can be brute-forced from the hash. Lookup is by hash; the final
+comparison uses ``hmac.compare_digest`` so timing says nothing about the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, insert, select, update
+
+from .errors import CheckpointExists, UnknownCheckpoint
+from .schema import checkpoints
+
+TOKEN_PREFIX = "cpt_"
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random token (shown once, never stored)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointInfo:
+    """A registered checkpoint as listings show it."""
+
+    checkpoint_id: str
+    name: str
+    token_hint: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_seen_at: datetime | None
+    status: str
+    connected: bool
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def add_checkpoint(engine: Engine, checkpoint_id: str, name: str = "",
+                   heartbeat_seconds: int | None = None) -> str:
+    """Register ``checkpoint_id`` (or re-key a revoked one) and return its new token.
+
+    Raises :class:`CheckpointExists` when it already has a live token (use rotate).
+    """
+    token = new_token()
+    values = {"token_hash": hash_token(token), "token_hint": token[:10], "revoked_at": None}
+    if name:
+        values["name"] = name
+    if heartbeat_seconds:
+        values["heartbeat_seconds"] = heartbeat_seconds
+    with engine.begin() as conn:
+        row = conn.execute(select(checkpoints.c.token_hash, checkpoints.c.revoked_at)
+                           .where(checkpoints.c.checkpoint_id == checkpoint_id)).first()
+        if row is None:
+            conn.execute(insert(checkpoints).values(checkpoint_id=checkpoint_id, created_at=_now(), **values))
+        elif row.token_hash is not None and row.revoked_at is None:
+            raise CheckpointExists(f"checkpoint {checkpoint_id!r} already has a token; "
+                                   f"use 'checkpoints rotate {checkpoint_id}' for a new one")
+        else:
+            conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id).values(**values))
+    return token
+
+
+def rotate_token(engine: Engine, checkpoint_id: str) -> str:
+    """Replace a checkpoint's token; the old one stops working at once. Returns the new token."""
+    token = new_token()
+    with engine.begin() as conn:
+        result = conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
+                              .values(token_hash=hash_token(token), token_hint=token[:10], revoked_at=None))
+    if result.rowcount == 0:
+        raise UnknownCheckpoint(f"no checkpoint {checkpoint_id!r}")
+    return token
+
+
+def revoke_checkpoint(engine: Engine, checkpoint_id: str) -> None:
+    """Revoke a checkpoint's token (its rows stay; it can be re-added later)."""
+    with engine.begin() as conn:
+        result = conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
+                              .values(revoked_at=_now(), token_hash=None))
+    if result.rowcount == 0:
+        raise UnknownCheckpoint(f"no checkpoint {checkpoint_id!r}")
+
+
+def list_checkpoints(engine: Engine) -> list[CheckpointInfo]:
+    """Every registered checkpoint, by id."""
+    cols = [checkpoints.c[name] for name in CheckpointInfo.__slots__]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*cols).order_by(checkpoints.c.checkpoint_id)).all()
+    return [CheckpointInfo(*row) for row in rows]
+
+
+def checkpoint_for_token(engine: Engine, token: str) -> str | None:
+    """The checkpoint id a live token is bound to, or None (unknown or revoked)."""
+    digest = hash_token(token)
+    with engine.connect() as conn:
+        row = conn.execute(select(checkpoints.c.checkpoint_id, checkpoints.c.token_hash)
+                           .where(checkpoints.c.token_hash == digest,
+                                  checkpoints.c.revoked_at.is_(None))).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return row.checkpoint_id
+
+
+def token_still_valid(engine: Engine, checkpoint_id: str, token_hash: str) -> bool:
+    """True while ``checkpoint_id`` still has the token with this hash (not revoked or rotated)."""
+    with engine.connect() as conn:
+        current = conn.execute(select(checkpoints.c.token_hash)
+                               .where(checkpoints.c.checkpoint_id == checkpoint_id)).scalar()
+    return current is not None and hmac.compare_digest(current, token_hash)

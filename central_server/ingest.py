@@ -1,0 +1,286 @@
+"""The WebSocket ingest: many checkpoints at once, each message acked after its commit.
+
+Thin I/O shell: parsing and validation are ``fleet_protocol.parse_message``,
+durability is :class:`~central_server.store.GroupCommitWriter`. Here we only
+authenticate handshakes, move frames, keep per-connection order and limits,
+and report connection state.
+
+Per connection, answers leave in the order messages arrived (so old senders
+without ``event_id`` can match them by order) while up to ``max_inflight``
+messages wait for their commit at once (so pipelined senders get throughput).
+When that window is full we stop reading: TCP backpressure does the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import http
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from fleet_protocol import (
+    Detection,
+    ErrorCode,
+    Limits,
+    Message,
+    ProtocolError,
+    error_answer,
+    parse_message,
+    success_answer,
+)
+
+from . import auth, live, presence
+from .config import IngestSettings
+from .errors import StorageUnavailable
+from .store import GroupCommitWriter, StoreResult
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+def limits_from(settings: IngestSettings) -> Limits:
+    """Protocol limits for these settings."""
+    return Limits(max_message_bytes=settings.ingest_max_message_bytes,
+                  decode_images=settings.ingest_image_check == "decode")
+
+
+@dataclass(eq=False)
+class Session:
+    """One open checkpoint connection."""
+
+    ws: ServerConnection
+    checkpoint_id: str | None  # None: anonymous legacy sender, bound by its first message
+    token_hash: str | None
+    remote: str
+    answers: asyncio.Queue = field(default_factory=asyncio.Queue)
+    errors: collections.deque = field(default_factory=collections.deque)
+    announced: bool = False
+
+
+class Ingest:
+    """State shared by all connections of one ingest process."""
+
+    def __init__(self, settings: IngestSettings, engine: Engine, writer: GroupCommitWriter,
+                 live_events: live.LiveEvents):
+        self.settings = settings
+        self.engine = engine
+        self.writer = writer
+        self.live = live_events
+        self.limits = limits_from(settings)
+        self.tz = settings.tz
+        self.sessions: set[Session] = set()
+        self.presence = presence.Presence(writer, live_events)
+        self.draining = False
+        self._tasks: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ handshake
+
+    async def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Answer ``/healthz``; authenticate everything else before the upgrade."""
+        if request.path.split("?")[0] == "/healthz":
+            return self.healthz()
+        header = request.headers.get("Authorization")
+        connection.token_hash = None
+        if header is None:
+            if self.settings.ingest_allow_anonymous:
+                connection.checkpoint_id = None
+                return None
+            return _refuse(connection, "missing 'Authorization: Bearer <token>' header")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > 256:
+            return _refuse(connection, "Authorization must be 'Bearer <token>'")
+        checkpoint_id = await asyncio.to_thread(auth.checkpoint_for_token, self.engine, token)
+        if checkpoint_id is None:
+            log.info("ingest: refused handshake from %s: unknown or revoked token", _remote(connection))
+            return _refuse(connection, "unknown or revoked token")
+        connection.checkpoint_id = checkpoint_id
+        connection.token_hash = auth.hash_token(token)
+        return None
+
+    def healthz(self) -> Response:
+        """200 with a JSON summary while storage works, 503 while it fails."""
+        ok = self.writer.healthy
+        body = {"status": "ok" if ok else "degraded", "connections": len(self.sessions),
+                "queue_depth": self.writer.depth(), "store_error": self.writer.last_error,
+                "draining": self.draining}
+        status = http.HTTPStatus.OK if ok and not self.draining else http.HTTPStatus.SERVICE_UNAVAILABLE
+        headers = Headers([("Content-Type", "application/json"), ("Cache-Control", "no-store")])
+        return Response(status.value, status.phrase, headers, json.dumps(body).encode())
+
+    # ------------------------------------------------------------------ connections
+
+    async def handler(self, ws: ServerConnection) -> None:
+        """Serve one connection until it closes."""
+        session = Session(ws, getattr(ws, "checkpoint_id", None), getattr(ws, "token_hash", None),
+                          _remote(ws), asyncio.Queue(maxsize=self.settings.ingest_max_inflight))
+        self.sessions.add(session)
+        sender = asyncio.create_task(self._send_answers(session))
+        try:
+            if session.checkpoint_id:
+                await self._announce(session, session.checkpoint_id)
+            await self._read(session)
+        finally:
+            await session.answers.put(_END)
+            await sender
+            self.sessions.discard(session)
+            if session.announced:
+                await self.presence.disconnected(session.checkpoint_id, session.remote)
+
+    async def _read(self, session: Session) -> None:
+        try:
+            async for raw in session.ws:
+                await session.answers.put(await self._handle(session, raw))
+                if self._over_error_budget(session):
+                    await session.answers.put(_rate_limited())
+                    await session.answers.join()
+                    log.warning("ingest: closing %s (%s): too many invalid messages",
+                                session.remote, session.checkpoint_id)
+                    await session.ws.close(1008, "too many invalid messages")
+                    return
+        except ConnectionClosed:
+            pass
+
+    async def _handle(self, session: Session, raw: str | bytes) -> Any:
+        """Validate one frame; return an error answer dict or ``(message, commit future)``."""
+        try:
+            if self.draining:
+                raise ProtocolError(ErrorCode.UNAVAILABLE, "server is shutting down; retry shortly")
+            if isinstance(raw, bytes):
+                raise ProtocolError(ErrorCode.INVALID_MESSAGE, "binary frames are not part of protocol v1")
+            message = parse_message(raw, local_tz=self.tz, now=datetime.now(timezone.utc),
+                                    limits=self.limits)
+            await self._bind(session, message)
+        except ProtocolError as error:
+            if not error.code.retryable:
+                session.errors.append(time.monotonic())
+            return error_answer(error)
+        self.presence.seen(message.checkpoint_id)
+        return message, self.writer.submit(message)
+
+    async def _bind(self, session: Session, message: Message) -> None:
+        if session.checkpoint_id is None:  # anonymous: the first message names the checkpoint
+            session.checkpoint_id = message.checkpoint_id
+            await self._announce(session, message.checkpoint_id)
+        elif message.checkpoint_id != session.checkpoint_id:
+            raise ProtocolError(ErrorCode.CHECKPOINT_MISMATCH,
+                                f"this connection's token belongs to checkpoint {session.checkpoint_id!r}, "
+                                f"not {message.checkpoint_id!r}", message.event_id)
+
+    async def _announce(self, session: Session, checkpoint_id: str) -> None:
+        session.announced = True
+        await self.presence.connected(checkpoint_id, session.remote,
+                                      anonymous=session.token_hash is None)
+
+    def _over_error_budget(self, session: Session) -> bool:
+        cutoff = time.monotonic() - 60
+        while session.errors and session.errors[0] < cutoff:
+            session.errors.popleft()
+        return len(session.errors) > self.settings.ingest_error_budget
+
+    async def _send_answers(self, session: Session) -> None:
+        """Send answers in arrival order; keep draining after the peer is gone."""
+        open_ = True
+        while True:
+            item = await session.answers.get()
+            try:
+                if item is _END:
+                    return
+                answer = await self._answer_for(item) if isinstance(item, tuple) else item
+                if open_:
+                    try:
+                        await session.ws.send(json.dumps(answer, ensure_ascii=False))
+                    except ConnectionClosed:
+                        open_ = False
+            finally:
+                session.answers.task_done()
+
+    async def _answer_for(self, item: tuple[Message, asyncio.Future]) -> dict[str, Any]:
+        message, future = item
+        try:
+            result: StoreResult = await future
+        except StorageUnavailable as exc:
+            return error_answer(ProtocolError(ErrorCode.UNAVAILABLE,
+                                              f"storage unavailable, retry later ({exc})", message.event_id))
+        if not result.duplicate:
+            self._spawn(self.live.publish(*live_event(message, result.row)))
+        return success_answer(result.record_id, message.table.value, message.event_id, result.duplicate)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def drain(self, server: Server, timeout: float = 20.0) -> None:
+        """Stop taking messages, answer every one already taken, then close all connections."""
+        self.draining = True
+        server.close(close_connections=False)
+        sessions = list(self.sessions)
+        waits = [asyncio.create_task(s.answers.join()) for s in sessions]
+        if waits:
+            await asyncio.wait(waits, timeout=timeout)
+        closes = [asyncio.create_task(s.ws.close(1001, "server shutting down")) for s in sessions]
+        if closes:
+            await asyncio.wait(closes, timeout=5)
+        await asyncio.wait_for(server.wait_closed(), timeout=10)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2)
+
+    async def revocation_watch(self, interval: float = 15.0) -> None:
+        """Close connections whose token was revoked or rotated since the handshake."""
+        while True:
+            await asyncio.sleep(interval)
+            for session in [s for s in self.sessions if s.token_hash]:
+                valid = await asyncio.to_thread(auth.token_still_valid, self.engine,
+                                                session.checkpoint_id, session.token_hash)
+                if not valid:
+                    log.info("ingest: closing %s: token revoked", session.checkpoint_id)
+                    await session.ws.close(1008, "token revoked")
+
+
+def live_event(message: Message, row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The live event (name, payload) announcing a freshly stored row."""
+    common = {"id": row["id"], "checkpoint_id": message.checkpoint_id, "event_id": message.event_id,
+              "timestamp": message.timestamp.isoformat(), "received_at": row["received_at"].isoformat(),
+              "hostname": message.hostname}
+    if isinstance(message, Detection):
+        return live.DETECTION, {**common, "license_plate": message.license_plate,
+                                "confidence": message.confidence, "image_path": row.get("image_path"),
+                                "latitude": message.latitude, "longitude": message.longitude}
+    return live.HEALTH, {**common, "component": message.component, "status": message.status,
+                         "message": message.message, "system_info": dict(message.system_info)}
+
+
+def _refuse(connection: ServerConnection, reason: str) -> Response:
+    response = connection.respond(http.HTTPStatus.UNAUTHORIZED, reason + "\n")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="ingest"'
+    return response
+
+
+def _rate_limited() -> dict[str, Any]:
+    return error_answer(ProtocolError(ErrorCode.RATE_LIMITED,
+                                      "too many invalid messages; closing the connection"))
+
+
+def _remote(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    return f"{address[0]}:{address[1]}" if address else "?"
+
+
+def token_fingerprint(token: str) -> str:
+    """Short, non-reversible label of a token for logs."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]

@@ -1,0 +1,83 @@
+"""Runs the ingest: storage writer, WebSocket server, presence, jobs, clean shutdown.
+
+``run`` is what ``python -m central_server`` calls; tests call it too with
+port 0 and their own ``stop`` event. SIGTERM/SIGINT set ``stop``; shutdown then
+answers every message already taken (after its commit), closes connections with
+1001 and returns, so the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from websockets.asyncio.server import serve
+
+from . import db, live
+from .config import IngestSettings
+from .images import ImageStore
+from .ingest import Ingest
+from .store import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
+              ready: Callable[[int], None] | None = None, migrate: bool = True,
+              handle_signals: bool = True) -> None:
+    """Serve until ``stop`` is set (or SIGTERM/SIGINT); ``ready(port)`` once listening."""
+    stop = stop or asyncio.Event()
+    engine = db.make_engine(settings.central_db_url)
+    if migrate:
+        await asyncio.to_thread(db.upgrade, engine)
+    settings.image_dir.mkdir(parents=True, exist_ok=True)
+    writer = GroupCommitWriter(engine, ImageStore(settings.image_dir))
+    writer.start()
+    live_events = live.make_live_events(settings.redis_url)
+    ingest = Ingest(settings, engine, writer, live_events)
+    if handle_signals:
+        _install_signal_handlers(stop)
+    try:
+        async with serve(ingest.handler, settings.ingest_host, settings.ingest_port,
+                         process_request=ingest.process_request, compression=None,
+                         max_size=settings.ingest_max_message_bytes * 2,
+                         reuse_port=settings.ingest_reuse_port or None) as server:
+            port = server.sockets[0].getsockname()[1]
+            log.info("ingest: listening on %s:%d (db %s)", settings.ingest_host, port, engine.url.render_as_string())
+            background = [asyncio.create_task(ingest.presence.run()),
+                          asyncio.create_task(ingest.revocation_watch())]
+            scheduler = _start_jobs(settings, engine, live_events)
+            if ready:
+                ready(port)
+            await stop.wait()
+            log.info("ingest: shutting down; answering in-flight messages")
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await ingest.drain(server)
+            for task in background:
+                task.cancel()
+            await ingest.presence.flush()
+    finally:
+        await asyncio.to_thread(writer.stop)
+        await live_events.close()
+        engine.dispose()
+        log.info("ingest: stopped (%d rows stored in %d batches)", writer.stats["rows"], writer.stats["batches"])
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def _start_jobs(settings: IngestSettings, engine, live_events):
+    """Start the retention/offline scheduler when the jobs module is present."""
+    try:
+        from .jobs import start_scheduler
+    except ImportError:
+        return None
+    return start_scheduler(settings, engine, live_events)

@@ -1,0 +1,282 @@
+"""Group-commit storage: one writer thread commits whatever is queued, then answers all.
+
+Ingest handlers call :meth:`GroupCommitWriter.submit` from the event loop and
+await the returned future; it resolves only after the row's transaction is
+durably committed (SQLite ``synchronous=FULL``, PostgreSQL's default
+``synchronous_commit``). Under load one fsync covers many messages; idle, a
+message is committed at once — there is no timer to wait for.
+
+Exactly-once: rows carrying an ``event_id`` are unique per
+``(checkpoint_id, event_id)``. The writer looks up existing keys first, so a
+repeat is answered with the first row's id and ``duplicate=True``; a race with
+another ingest process (unique violation) retries the batch, which then finds
+the winner's row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from fleet_protocol import Detection, HealthReport, Message
+
+from .errors import StorageUnavailable
+from .images import ImageStore, StoredImage
+from .schema import health_monitors, lpr_detections
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """The outcome of storing one message."""
+
+    record_id: int
+    duplicate: bool
+    row: dict[str, Any]
+
+
+@dataclass(slots=True)
+class _Pending:
+    message: Message
+    received_at: datetime
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+class GroupCommitWriter:
+    """Owns all writes to the central database from one ingest process.
+
+    Start with :meth:`start`, stop with :meth:`stop` (commits everything queued
+    first). ``max_batch`` bounds one transaction; ``stats`` counts batches and
+    rows for ``/healthz`` and the benchmark.
+    """
+
+    def __init__(self, engine: Engine, images: ImageStore, max_batch: int = 500):
+        self.engine = engine
+        self.images = images
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self.stats = {"batches": 0, "rows": 0, "duplicates": 0, "failures": 0}
+        self.healthy = True
+        self.last_error = ""
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, message: Message) -> asyncio.Future:
+        """Queue a validated message; the future resolves to a :class:`StoreResult`.
+
+        The future fails with :class:`StorageUnavailable` when the database or
+        the image directory could not take it (the sender should retry).
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put(_Pending(message, datetime.now(timezone.utc), future, loop))
+        return future
+
+    def call(self, job: Callable[[Connection], Any]) -> asyncio.Future:
+        """Run ``job(connection)`` in its own transaction on the writer thread."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((job, future, loop))
+        return future
+
+    def depth(self) -> int:
+        """Messages queued but not yet committed."""
+        return self._queue.qsize()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, then end the thread (blocking)."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch: list[_Pending] = []
+            while True:
+                if isinstance(item, tuple):
+                    self._run_job(*item)
+                elif item is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                else:
+                    batch.append(item)
+                if len(batch) >= self.max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(batch)
+
+    def _run_job(self, job: Callable, future: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            with self.engine.begin() as conn:
+                result = job(conn)
+        except Exception as exc:
+            log.warning("store: background write failed: %s", exc)
+            _resolve(loop, future, error=exc)
+        else:
+            _resolve(loop, future, result=result)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        for attempt in (1, 2, 3):
+            try:
+                results = self._write_batch(batch)
+            except IntegrityError:  # another process stored one of these keys meanwhile
+                if attempt == 3:
+                    self._fail(batch, "unique conflict persisted after retries")
+                    return
+                continue
+            except (DBAPIError, OSError) as exc:
+                self._fail(batch, f"{type(exc).__name__}: {exc}".splitlines()[0])
+                time.sleep(0.2)  # don't spin against a database that is down
+                return
+            break
+        self._recovered()
+        self.stats["batches"] += 1
+        self.stats["rows"] += len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            self.stats["duplicates"] += result.duplicate
+            _resolve(pending.loop, pending.future, result=result)
+
+    def _fail(self, batch: list[_Pending], reason: str) -> None:
+        self.stats["failures"] += 1
+        if self.healthy:
+            log.error("store: writes failing: %s", reason)
+        self.healthy, self.last_error = False, reason
+        error = StorageUnavailable(reason)
+        for pending in batch:
+            _resolve(pending.loop, pending.future, error=error)
+
+    def _recovered(self) -> None:
+        if not self.healthy:
+            log.info("store: writes recovered")
+        self.healthy, self.last_error = True, ""
+
+    def _write_batch(self, batch: list[_Pending]) -> list[StoreResult]:
+        written: list[StoredImage] = []
+        try:
+            with self.engine.begin() as conn:
+                results = [None] * len(batch)
+                for table, kind in ((lpr_detections, Detection), (health_monitors, HealthReport)):
+                    indexes = [i for i, p in enumerate(batch) if isinstance(p.message, kind)]
+                    if indexes:
+                        self._write_table(conn, table, batch, indexes, results, written)
+                self.images.sync_dirs(written)
+        except BaseException:
+            self.images.remove(written)
+            raise
+        return results
+
+    def _write_table(self, conn: Connection, table, batch, indexes, results, written) -> None:
+        """Insert the new rows of one table; fill ``results`` for every index."""
+        existing = _existing_ids(conn, table, [batch[i].message for i in indexes])
+        new_rows, new_indexes, first_seen = [], [], {}
+        for i in indexes:
+            message = batch[i].message
+            key = (message.checkpoint_id, message.event_id)
+            if message.event_id and key in existing:
+                results[i] = ("dup", existing[key])
+            elif message.event_id and key in first_seen:
+                results[i] = ("same", first_seen[key])
+            else:
+                if message.event_id:
+                    first_seen[key] = i
+                new_rows.append(self._row(batch[i], written))
+                new_indexes.append(i)
+        ids = _insert_returning_ids(conn, table, new_rows)
+        for i, row, record_id in zip(new_indexes, new_rows, ids, strict=True):
+            row["id"] = record_id
+            results[i] = StoreResult(record_id, False, row)
+        for i in indexes:
+            if isinstance(results[i], tuple):
+                kind, ref = results[i]
+                record_id = ref if kind == "dup" else results[ref].record_id
+                results[i] = StoreResult(record_id, True, {"id": record_id})
+
+    def _row(self, pending: _Pending, written: list[StoredImage]) -> dict[str, Any]:
+        message = pending.message
+        if isinstance(message, HealthReport):
+            return health_row(message, pending.received_at)
+        image = None
+        if message.image:
+            image = self.images.write(message.checkpoint_id, pending.received_at, message.image)
+            written.append(image)
+        return detection_row(message, pending.received_at, image)
+
+
+def detection_row(d: Detection, received_at: datetime, image: StoredImage | None) -> dict[str, Any]:
+    """The ``lpr_detections`` row for a validated detection."""
+    return {
+        "checkpoint_id": d.checkpoint_id, "event_id": d.event_id, "license_plate": d.license_plate,
+        "confidence": d.confidence, "timestamp": d.timestamp, "hostname": d.hostname,
+        "vehicle_type": d.vehicle_type, "vehicle_color": d.vehicle_color,
+        "latitude": d.latitude, "longitude": d.longitude,
+        "image_path": image.path if image else None, "image_sha256": image.sha256 if image else None,
+        "image_size": image.size if image else None, "exposure_time": d.exposure_time,
+        "analog_gain": d.analog_gain, "lux": d.lux, "extra": dict(d.extra) or None,
+        "received_at": received_at,
+    }
+
+
+def health_row(h: HealthReport, received_at: datetime) -> dict[str, Any]:
+    """The ``health_monitors`` row for a validated health report."""
+    return {
+        "checkpoint_id": h.checkpoint_id, "event_id": h.event_id, "hostname": h.hostname,
+        "timestamp": h.timestamp, "component": h.component, "status": h.status,
+        "message": h.message, "system_info": dict(h.system_info) or None, "received_at": received_at,
+    }
+
+
+def _existing_ids(conn: Connection, table, messages: list[Message]) -> dict[tuple[str, str], int]:
+    keys = list({(m.checkpoint_id, m.event_id) for m in messages if m.event_id})
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(keys), 400):  # stay under SQLite's bound-parameter limit
+        chunk = keys[start:start + 400]
+        rows = conn.execute(select(table.c.checkpoint_id, table.c.event_id, table.c.id)
+                            .where(tuple_(table.c.checkpoint_id, table.c.event_id).in_(chunk)))
+        found.update({(r.checkpoint_id, r.event_id): r.id for r in rows})
+    return found
+
+
+def _insert_returning_ids(conn: Connection, table, rows: list[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [row.id for row in result]
+
+
+def _resolve(loop: asyncio.AbstractEventLoop, future: asyncio.Future, result=None, error=None) -> None:
+    def settle() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    try:
+        loop.call_soon_threadsafe(settle)
+    except RuntimeError:  # the loop is closed: nobody is waiting any more
+        pass
