@@ -154,3 +154,24 @@ def _wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 30.
         if proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError(f"not delivered (agent exit {proc.poll()}):\n{log.read_text()[-3000:]}")
         time.sleep(0.3)
+
+
+def test_rotating_a_token_refuses_the_old_one(central, deployed):
+    """`--tags config -e edge_rotate_token=true` gives the checkpoint a new token that the
+    ingest accepts, and the old one is refused at the handshake."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    env_path = deployed.fleet.root(EDGES[1]) / "etc/aicamera/edge/.env.production"
+    old = read_env_file(env_path)
+    run = deployed.fleet.playbook("--limit", EDGES[1], "--tags", "config", "-e", "edge_rotate_token=true")
+    run.assert_ok(hosts=(EDGES[1],))
+    new = read_env_file(env_path)
+    assert new["CHECKPOINT_TOKEN"] != old["CHECKPOINT_TOKEN"]
+    tls = ssl.create_default_context(cafile=new["SSL_CERT_FILE"])
+    with pytest.raises(InvalidStatus):
+        connect(new["WEBSOCKET_SERVER_URL"], ssl=tls,
+                additional_headers={"Authorization": f"Bearer {old['CHECKPOINT_TOKEN']}"})
+    with connect(new["WEBSOCKET_SERVER_URL"], ssl=tls,
+                 additional_headers={"Authorization": f"Bearer {new['CHECKPOINT_TOKEN']}"}):
+        pass
