@@ -66,6 +66,8 @@ class IngestSettings(CommonSettings):
     ingest_max_inflight: int = Field(256, ge=1, description="unacknowledged messages per connection")
     ingest_error_budget: int = Field(100, ge=1,
                                      description="refused messages per connection per minute before it is closed")
+    ingest_token_recheck_seconds: float = Field(
+        15, gt=0, description="how often open connections are checked for revoked or rotated tokens")
     retention_days: int = Field(30, ge=1, description="age after which detections and health rows are deleted")
     offline_after_seconds: int = Field(120, ge=10,
                                        description="default silence before a checkpoint is marked offline")

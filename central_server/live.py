@@ -23,7 +23,13 @@ CHECKPOINT_STATUS = "checkpoint_status"
 
 
 class LiveEvents(Protocol):
-    """Where committed rows are announced. ``publish`` never raises."""
+    """Where committed rows are announced. ``publish`` never raises.
+
+    ``enabled`` is False when publishing does nothing, so callers can skip
+    building payloads on the hot path.
+    """
+
+    enabled: bool
 
     async def publish(self, event: str, payload: dict[str, Any]) -> None: ...
     async def close(self) -> None: ...
@@ -31,6 +37,8 @@ class LiveEvents(Protocol):
 
 class NoLiveEvents:
     """Single node without a broker: publishing is a no-op."""
+
+    enabled = False
 
     async def publish(self, event: str, payload: dict[str, Any]) -> None:
         return None
@@ -41,6 +49,8 @@ class NoLiveEvents:
 
 class RedisLiveEvents:
     """Publishes through Redis with python-socketio's write-only AsyncRedisManager."""
+
+    enabled = True
 
     def __init__(self, url: str, channel: str = "flask-socketio"):
         import socketio  # only needed when Redis is configured

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 from collections.abc import Callable
 
@@ -30,6 +31,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
               handle_signals: bool = True) -> None:
     """Serve until ``stop`` is set (or SIGTERM/SIGINT); ``ready(port)`` once listening."""
     stop = stop or asyncio.Event()
+    _raise_fd_limit()
     engine = db.make_engine(settings.central_db_url)
     if migrate:
         await asyncio.to_thread(db.upgrade, engine)
@@ -48,7 +50,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
             port = server.sockets[0].getsockname()[1]
             log.info("ingest: listening on %s:%d (db %s)", settings.ingest_host, port, engine.url.render_as_string())
             background = [asyncio.create_task(ingest.presence.run()),
-                          asyncio.create_task(ingest.revocation_watch())]
+                          asyncio.create_task(ingest.revocation_watch(settings.ingest_token_recheck_seconds))]
             scheduler = _start_jobs(settings, engine, live_events)
             if ready:
                 ready(port)
@@ -65,6 +67,14 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
         await live_events.close()
         engine.dispose()
         log.info("ingest: stopped (%d rows stored in %d batches)", writer.stats["rows"], writer.stats["batches"])
+
+
+def _raise_fd_limit() -> None:
+    """Lift the soft open-files limit to the hard one: each checkpoint holds a socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        log.info("ingest: open-files limit raised from %d to %d", soft, hard)
 
 
 def _install_signal_handlers(stop: asyncio.Event) -> None:

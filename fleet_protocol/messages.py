@@ -18,12 +18,15 @@ import enum
 import json
 import math
 import re
+import unicodedata
 import uuid
-from base64 import b64encode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+
+import orjson
+import pybase64
 
 from .errors import ErrorCode, ProtocolError
 from .jpeg import decode_check, inspect_jpeg
@@ -31,6 +34,7 @@ from .jpeg import decode_check, inspect_jpeg
 SUCCESS_MESSAGE = "Data saved successfully"
 DATA_URL_PREFIXES = ("data:image/jpeg;base64,", "data:image/jpg;base64,")
 _CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _HEALTH_STATUSES = {"PASS": "PASS", "OK": "PASS", "WARN": "WARN", "WARNING": "WARN",
                     "FAIL": "FAIL", "ERROR": "FAIL", "CRITICAL": "FAIL"}
 
@@ -54,7 +58,7 @@ class Limits:
     max_hostname_chars: int = 255
     max_message_chars: int = 2000
     max_json_blob_bytes: int = 8192
-    earliest: datetime = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
     max_future: timedelta = timedelta(hours=24)
     decode_images: bool = False
 
@@ -151,8 +155,8 @@ def parse_message(
         raise ProtocolError(ErrorCode.MESSAGE_TOO_LARGE,
                             f"message is {len(raw)} bytes; the limit is {limits.max_message_bytes}")
     try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
+        obj = orjson.loads(raw)  # ~2x json's speed on image-sized messages; refuses NaN and deep nesting
+    except (orjson.JSONDecodeError, TypeError) as exc:
         raise ProtocolError(ErrorCode.INVALID_JSON, f"message is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "message must be a JSON object")
@@ -198,10 +202,10 @@ def _parse_detection(r: _FieldReader, tz: tzinfo, now: datetime, limits: Limits)
         raise ProtocolError(ErrorCode.INVALID_FIELD, "'confidence' must be between 0 and 100")
     return Detection(
         checkpoint_id=r.checkpoint_id(),
-        license_plate=r.text("license_plate", limits.max_plate_chars, required=True, nonempty=True),
+        license_plate=r.plate(),
         confidence=confidence,
         timestamp=r.timestamp(tz, now),
-        hostname=r.text("hostname", limits.max_hostname_chars),
+        hostname=r.hostname(),
         vehicle_type=r.text("vehicle_type", limits.max_short_chars),
         vehicle_color=r.text("vehicle_color", limits.max_short_chars),
         latitude=r.coordinate("latitude", 90),
@@ -228,7 +232,7 @@ def _parse_health(r: _FieldReader, tz: tzinfo, now: datetime, limits: Limits) ->
         component=r.text("component", limits.max_short_chars, required=True, nonempty=True),
         status=normalised,
         timestamp=r.timestamp(tz, now),
-        hostname=r.text("hostname", limits.max_hostname_chars),
+        hostname=r.hostname(),
         message=r.text("message", limits.max_message_chars),
         system_info={**system_info, **unknown} if unknown else system_info,
         event_id=r.event_id(),
@@ -261,6 +265,23 @@ class _FieldReader:
             raise ProtocolError(ErrorCode.INVALID_FIELD, f"'{name}' contains a NUL character")
         if nonempty and not value.strip():
             raise ProtocolError(ErrorCode.MISSING_FIELD, f"'{name}' must not be empty")
+        return value
+
+    def plate(self) -> str:
+        """Plate text: letters of any script (Thai included), digits, spaces, '-', '.', '/'."""
+        value = self.text("license_plate", self.limits.max_plate_chars, required=True, nonempty=True)
+        bad = next((ch for ch in value if not _plate_char(ch)), None)
+        if bad is not None:
+            raise ProtocolError(ErrorCode.INVALID_FIELD,
+                                f"'license_plate' may hold letters, digits, spaces, '-', '.' and '/' only, "
+                                f"not {bad!r}")
+        return value
+
+    def hostname(self) -> str:
+        value = self.text("hostname", self.limits.max_hostname_chars)
+        if value and not _HOSTNAME_RE.match(value):
+            raise ProtocolError(ErrorCode.INVALID_FIELD,
+                                "'hostname' may hold letters, digits, '.', '-' and '_' only")
         return value
 
     def number(self, name: str, required: bool = False) -> float | None:
@@ -318,7 +339,10 @@ class _FieldReader:
                                 f"'timestamp' is not ISO 8601: {_show(value)}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=tz)
-        parsed = parsed.astimezone(timezone.utc)
+        try:
+            parsed = parsed.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 pushed past the calendar by the offset
+            parsed = self.limits.earliest - timedelta(days=1)
         if parsed < self.limits.earliest or parsed > now + self.limits.max_future:
             raise ProtocolError(ErrorCode.INVALID_TIMESTAMP,
                                 f"'timestamp' {value} is out of range (clock not set?)")
@@ -335,7 +359,7 @@ class _FieldReader:
             raise ProtocolError(ErrorCode.IMAGE_TOO_LARGE,
                                 f"image is over {self.limits.max_image_bytes} bytes")
         try:
-            jpeg = binascii.a2b_base64(payload, strict_mode=True)
+            jpeg = pybase64.b64decode(payload, validate=True)  # SIMD: ~10x binascii
         except (binascii.Error, ValueError) as exc:
             raise ProtocolError(ErrorCode.INVALID_BASE64, f"image is not valid base64: {exc}") from None
         check = decode_check if self.limits.decode_images else inspect_jpeg
@@ -356,6 +380,11 @@ class _FieldReader:
         if unknown:
             _check_blob_size("unknown fields", unknown, self.limits)
         return unknown
+
+
+def _plate_char(ch: str) -> bool:
+    # Letters (L*), combining marks (M*: Thai vowels/tones) and digits (N*: Thai digits too).
+    return ch in " -./" or unicodedata.category(ch)[0] in "LMN"
 
 
 def _check_blob_size(name: str, value: dict, limits: Limits) -> None:
@@ -389,7 +418,7 @@ def format_timestamp(moment: datetime, local_tz: tzinfo) -> str:
 
 def image_data_url(jpeg: bytes) -> str:
     """The v1 ``image`` value for JPEG bytes."""
-    return DATA_URL_PREFIXES[0] + b64encode(jpeg).decode("ascii")
+    return DATA_URL_PREFIXES[0] + pybase64.b64encode(jpeg).decode("ascii")
 
 
 def _coordinate_out(value: float | None) -> float | str:

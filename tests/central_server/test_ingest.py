@@ -7,7 +7,7 @@ import hashlib
 import json
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -56,7 +56,7 @@ async def test_seed_detection_is_stored_and_answered_like_the_old_server(ingest,
     [row] = rows(ingest, lpr_detections)
     assert row["id"] == answer["record_id"]
     assert (row["license_plate"], row["confidence"], row["lux"], row["hostname"]) == ("ABC1234", 95.5, 250, "aicamera")
-    assert row["timestamp"] == datetime(2024, 8, 6, 3, 30, tzinfo=timezone.utc)  # 10:30 Bangkok
+    assert row["timestamp"] == datetime(2024, 8, 6, 3, 30, tzinfo=UTC)  # 10:30 Bangkok
     stored = (ingest.settings.image_dir / row["image_path"]).read_bytes()
     assert stored == jpeg
     assert row["image_sha256"] == hashlib.sha256(jpeg).hexdigest() and row["image_size"] == len(jpeg)
@@ -100,7 +100,9 @@ async def test_pipelined_sender_gets_every_ack_matched_by_event_id(ingest, jpeg)
     assert {a["event_id"] for a in answers} == {m["data"]["event_id"] for m in messages}
     assert all(a["status"] == "success" for a in answers)
     assert [a["event_id"] for a in answers] == [m["data"]["event_id"] for m in messages]  # order kept
-    assert count(ingest, lpr_detections) == 300
+    stored = {r["id"]: r["event_id"] for r in rows(ingest, lpr_detections)}
+    assert len(stored) == 300
+    assert all(stored[a["record_id"]] == a["event_id"] for a in answers)  # each record_id is its own row
 
 
 BAD_FRAMES = {
@@ -238,3 +240,20 @@ async def test_unique_event_id_across_checkpoints_is_not_a_duplicate(ingest, jpe
             answer = await send_and_receive(ws, detection(jpeg, checkpoint_id=cp, event_id=event_id))
             assert "duplicate" not in answer
     assert count(ingest, lpr_detections) == 2
+
+
+async def test_open_connection_is_closed_when_its_token_is_revoked(sqlite_url, tmp_path):
+    """Revoking a token closes that checkpoint's open connection with 1008."""
+    from central_server import auth
+
+    settings = ingest_settings(sqlite_url, tmp_path, ingest_token_recheck_seconds=0.1)
+    async with running_ingest(settings) as server:
+        token = server.add_checkpoint("1")
+        async with connect(server.url, additional_headers=bearer(token)) as ws:
+            await send_and_receive(ws, health())
+            engine = server.engine()
+            await asyncio.to_thread(auth.revoke_checkpoint, engine, "1")
+            engine.dispose()
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert info.value.rcvd.code == 1008 and "revoked" in info.value.rcvd.reason

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,7 +26,7 @@ from tests.support.images import scene_jpeg
 from tests.support.messages import SEED_DETECTION, SEED_HEALTH, detection, dumps, health
 
 BKK = ZoneInfo("Asia/Bangkok")
-NOW = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 JPEG = scene_jpeg()
 
 
@@ -46,7 +46,7 @@ def test_seed_detection_parses_with_naive_time_read_in_bangkok():
     d = parse(SEED_DETECTION)
     assert isinstance(d, Detection)
     assert (d.license_plate, d.confidence, d.checkpoint_id, d.lux) == ("ABC1234", 95.5, "1", 250.0)
-    assert d.timestamp == datetime(2024, 8, 6, 3, 30, tzinfo=timezone.utc)
+    assert d.timestamp == datetime(2024, 8, 6, 3, 30, tzinfo=UTC)
     assert d.latitude is None and d.image is None and d.event_id is None
 
 
@@ -76,7 +76,7 @@ def test_aware_timestamp_is_converted_and_event_id_normalised():
     """An offset timestamp is honoured; event ids come back in canonical form."""
     d = parse(detection(None, timestamp="2024-08-06T10:30:00+00:00",
                         event_id="0193A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B"))
-    assert d.timestamp == datetime(2024, 8, 6, 10, 30, tzinfo=timezone.utc)
+    assert d.timestamp == datetime(2024, 8, 6, 10, 30, tzinfo=UTC)
     assert d.event_id == "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 
 
@@ -84,6 +84,12 @@ def test_numeric_checkpoint_id_and_string_coordinates_are_accepted():
     """Old senders' variants: a numeric checkpoint id and decimal strings for coordinates."""
     d = parse(detection(None, checkpoint_id=7, latitude="13.75", longitude="100.5"))
     assert (d.checkpoint_id, d.latitude, d.longitude) == ("7", 13.75, 100.5)
+
+
+@pytest.mark.parametrize("plate", ["1กข 1234", "กท-9999", "ABC-1234", "AB 12.CD", "๑กข๑๒๓๔", "SP/1234"])
+def test_real_plate_texts_are_accepted(plate):
+    """Thai (with Thai digits), Latin, and punctuated plate texts pass the character check."""
+    assert parse(detection(None, license_plate=plate)).license_plate == plate
 
 
 def test_unknown_fields_are_kept_as_extra():
@@ -124,11 +130,14 @@ BAD = {
     "confidence bool": (detection(None, confidence=True), ErrorCode.INVALID_FIELD),
     "confidence range": (detection(None, confidence=250), ErrorCode.INVALID_FIELD),
     "lux NaN": ('{"table":"lpr_detection","action":"insert","data":{"license_plate":"A","confidence":1,'
-                '"checkpoint_id":"1","timestamp":"2024-08-06T10:30:00","lux":NaN}}', ErrorCode.INVALID_FIELD),
+                '"checkpoint_id":"1","timestamp":"2024-08-06T10:30:00","lux":NaN}}', ErrorCode.INVALID_JSON),
     "latitude range": (detection(None, latitude=123.0), ErrorCode.INVALID_FIELD),
     "checkpoint bad chars": (detection(None, checkpoint_id="a b;drop"), ErrorCode.INVALID_FIELD),
     "event id not uuid": (detection(None, event_id="1234"), ErrorCode.INVALID_FIELD),
     "plate too long": (detection(None, license_plate="X" * 33), ErrorCode.FIELD_TOO_LONG),
+    "plate with html": (detection(None, license_plate="<script>x</script>"), ErrorCode.INVALID_FIELD),
+    "plate with sql": (detection(None, license_plate="1'; DROP TABLE x;--"), ErrorCode.INVALID_FIELD),
+    "hostname with html": (detection(None, hostname="<b>pi</b>"), ErrorCode.INVALID_FIELD),
     "hostname too long": (detection(None, hostname="h" * 300), ErrorCode.FIELD_TOO_LONG),
     "nul in string": (detection(None, hostname="a\x00b"), ErrorCode.INVALID_FIELD),
     "bad base64": (detection(None, image="data:image/jpeg;base64,@@@notbase64@@@"), ErrorCode.INVALID_BASE64),
@@ -139,6 +148,8 @@ BAD = {
     "timestamp garbage": (detection(None, timestamp="yesterday"), ErrorCode.INVALID_TIMESTAMP),
     "timestamp 1970": (detection(None, timestamp="1970-01-01T00:00:00"), ErrorCode.INVALID_TIMESTAMP),
     "timestamp future": (detection(None, timestamp="2031-01-01T00:00:00"), ErrorCode.INVALID_TIMESTAMP),
+    "timestamp year 1": (detection(None, timestamp="0001-01-01T00:00:00"), ErrorCode.INVALID_TIMESTAMP),
+    "timestamp year 9999": (detection(None, timestamp="9999-12-31T23:59:59-12:00"), ErrorCode.INVALID_TIMESTAMP),
     "health bad status": (health(status="GREEN"), ErrorCode.INVALID_FIELD),
     "health system_info list": (health(system_info=[1]), ErrorCode.INVALID_FIELD),
     "health info huge": (health(system_info={"x": "y" * 10000}), ErrorCode.FIELD_TOO_LONG),

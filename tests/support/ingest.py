@@ -79,13 +79,12 @@ def _free_port() -> int:
 
 def ingest_env(settings: IngestSettings, port: int) -> dict[str, str]:
     """Environment for ``python -m central_server`` with these settings on ``port``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INGEST_", "CENTRAL_", "REDIS_"))}
-    env.update(CENTRAL_DB_URL=settings.central_db_url, IMAGE_DIR=str(settings.image_dir),
-               INGEST_HOST="127.0.0.1", INGEST_PORT=str(port), LOG_FORMAT="text",
-               INGEST_ALLOW_ANONYMOUS="1" if settings.ingest_allow_anonymous else "0",
-               PYTHONPATH=str(REPO))
-    if settings.redis_url:
-        env["REDIS_URL"] = settings.redis_url
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("INGEST_", "CENTRAL_", "REDIS_", "IMAGE_", "RETENTION_", "LOG_"))}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[name.upper()] = str(int(value) if isinstance(value, bool) else value)
+    env.update(INGEST_HOST="127.0.0.1", INGEST_PORT=str(port), LOG_FORMAT="text", PYTHONPATH=str(REPO))
     return env
 
 

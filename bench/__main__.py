@@ -1,0 +1,32 @@
+"""``python -m bench [NAME...]``: run every benchmark module (or the named ones) in turn."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import time
+
+import bench
+
+SKIP = {"naive_server", "loadgen"}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or sorted(m.name for m in pkgutil.iter_modules(bench.__path__)
+                           if not m.name.startswith("_") and m.name not in SKIP)
+    failed = []
+    for name in names:
+        print(f"\n## bench.{name}\n", flush=True)
+        started = time.monotonic()
+        try:
+            importlib.import_module(f"bench.{name}").main()
+        except Exception as exc:  # one broken benchmark must not hide the others' tables
+            print(f"bench.{name} failed: {type(exc).__name__}: {exc}")
+            failed.append(name)
+        print(f"\n({name}: {time.monotonic() - started:.0f} s)", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

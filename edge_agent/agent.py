@@ -1,0 +1,201 @@
+"""The agent process: wires the outbox, uplink, vision, health, jobs and control API.
+
+:class:`Agent` is built from :class:`~edge_agent.config.AgentSettings` (read
+once in ``__main__``) and runs until its stop event is set (SIGTERM/SIGINT
+in ``__main__``). Shutdown drains: the control API and jobs stop, vision stops
+submitting, the uplink waits briefly for answers and returns anything still in
+flight to pending, and the outbox closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .api import AgentParts, create_app
+from .cleanup import CapWatch, CleanupPolicy
+from .config import AgentSettings
+from .errors import ConfigError
+from .events import PlateEvent, VisionService
+from .health import HealthConfig, HealthMonitor
+from .images import ImageLimits
+from .jobs import start_scheduler
+from .outbox import Identity, Outbox, OutboxConfig
+from .uplink import Uplink, UplinkConfig
+from .window import WindowConfig
+
+log = logging.getLogger(__name__)
+
+
+class NotifyingSink:
+    """The :class:`~edge_agent.events.EventSink` vision gets: store durably, then wake the uplink."""
+
+    def __init__(self, outbox: Outbox, uplink: Uplink):
+        self.outbox = outbox
+        self.uplink = uplink
+
+    def submit(self, event: PlateEvent) -> None:
+        """Commit the event to the outbox (raises on failure), then nudge the uplink."""
+        self.outbox.submit(event)
+        self.uplink.wake()
+
+
+def outbox_config(s: AgentSettings) -> OutboxConfig:
+    """The outbox part of the settings."""
+    limits = ImageLimits(s.edge_image_max_width, s.edge_image_max_height, s.edge_image_quality)
+    return OutboxConfig(s.db_path, s.image_dir, limits, s.edge_db_synchronous, local_tz=s.tz)
+
+
+def identity(s: AgentSettings) -> Identity:
+    """Who this checkpoint is on the wire."""
+    return Identity(s.checkpoint_id, s.edge_hostname, s.edge_latitude, s.edge_longitude)
+
+
+def uplink_config(s: AgentSettings) -> UplinkConfig:
+    """The uplink part of the settings."""
+    window = WindowConfig(s.edge_window, s.edge_ack_timeout_s, s.edge_retry_base_s, s.edge_retry_max_s)
+    token = s.checkpoint_token.get_secret_value() if s.checkpoint_token else None
+    return UplinkConfig(s.websocket_server_url, token, window, reconnect_min=s.edge_reconnect_min_s,
+                        reconnect_max=s.edge_reconnect_max_s)
+
+
+def vision_env_names() -> frozenset[str]:
+    """The vision package's environment variable names (empty when it is not installed)."""
+    try:
+        config = importlib.import_module("edge_agent.vision.config")
+    except ModuleNotFoundError:
+        return frozenset()
+    return frozenset(getattr(config, "ENV_NAMES", {}))
+
+
+def load_vision_settings(settings: AgentSettings, environment: Mapping[str, str]) -> Any | None:
+    """Build the vision package's settings once (from ``__main__``); None when it is absent.
+
+    ``CAMERA_SOURCE`` and ``DETECTOR`` come from the agent's validated settings; the
+    package's own names from ``environment``. Bad values raise :class:`ConfigError`.
+    """
+    try:
+        config = importlib.import_module("edge_agent.vision.config")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("edge_agent.vision"):
+            return None
+        raise
+    env = {**environment, "CAMERA_SOURCE": settings.camera_source, "DETECTOR": settings.detector}
+    try:
+        return config.VisionSettings.from_env(env)
+    except Exception as exc:  # the package's own config error type
+        raise ConfigError(str(exc)) from exc
+
+
+def load_vision(settings: AgentSettings, sink: NotifyingSink,
+                vision_settings: Any | None = None) -> tuple[VisionService | None, str]:
+    """Build the vision service if the package is installed; else (None, why).
+
+    A missing ``edge_agent.vision`` package is expected on builds without it;
+    any other failure to build (no camera, bad model) is also reported rather
+    than raised, so the agent still delivers what is already in the outbox.
+    """
+    try:
+        vision = importlib.import_module("edge_agent.vision")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("edge_agent.vision"):
+            return None, "vision package not installed"
+        return None, f"vision package cannot load: {exc}"
+    try:
+        if vision_settings is None:
+            vision_settings = load_vision_settings(settings, {})
+        return vision.build_vision(vision_settings, sink), ""
+    except Exception as exc:  # any driver/model failure: report it, keep delivering
+        log.exception("vision service could not start")
+        return None, f"vision service failed to start: {exc}"
+
+
+@dataclass
+class Running:
+    """Handles the agent holds while running (for shutdown and tests)."""
+
+    parts: AgentParts
+    api_server: BaseWSGIServer
+    api_thread: threading.Thread
+    scheduler: Any
+
+
+class Agent:
+    """One edge agent; ``run`` until ``stop`` is set."""
+
+    def __init__(self, settings: AgentSettings, vision_loader=load_vision):
+        self.settings = settings
+        self.vision_loader = vision_loader
+        self.running: Running | None = None
+        self.api_port: int | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start everything, wait for ``stop``, then shut down in reverse order."""
+        s = self.settings
+        outbox = Outbox.open(outbox_config(s), identity(s))
+        uplink = Uplink(outbox, uplink_config(s), s.tz)
+        uplink.bind(asyncio.get_running_loop())
+        await uplink.start_async()
+        vision, why = await asyncio.to_thread(self.vision_loader, s, NotifyingSink(outbox, uplink))
+        if vision is None:
+            log.warning("camera and detection unavailable (%s); delivering the outbox only", why)
+        else:
+            await asyncio.to_thread(_start_vision, vision)
+        try:
+            self.running = self._start_services(outbox, uplink, vision, why)
+            await stop.wait()
+        finally:
+            await self._shutdown(outbox, uplink, vision)
+
+    def _start_services(self, outbox: Outbox, uplink: Uplink, vision: VisionService | None,
+                        why: str) -> Running:
+        s = self.settings
+        watch = CapWatch()
+        health = HealthMonitor(outbox, uplink.status, vision, watch, HealthConfig(detector=s.detector),
+                               vision_error=why)
+        parts = AgentParts(outbox, uplink, health, vision, why)
+        policy = CleanupPolicy(s.edge_retention_days * 86400, int(s.edge_disk_cap_mb * 1e6))
+        scheduler = start_scheduler(outbox, policy, watch, health, s.edge_cleanup_interval_s,
+                                    s.edge_health_interval_s)
+        token = s.edge_api_token.get_secret_value() if s.edge_api_token else None
+        server = make_server(s.edge_api_host, s.edge_api_port, create_app(parts, token), threaded=True)
+        self.api_port = server.server_port
+        thread = threading.Thread(target=server.serve_forever, name="control-api", daemon=True)
+        thread.start()
+        log.info("control API on http://%s:%d/%s", s.edge_api_host, server.server_port,
+                 " (token required)" if token else "")
+        return Running(parts, server, thread, scheduler)
+
+    async def _shutdown(self, outbox: Outbox, uplink: Uplink, vision: VisionService | None) -> None:
+        log.info("shutting down")
+        if self.running is not None:
+            self.running.api_server.shutdown()
+            self.running.scheduler.shutdown(wait=True)
+        if vision is not None:
+            await asyncio.to_thread(_close_vision, vision)
+        await uplink.stop_async()
+        outbox.close()
+        log.info("stopped cleanly")
+
+
+def _start_vision(vision: VisionService) -> None:
+    try:
+        vision.start_camera()
+        vision.start_detection()
+    except Exception:  # reported by health; the control API can retry
+        log.exception("could not start camera/detection")
+
+
+def _close_vision(vision: VisionService) -> None:
+    try:
+        vision.stop_detection()
+        vision.close()
+    except Exception:
+        log.exception("vision did not close cleanly")

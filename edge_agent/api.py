@@ -1,0 +1,248 @@
+"""The control API and local pages (Flask app factory).
+
+The old endpoints keep their paths (see docs/edge.md). Every answer is JSON
+with ``status`` = ``success`` or ``error`` and a ``message`` for a human; bad
+input is refused with 400 and changes nothing. When a token is configured
+(mandatory when bound beyond localhost), every request must carry it as
+``Authorization: Bearer <token>`` (or ``?token=`` for the pages). A POST with
+a browser ``Origin`` of another site is refused, so a web page cannot drive a
+checkpoint's camera through a visitor's browser.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, jsonify, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from .events import VisionService
+from .health import HealthMonitor
+from .outbox import Kind, Outbox
+from .pages import PAGES, render_page
+from .uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AgentParts:
+    """What the control API drives; ``vision`` is None when the vision package is absent."""
+
+    outbox: Outbox
+    uplink: Uplink
+    health: HealthMonitor
+    vision: VisionService | None
+    vision_error: str = ""
+
+
+class ApiError(Exception):
+    """A request the API refuses; becomes a JSON error answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def create_app(parts: AgentParts, token: str | None = None) -> Flask:
+    """Build the Flask app; ``token`` set = every request must present it."""
+    app = Flask(__name__)
+    app.config["PARTS"] = parts
+    app.json.sort_keys = False
+
+    @app.before_request
+    def _guard() -> None:
+        _check_token(token)
+        _check_origin()
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return jsonify(status="error", message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return jsonify(status="error", message=f"{exc.name}: {exc.description}"), exc.code
+
+    _register_uplink(app, parts)
+    _register_vision(app, parts)
+    _register_health(app, parts)
+    _register_pages(app, parts)
+    return app
+
+
+def _check_token(token: str | None) -> None:
+    if token is None:
+        return
+    header = request.headers.get("Authorization", "")
+    given = header[len("Bearer "):].strip() if header.startswith("Bearer ") else request.args.get("token", "")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise ApiError(401, "a valid token is required: send 'Authorization: Bearer <EDGE_API_TOKEN>'")
+
+
+def _check_origin() -> None:
+    origin = request.headers.get("Origin")
+    if request.method != "POST" or not origin:
+        return
+    if urlsplit(origin).netloc != request.host:
+        raise ApiError(403, f"cross-site request from {origin} refused")
+
+
+def ok(message: str, **extra: Any):
+    """A success answer."""
+    return jsonify(status="success", message=message, **extra)
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"'{name}' must be an integer, not {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"'{name}' must be between {low} and {high}")
+    return value
+
+
+# ---------------------------------------------------------------------- uplink
+
+
+def uplink_json(parts: AgentParts) -> dict[str, Any]:
+    """The uplink status plus backlog, JSON-ready."""
+    status = asdict(parts.uplink.status())
+    status["state"] = status["state"].value
+    for key in ("connected_since", "last_delivery_at"):
+        if status[key] is not None:
+            status[key] = datetime.fromtimestamp(status[key], UTC).isoformat(timespec="seconds")
+    status["backlog"] = {kind.value: asdict(parts.outbox.backlog(kind)) for kind in Kind}
+    return status
+
+
+def _register_uplink(app: Flask, parts: AgentParts) -> None:
+    @app.get("/api/websocket_status")
+    def websocket_status():
+        return ok("uplink status", websocket=uplink_json(parts))
+
+    @app.post("/api/start_websocket_sender")
+    def start_sender():
+        parts.uplink.start()
+        return ok("uplink started", websocket=uplink_json(parts))
+
+    @app.post("/api/stop_websocket_sender")
+    def stop_sender():
+        parts.uplink.stop()
+        return ok("uplink stopped; unsent rows stay in the outbox", websocket=uplink_json(parts))
+
+    @app.post("/api/restart_websocket_sender")
+    def restart_sender():
+        parts.uplink.restart()
+        return ok("uplink restarted", websocket=uplink_json(parts))
+
+    @app.get("/api/websocket_unsent_data")
+    def unsent():
+        limit = _int_arg("limit", 100, 1, MAX_LIMIT)
+        rows = parts.outbox.query(
+            "SELECT id, event_id, license_plate, confidence, timestamp, delivery, attempts, last_error "
+            "FROM detection_results WHERE delivery IN ('pending', 'in_flight') ORDER BY id LIMIT ?",
+            (limit,))
+        health = parts.outbox.backlog(Kind.HEALTH).unsent
+        return ok(f"{len(rows)} unsent detections shown", detections=rows, unsent_health_rows=health)
+
+
+# ---------------------------------------------------------------------- vision
+
+
+def _vision(parts: AgentParts) -> VisionService:
+    if parts.vision is None:
+        why = parts.vision_error or "no vision package"
+        raise ApiError(503, f"camera and detection are unavailable: {why}")
+    return parts.vision
+
+
+def _register_vision(app: Flask, parts: AgentParts) -> None:
+    @app.get("/api/camera_status")
+    def camera_status():
+        return ok("camera status", camera=_vision(parts).camera_status())
+
+    @app.get("/api/detection_status")
+    def detection_status():
+        return ok("detection status", detection=_vision(parts).detection_status())
+
+    def action(name: str, done: str):
+        def view():
+            getattr(_vision(parts), name)()
+            log.info("control API: %s", done)
+            return ok(done, camera=parts.vision.camera_status(), detection=parts.vision.detection_status())
+        view.__name__ = name
+        return view
+
+    for name, done in (("start_camera", "camera started"), ("stop_camera", "camera stopped"),
+                       ("start_detection", "detection started"), ("stop_detection", "detection stopped")):
+        app.post(f"/api/{name}")(action(name, done))
+
+
+# ---------------------------------------------------------------------- health
+
+
+def health_json(parts: AgentParts, fresh: bool = False) -> dict[str, Any]:
+    """The last health snapshot (or a new one), JSON-ready."""
+    snapshot = parts.health.last if parts.health.last and not fresh else parts.health.check(queue=fresh)
+    return {"overall": snapshot.overall.value,
+            "checked_at": snapshot.checked_at.isoformat(timespec="seconds"),
+            "components": [{"component": c.component, "status": c.status.value, "message": c.message,
+                            "details": c.details} for c in snapshot.components],
+            "system_info": snapshot.system_info}
+
+
+def _register_health(app: Flask, parts: AgentParts) -> None:
+    @app.get("/api/health_status")
+    def health_status():
+        return ok("last health check", health=health_json(parts))
+
+    @app.post("/api/run_health_check")
+    def run_health_check():
+        return ok("health check done", health=health_json(parts, fresh=True))
+
+
+# ---------------------------------------------------------------------- pages and images
+
+
+def _register_pages(app: Flask, parts: AgentParts) -> None:
+    for path, name in PAGES.items():
+        app.add_url_rule(path, f"page_{name}", lambda name=name: render_page(name))
+
+    @app.get("/api/detections")
+    def detections():
+        limit = _int_arg("limit", 20, 1, MAX_LIMIT)
+        rows = parts.outbox.query(
+            "SELECT event_id, license_plate, confidence, timestamp, delivery, last_error, "
+            "image_path IS NOT NULL AND images_pruned = 0 AS has_scene, "
+            "plate_image_path IS NOT NULL AND images_pruned = 0 AS has_plate "
+            "FROM detection_results ORDER BY id DESC LIMIT ?", (limit,))
+        return ok(f"{len(rows)} recent detections", detections=rows)
+
+    @app.get("/images/<event_id>/<which>.jpg")
+    def image(event_id: str, which: str):
+        if which not in ("scene", "plate"):
+            raise ApiError(400, "image must be 'scene' or 'plate'")
+        try:
+            event_id = str(uuid.UUID(event_id))
+        except ValueError:
+            raise ApiError(400, "event id must be a UUID") from None
+        column = "image_path" if which == "scene" else "plate_image_path"
+        rows = parts.outbox.query(f"SELECT {column} AS path FROM detection_results WHERE event_id = ? "
+                                  "AND images_pruned = 0", (event_id,))
+        if not rows or not rows[0]["path"] or not Path(rows[0]["path"]).is_file():
+            abort(404, "no such image (never stored, or pruned)")
+        return send_file(Path(rows[0]["path"]).resolve(), mimetype="image/jpeg", max_age=3600)

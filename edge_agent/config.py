@@ -1,0 +1,167 @@
+"""Typed, strict settings for the edge agent, read once in ``__main__``.
+
+Names are the environment variables (case-insensitive); the first nine are
+fixed by DESIGN.md and keep the old system's names, the ``EDGE_*`` extras are
+documented in docs/edge.md. An env file (``--env-file``) may set the same
+names and the vision package's; any other name in it is an error, so a typo
+never goes unnoticed. Only this module reads ``os.environ`` (called from
+``__main__``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+_CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class AgentSettings(BaseSettings):
+    """Everything the agent needs to run; see docs/edge.md for each variable."""
+
+    model_config = SettingsConfigDict(extra="forbid", case_sensitive=False, frozen=True)
+
+    websocket_server_url: str = Field(
+        "ws://127.0.0.1:8765", description="Central ingest URL, ws:// or wss://")
+    checkpoint_id: str = Field(description="This checkpoint's id (1-64 of A-Z a-z 0-9 . _ -)")
+    checkpoint_token: SecretStr | None = Field(
+        None, description="Ingest token from `central_server checkpoints add`; unset = tokenless")
+    db_path: Path = Field(Path("db/lpr_data.db"), description="SQLite outbox file")
+    websocket_log_file: Path | None = Field(None, description="Also log to this file")
+    camera_source: str = Field("picamera2", description="picamera2, usb:N, rtsp://..., a file or folder")
+    detector: Literal["auto", "hailo", "cpu"] = Field("auto", description="Plate detector backend")
+    edge_api_host: str = Field("127.0.0.1", description="Control API bind address")
+    edge_api_port: int = Field(8000, ge=0, le=65535, description="Control API port (0 = any free)")
+
+    edge_api_token: SecretStr | None = Field(
+        None, description="Bearer token for the control API; required when bound beyond localhost")
+    edge_image_dir: Path | None = Field(None, description="Scene/plate JPEGs (default: images/ beside DB)")
+    edge_image_max_width: int = Field(640, ge=16, le=8192, description="Resize scenes to at most this")
+    edge_image_max_height: int = Field(480, ge=16, le=8192, description="Resize scenes to at most this")
+    edge_image_quality: int = Field(75, ge=10, le=95, description="JPEG quality when re-encoding")
+    edge_retention_days: float = Field(7.0, gt=0, description="Delivered rows/images older are pruned")
+    edge_disk_cap_mb: float = Field(2048.0, gt=0, description="Outbox DB + images size cap")
+    edge_cleanup_interval_s: float = Field(600.0, gt=0, description="How often cleanup runs")
+    edge_health_interval_s: float = Field(60.0, gt=0, description="How often health is checked")
+    edge_window: int = Field(64, ge=1, le=1024, description="Messages in flight without an answer")
+    edge_ack_timeout_s: float = Field(30.0, gt=0, description="No answer this long = dead link")
+    edge_retry_base_s: float = Field(2.0, gt=0, description="First back-off after a retryable refusal")
+    edge_retry_max_s: float = Field(300.0, gt=0, description="Longest back-off after refusals")
+    edge_reconnect_min_s: float = Field(3.1, gt=0, description="Shortest wait before reconnecting")
+    edge_reconnect_max_s: float = Field(90.0, gt=0, description="Longest wait before reconnecting")
+    edge_db_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL", description="SQLite synchronous mode: FULL survives power loss")
+    fleet_timezone: str = Field(
+        "Asia/Bangkok", description="Zone of naive timestamps on the wire and in outside rows (as central)")
+    edge_hostname: str = Field(default_factory=socket.gethostname, description="Hostname sent")
+    edge_latitude: float | None = Field(None, ge=-90, le=90, description="Checkpoint latitude")
+    edge_longitude: float | None = Field(None, ge=-180, le=180, description="Checkpoint longitude")
+
+    @field_validator("websocket_server_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value
+
+    @field_validator("fleet_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Bangkok)") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The fleet time zone as an object."""
+        return ZoneInfo(self.fleet_timezone)
+
+    @field_validator("checkpoint_id")
+    @classmethod
+    def _checkpoint_id(cls, value: str) -> str:
+        if not _CHECKPOINT_ID_RE.match(value):
+            raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _token_beyond_localhost(self) -> AgentSettings:
+        if not is_loopback(self.edge_api_host) and not self.edge_api_token:
+            raise ValueError(f"EDGE_API_HOST={self.edge_api_host} is beyond localhost: set "
+                             "EDGE_API_TOKEN so the control API requires a token")
+        return self
+
+    @property
+    def image_dir(self) -> Path:
+        """Where scene and plate JPEGs live."""
+        return self.edge_image_dir or self.db_path.parent / "images"
+
+    @property
+    def api_requires_token(self) -> bool:
+        """True when control API requests must carry the token."""
+        return self.edge_api_token is not None
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost / 127.0.0.0/8 / ::1 (names other than 'localhost' are not resolved)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_env_file(env_file: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of an env file (python-dotenv syntax); ConfigError if missing."""
+    if not env_file.is_file():
+        raise ConfigError(f"env file {env_file} does not exist")
+    return {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+
+
+def load_settings(env_file: Path | None = None, also_known: Iterable[str] = (),
+                  environ: Mapping[str, str] | None = None, **overrides: object) -> AgentSettings:
+    """Read settings from the environment and ``env_file``; raise :class:`ConfigError` if bad.
+
+    Precedence: ``overrides`` > environment > env file. A name in the env file that is
+    neither an agent setting nor in ``also_known`` (the vision package's names) is an error.
+    """
+    environ = os.environ if environ is None else environ
+    file_values = read_env_file(env_file) if env_file is not None else {}
+    fields = {name.upper() for name in AgentSettings.model_fields}
+    allowed = fields | {name.upper() for name in also_known}
+    unknown = sorted(k for k in file_values if k.upper() not in allowed)
+    if unknown:
+        raise ConfigError(f"invalid edge agent settings:\n  {', '.join(unknown)}: unknown setting in "
+                          f"{env_file} (typo?)")
+    present = {k.upper() for k in environ}
+    from_file = {k.lower(): v for k, v in file_values.items() if k.upper() in fields and k.upper() not in present}
+    try:
+        return AgentSettings(**{**from_file, **overrides})
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per problem, naming the environment variable to fix."""
+    lines = ["invalid edge agent settings:"]
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting (typo?)"
+        lines.append(f"  {name}: {message}")
+    return "\n".join(lines)

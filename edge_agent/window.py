@@ -1,0 +1,108 @@
+"""The uplink's in-flight window, sans-I/O: claimed rows in, frames out, answers in, outcomes out.
+
+No sockets, no clock, no database: the caller passes ``now`` and moves the
+data. That keeps every rule testable with plain lists:
+
+* at most ``size`` messages wait for an answer; oldest rows are sent first;
+* an answer is matched to its message by ``event_id`` (an answer without one
+  goes to the oldest message in flight, as the protocol's in-order rule says);
+* a success answer, including a ``duplicate`` one, means delivered;
+* a permanent refusal means rejected, with the server's code and message kept
+  as the reason, and never blocks the rows behind it;
+* a retryable refusal sends the row back to pending after an exponential
+  back-off (``retry_base * 2**(attempts-1)``, capped at ``retry_max``);
+* no answer for ``ack_timeout`` seconds means the link is dead.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from fleet_protocol import Ack, ProtocolError, encode_message, parse_answer
+
+from .outbox import Claimed, Outcome, Result
+
+
+@dataclass(frozen=True, slots=True)
+class WindowConfig:
+    """Window size, dead-link timeout and retry back-off."""
+
+    size: int = 64
+    ack_timeout: float = 30.0
+    retry_base: float = 2.0
+    retry_max: float = 300.0
+
+
+class Window:
+    """Messages sent and not yet answered, for one connection."""
+
+    def __init__(self, config: WindowConfig, local_tz: tzinfo):
+        self.config = config
+        self.local_tz = local_tz
+        self._in_flight: OrderedDict[str, tuple[Claimed, float]] = OrderedDict()
+        self.unmatched = 0
+
+    def __len__(self) -> int:
+        return len(self._in_flight)
+
+    def free(self) -> int:
+        """How many more messages may be sent now."""
+        return max(0, self.config.size - len(self._in_flight))
+
+    def send(self, item: Claimed, now: float) -> str:
+        """Track ``item`` as in flight from ``now`` and return its text frame."""
+        if item.event_id in self._in_flight:
+            raise ValueError(f"event {item.event_id} is already in flight")
+        self._in_flight[item.event_id] = (item, now)
+        return encode_message(item.message, self.local_tz)
+
+    def receive(self, raw: str | bytes, now: float) -> Outcome | None:
+        """Read one answer; return what it means for its row, or None if it matches nothing."""
+        try:
+            answer = parse_answer(raw)
+        except ProtocolError:
+            self.unmatched += 1
+            return None
+        item = self._match(answer.event_id)
+        if item is None:
+            self.unmatched += 1
+            return None
+        if isinstance(answer, Ack):
+            return Outcome(item.kind, item.row_id, Result.DELIVERED, record_id=answer.record_id)
+        reason = f"{answer.code}: {answer.message}"
+        if not answer.retryable:
+            return Outcome(item.kind, item.row_id, Result.REJECTED, reason=reason)
+        return Outcome(item.kind, item.row_id, Result.RETRY, reason=reason,
+                       retry_at=now + self.retry_delay(item.attempts))
+
+    def _match(self, event_id: str | None) -> Claimed | None:
+        if event_id is None:
+            if not self._in_flight:
+                return None
+            return self._in_flight.popitem(last=False)[1][0]
+        entry = self._in_flight.pop(event_id.lower(), None)
+        return entry[0] if entry else None
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before a row refused ``attempts`` times may be sent again."""
+        exponent = min(max(attempts, 1) - 1, 30)
+        return min(self.config.retry_max, self.config.retry_base * 2**exponent)
+
+    def oldest_age(self, now: float) -> float:
+        """Seconds the oldest unanswered message has waited (0 when none)."""
+        if not self._in_flight:
+            return 0.0
+        _, sent_at = next(iter(self._in_flight.values()))
+        return max(0.0, now - sent_at)
+
+    def dead(self, now: float) -> bool:
+        """True when a message has waited longer than ``ack_timeout``: treat the link as dead."""
+        return self.oldest_age(now) > self.config.ack_timeout
+
+    def drain(self) -> list[Claimed]:
+        """Forget everything in flight (the link is gone) and return it, oldest first."""
+        items = [item for item, _ in self._in_flight.values()]
+        self._in_flight.clear()
+        return items
