@@ -5,14 +5,18 @@ Starts the central ingest (``python -m central_server``), the dashboard
 under ``var/demo``; prints the dashboard URL and a login; Ctrl-C (or SIGTERM)
 stops everything cleanly, checkpoints first.
 
-The checkpoints are started by :func:`launch_checkpoints`, the one function to
-swap when the real edge agent replays footage: today it runs the stand-in
-sender (``python -m demo.standin``), with the edge agent's own variables.
+Checkpoints are started by a launcher, one small function each:
+:func:`launch_edge_agents` (the default when ``edge_agent`` is installed) runs
+the real edge agent per checkpoint, fed rendered footage through its outbox by
+``python -m demo.standin --outbox``; :func:`launch_standins` runs the
+stand-in sender alone. When the vision package replays footage itself, the
+edge launcher only needs ``CAMERA_SOURCE`` pointed at it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import secrets
 import signal
@@ -53,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ingest-port", type=int, default=8765, help="ingest port (default 8765)")
     parser.add_argument("--interval", type=float, default=3.0, help="mean seconds between vehicles per checkpoint")
     parser.add_argument("--duration", type=float, default=0, help="stop by itself after this many seconds (0: never)")
+    parser.add_argument("--checkpoints", choices=sorted(LAUNCHERS), default=None,
+                        help="edge: real edge agents fed rendered footage (default when installed); "
+                             "standin: stand-in senders")
     return parser
 
 
@@ -107,17 +114,50 @@ def demo_login(env: dict[str, str]) -> tuple[str, str]:
     return "admin", password
 
 
-def launch_checkpoints(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
-                       interval: float, logs: Path) -> list[subprocess.Popen]:
-    """Start one sender process per checkpoint (swap this for the real edge agent)."""
+def launch_standins(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
+                    interval: float, data: Path) -> list[subprocess.Popen]:
+    """One stand-in sender per checkpoint, speaking protocol v1 itself."""
     processes = []
     for spec in specs:
         child = {**env, "WEBSOCKET_SERVER_URL": ingest_url, "CHECKPOINT_ID": spec.checkpoint_id,
                  "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id], "HOSTNAME": f"pi-{spec.checkpoint_id}",
                  "STANDIN_INTERVAL": str(interval), "STANDIN_LATITUDE": str(spec.latitude),
                  "STANDIN_LONGITUDE": str(spec.longitude)}
-        processes.append(_spawn([sys.executable, "-m", "demo.standin"], child, logs / f"{spec.checkpoint_id}.log"))
+        processes.append(_spawn([sys.executable, "-m", "demo.standin"], child,
+                                data / "logs" / f"{spec.checkpoint_id}.log"))
     return processes
+
+
+def launch_edge_agents(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
+                       interval: float, data: Path) -> list[subprocess.Popen]:
+    """Per checkpoint: the real edge agent, and a feeder putting rendered footage into its outbox.
+
+    Feeders come last in the list: the demo stops processes in reverse order,
+    so feeders stop before their agents.
+    """
+    agents, feeders = [], []
+    for spec in specs:
+        home = (data / "edge" / spec.checkpoint_id).resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        child = {**env, "WEBSOCKET_SERVER_URL": ingest_url, "CHECKPOINT_ID": spec.checkpoint_id,
+                 "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id], "DB_PATH": str(home / "lpr_data.db"),
+                 "EDGE_API_PORT": "0", "DETECTOR": "cpu", "CAMERA_SOURCE": str(home / "footage"),
+                 "EDGE_HOSTNAME": f"pi-{spec.checkpoint_id}", "EDGE_LATITUDE": str(spec.latitude),
+                 "EDGE_LONGITUDE": str(spec.longitude), "EDGE_HEALTH_INTERVAL_S": "15",
+                 "STANDIN_INTERVAL": str(interval)}
+        logs = data / "logs"
+        agents.append(_spawn([sys.executable, "-m", "edge_agent"], child, logs / f"{spec.checkpoint_id}.log"))
+        feeders.append(_spawn([sys.executable, "-m", "demo.standin", "--outbox", child["DB_PATH"]], child,
+                              logs / f"{spec.checkpoint_id}-footage.log"))
+    return agents + feeders
+
+
+LAUNCHERS = {"edge": launch_edge_agents, "standin": launch_standins}
+
+
+def default_launcher() -> str:
+    """``edge`` when the edge agent is installed, else ``standin``."""
+    return "edge" if importlib.util.find_spec("edge_agent.agent") else "standin"
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -183,9 +223,9 @@ def run(args: argparse.Namespace) -> int:
         dashboard = _spawn([sys.executable, "-m", "dashboard"], dash_env, logs / "dashboard.log")
         started.append(dashboard)
         wait_http(f"http://127.0.0.1:{args.port}/login", dashboard, "dashboard")
-        started += launch_checkpoints(CHECKPOINTS, tokens, f"ws://127.0.0.1:{args.ingest_port}", env,
-                                      args.interval, logs)
-        _announce(args, username, password, logs)
+        launcher = LAUNCHERS[args.checkpoints or default_launcher()]
+        started += launcher(CHECKPOINTS, tokens, f"ws://127.0.0.1:{args.ingest_port}", env, args.interval, data)
+        _announce(args, username, password, logs, launcher.__name__)
         _wait(started, args.duration)
     except (KeyboardInterrupt, _Stop):
         print("\ndemo: stopping ...", flush=True)
@@ -195,8 +235,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(args, username: str, password: str, logs: Path) -> None:
-    print(f"\nAI Camera Fleet demo is running ({len(CHECKPOINTS)} checkpoints, SQLite, no Redis)\n"
+def _announce(args, username: str, password: str, logs: Path, launcher: str) -> None:
+    kind = "edge agents fed rendered footage" if launcher == "launch_edge_agents" else "stand-in senders"
+    print(f"\nAI Camera Fleet demo is running ({len(CHECKPOINTS)} checkpoints as {kind}; SQLite, no Redis)\n"
           f"  Dashboard: http://127.0.0.1:{args.port}/\n"
           f"  Login:     {username} / {password}\n"
           f"  Ingest:    ws://127.0.0.1:{args.ingest_port}\n"
