@@ -33,8 +33,8 @@ class MotionGate:
     """Cheap "is anything happening" check on a 160×90 grey thumbnail.
 
     Returns the region to run the recognizer on, or ``None`` to skip the frame. Runs the
-    recognizer on moving regions, on the last region while a vehicle is tracked (a car
-    that stopped no longer moves), and on the whole frame every ``idle_check_s``.
+    recognizer on moving regions, on the last region while a vehicle still waits for its
+    plate (a car that stopped no longer moves), and on the whole frame every ``idle_check_s``.
     """
 
     SIZE = (160, 90)
@@ -276,7 +276,7 @@ class VisionPipeline:
         recognizer = self._ensure_recognizer()
         if recognizer is None:
             return
-        roi = self.gate.check(frame.image, now, self.tracker.active)
+        roi = self.gate.check(frame.image, now, self.tracker.undecided)
         reads = []
         if roi is not None:
             crop = frame.image[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w]
