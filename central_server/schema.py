@@ -135,6 +135,10 @@ connection_events = Table(
 )
 
 # --------------------------------------------------------------------------- dashboard (revision 0002)
+# The overview's "latest report per component" is a GROUP BY on this covering index.
+Index("ix_health_monitors_latest", health_monitors.c.checkpoint_id, health_monitors.c.component,
+      health_monitors.c.id)
+
 # Dashboard users and the watchlist. Plate search indexes are dialect-specific
 # and live only in the migration: SQLite gets an FTS5 trigram table
 # ``lpr_detections_plate_fts`` kept in step by triggers; PostgreSQL a pg_trgm

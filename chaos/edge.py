@@ -254,3 +254,74 @@ def partition(workdir: Path, seconds: float = 60.0, heartbeat: int = 10, rate: f
                          "history": history, "drained": drained}
         central.stop()
     return outcome
+
+
+# --------------------------------------------------------------------------- disk nearly full
+
+
+def _outbox_health(settings) -> str | None:
+    """The latest status the agent recorded for its 'outbox' component."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(settings.db_path, timeout=10)) as con:
+        row = con.execute("SELECT status FROM health_checks WHERE component = 'outbox' "
+                          "ORDER BY id DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def _detections(settings) -> int:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(settings.db_path, timeout=10)) as con:
+        return con.execute("SELECT count(*) FROM detection_results").fetchone()[0]
+
+
+@contextlib.contextmanager
+def _small_disk(path: Path, megabytes: int):
+    """A tmpfs of ``megabytes`` at ``path`` (root only): a disk that really fills up."""
+    import os
+
+    if os.geteuid() != 0:
+        raise PermissionError("mounting a small tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def disk_nearly_full(workdir: Path, disk_mb: int = 40, cap_mb: int = 8, detections: int = 400,
+                     deadline: float = 120.0) -> Outcome:
+    """Central down, unsent data grows past the cap on a nearly full disk; then the central returns."""
+    central = Central(workdir)
+    with _small_disk(workdir / "edge-disk", disk_mb) as disk:
+        token = auth.add_checkpoint(central.engine, "full")
+        settings = edge_settings(disk, central.url, token, checkpoint_id="full", edge_disk_cap_mb=cap_mb,
+                                 edge_cleanup_interval_s=1, edge_health_interval_s=1)
+        ballast = disk / "ballast"
+        ballast.write_bytes(b"\0" * ((disk_mb - cap_mb * 2 - 6) * 1024 * 1024))  # leave ~2x cap + 6 MB
+        produced: list[str] = []
+        log_path = workdir / "edge.log"
+        with agent_process(settings, log_path):
+            produce(settings, detections, 4.0, scene_jpeg(seed=14, grain=0.1), produced)
+            over_cap_fail = _wait_for(lambda: _outbox_health(settings) == "FAIL", 30)
+            kept = _detections(settings)
+            central.start()
+            drained = _wait_for(lambda: _drained([settings], len(produced)), deadline)
+            back_pass = _wait_for(lambda: _outbox_health(settings) == "PASS", 60)
+        log_text = log_path.read_text(errors="replace")
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(settings.db_path)) as con:
+            pruned = con.execute("SELECT count(*) FROM detection_results WHERE images_pruned = 1").fetchone()[0]
+        outcome = verify(central, produced, f"edge disk nearly full ({disk_mb} MB disk, cap {cap_mb} MB), "
+                                            "central down then back", drained)
+        outcome.notes.insert(0, f"outbox FAIL {'seen' if over_cap_fail is not None else 'NOT seen'} while unsent "
+                                f"exceeded the cap; {kept}/{len(produced)} rows kept; {pruned} delivered rows' "
+                                f"images pruned after; back to PASS {'yes' if back_pass is not None else 'NO'}")
+        outcome.extra = {**outcome.extra, "fail_seen": over_cap_fail is not None, "kept": kept,
+                         "pruned": pruned, "pass_again": back_pass is not None,
+                         "error_logged": "over its cap" in log_text}
+    central.stop()
+    return outcome

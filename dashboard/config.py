@@ -28,10 +28,11 @@ class DashboardSettings(CommonSettings):
                     "empty: only the dashboard's own origin")
     dashboard_threads: int = Field(64, ge=4, le=1000,
                                    description="gunicorn threads (each open browser tab holds one)")
-    dashboard_poll_interval: float = Field(0.1, gt=0, le=5,
+    dashboard_poll_interval: float = Field(0.05, gt=0, le=5,
                                            description="seconds between database polls for live events without Redis")
     dashboard_map_tiles_url: str | None = Field(
-        None, description="optional tile URL template {z}/{x}/{y} for the map; unset: offline outline map")
+        None, description="optional map tiles, e.g. http://tiles.local/{z}/{x}/{y}.png (or a path on this "
+                          "server); unset: the map is a grid that needs no network")
     dashboard_session_hours: int = Field(12, ge=1, description="how long a login lasts")
 
     @field_validator("dashboard_allowed_origins", mode="before")
@@ -41,8 +42,25 @@ class DashboardSettings(CommonSettings):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("dashboard_admin_password", "dashboard_secret_key", "dashboard_map_tiles_url",
-                     mode="before")
+    @field_validator("dashboard_map_tiles_url")
+    @classmethod
+    def _tile_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not all(part in value for part in ("{z}", "{x}", "{y}")) or \
+                not value.startswith(("http://", "https://", "/")):
+            raise ValueError("must be an http(s) URL or a path containing {z}, {x} and {y}")
+        return value
+
+    @property
+    def tiles_origin(self) -> str | None:
+        """The tile server's origin, to allow its images (None: this server or no tiles)."""
+        if not self.dashboard_map_tiles_url or self.dashboard_map_tiles_url.startswith("/"):
+            return None
+        scheme, rest = self.dashboard_map_tiles_url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+    @field_validator("dashboard_admin_password", "dashboard_secret_key", "dashboard_map_tiles_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         return value or None

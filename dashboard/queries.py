@@ -28,6 +28,12 @@ METRICS = {
     "backlog": ("outbox_backlog", "backlog", "pending"),
 }
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# The edge agent (edge_agent/health.py) reports some figures only in a component's message.
+MESSAGE_METRICS = {
+    "temperature": ("temperature", re.compile(r"(-?\d+(?:\.\d+)?)\s*°C")),
+    "disk": ("disk", re.compile(r"\((\d+(?:\.\d+)?)% used\)")),
+    "outbox": ("backlog", re.compile(r"^(\d+) (?:detections )?unsent")),
+}
 
 
 def metric(system_info: dict[str, Any] | None, name: str) -> float | None:
@@ -42,6 +48,17 @@ def metric(system_info: dict[str, Any] | None, name: str) -> float | None:
         if found:
             return float(found.group())
     return None
+
+
+def metrics_of(system_info: dict[str, Any] | None, component: str = "", message: str = "") -> dict[str, float]:
+    """Every metric one health row carries: ``system_info`` keys, else the component's message."""
+    found = {name: value for name in METRICS if (value := metric(system_info, name)) is not None}
+    if component in MESSAGE_METRICS:
+        name, pattern = MESSAGE_METRICS[component]
+        match = pattern.search(message or "")
+        if match and name not in found:
+            found[name] = float(match.group(1))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +95,14 @@ class CheckpointSummary:
 
 def _latest_components(conn, since: datetime, checkpoint_id: str | None = None) -> dict[str, list]:
     """Latest health row per (checkpoint, component) received since ``since``."""
+    # The GROUP BY runs on the covering index ix_health_monitors_latest (checkpoint, component, id),
+    # never on the table; the age filter applies only to the few rows it picks.
     latest = (select(func.max(health_monitors.c.id).label("id"))
-              .where(health_monitors.c.received_at >= since)
               .group_by(health_monitors.c.checkpoint_id, health_monitors.c.component))
     if checkpoint_id is not None:
         latest = latest.where(health_monitors.c.checkpoint_id == checkpoint_id)
-    rows = conn.execute(select(health_monitors).where(health_monitors.c.id.in_(latest.scalar_subquery()))
+    rows = conn.execute(select(health_monitors).where(health_monitors.c.id.in_(latest.scalar_subquery()),
+                                                      health_monitors.c.received_at >= since)
                         .order_by(health_monitors.c.component)).all()
     by_checkpoint: dict[str, list] = defaultdict(list)
     for row in rows:
@@ -98,7 +117,7 @@ def _worst(rows) -> str | None:
 
 def _backlog(rows) -> float | None:
     for row in sorted(rows, key=lambda r: r.id, reverse=True):  # newest report that carries one
-        value = metric(row.system_info, "backlog")
+        value = metrics_of(row.system_info, row.component, row.message).get("backlog")
         if value is not None:
             return value
     return None
@@ -158,18 +177,18 @@ class HealthSeries:
 def health_series(engine: Engine, checkpoint_id: str, since: datetime, max_points: int = 1500) -> HealthSeries:
     """CPU, memory, disk, temperature and backlog reported since ``since`` (thinned to ``max_points``)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(health_monitors.c.timestamp, health_monitors.c.system_info)
+        rows = conn.execute(select(health_monitors.c.timestamp, health_monitors.c.system_info,
+                                   health_monitors.c.component, health_monitors.c.message)
                             .where(health_monitors.c.checkpoint_id == checkpoint_id,
                                    health_monitors.c.timestamp >= since)
                             .order_by(health_monitors.c.timestamp)).all()
-    points: dict[float, dict] = {}
-    for row in rows:  # several components report the same system_info at once: one point per time
-        if row.system_info:
-            points[row.timestamp.timestamp()] = row.system_info
-    times = sorted(points)
+    points: dict[float, dict] = defaultdict(dict)
+    for row in rows:  # one health round reports every component at one time: merge them into one point
+        points[round(row.timestamp.timestamp())].update(metrics_of(row.system_info, row.component, row.message))
+    times = [t for t in sorted(points) if points[t]]
     step = max(1, len(times) // max_points)
     times = times[::step]
-    return HealthSeries(times, {name: [metric(points[t], name) for t in times] for name in METRICS})
+    return HealthSeries(times, {name: [points[t].get(name) for t in times] for name in METRICS})
 
 
 def connection_history(engine: Engine, checkpoint_id: str, limit: int = 50) -> list[ConnectionEvent]:

@@ -6,7 +6,7 @@ handler refuses anonymous sockets). Events reach them one of two ways:
 - ``REDIS_URL`` set: the ingest publishes on Flask-SocketIO's message queue and
   every dashboard process relays to its own browsers; nothing to do here.
 - no Redis: :class:`DatabaseTail` polls the database every
-  ``DASHBOARD_POLL_INTERVAL`` (0.1 s) for rows with ids above the last seen and
+  ``DASHBOARD_POLL_INTERVAL`` (0.05 s) for rows with ids above the last seen and
   emits the same payloads the ingest would (dashboard/events.py).
 """
 
@@ -47,7 +47,7 @@ class DatabaseTail:
     after the dashboard started are announced.
     """
 
-    def __init__(self, engine: Engine, emit, interval: float = 0.1):
+    def __init__(self, engine: Engine, emit, interval: float = 0.05):
         self.engine = engine
         self.emit = emit
         self.interval = interval

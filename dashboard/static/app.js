@@ -15,7 +15,9 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
-  function badge(status) { return el("span", {class: "badge s-" + (status || "none")}, status || "–"); }
+  function badge(status) {
+    return el("span", {class: "badge s-" + (status || "none")}, (cfg.labels[status] ?? status) || "–");
+  }
 
   // ---- watchlist: same rule as dashboard/watchlist.py (normalise, * and ?, whole plate)
   const norm = (p) => String(p).replace(/[\s-]+/g, "").toUpperCase();
@@ -41,10 +43,10 @@
   }
 
   // ---- detection rows (live feed, health page)
-  function detectionRow(d) {
+  function detectionRow(d, withImage) {
     const tr = el("tr", {"data-id": d.id, class: "new"});
     const thumb = el("td", {class: "thumb"});
-    if (d.image_path) thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: ""}));
+    if (d.image_path && withImage) thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: ""}));
     const plate = el("td", {class: "plate"});
     plate.append(el("a", {href: "/detections/" + d.id}, d.license_plate));
     const cp = el("td");
@@ -52,9 +54,26 @@
     tr.append(thumb, plate, el("td", {}, Number(d.confidence).toFixed(1)), cp, el("td", {}, localTime(d.timestamp)));
     return tr;
   }
+  // Rows are added at most every FLUSH_MS, newest first. Only the newest BATCH_THUMBS rows of a
+  // batch load their image and only the top THUMBS rows keep one: at hundreds of detections a
+  // second nobody reads faster, and each thumbnail costs a request and a decode that would delay
+  // the next live events. At ordinary rates every visible row has its thumbnail.
+  const THUMBS = 15, BATCH_THUMBS = 5, FLUSH_MS = 250;
+  const pending = new Map();
   function prependRow(tbody, d, max) {
-    tbody.prepend(detectionRow(d));
+    if (!pending.has(tbody)) pending.set(tbody, {rows: [], max});
+    const queue = pending.get(tbody);
+    queue.rows.push(d);
+    if (queue.rows.length === 1) setTimeout(() => requestAnimationFrame(() => flushRows(tbody)), FLUSH_MS);
+  }
+  function flushRows(tbody) {
+    const {rows, max} = pending.get(tbody);
+    pending.delete(tbody);
+    const fresh = document.createDocumentFragment();
+    rows.slice(-max).reverse().forEach((d, i) => fresh.append(detectionRow(d, i < BATCH_THUMBS)));
+    tbody.prepend(fresh);
     while (tbody.rows.length > max) tbody.deleteRow(tbody.rows.length - 1);
+    for (let i = THUMBS; i < tbody.rows.length; i++) tbody.rows[i].querySelector("td.thumb img")?.remove();
   }
 
   // ---- overview
@@ -84,12 +103,7 @@
     row.querySelector("td.seen").textContent = localTime(iso || new Date().toISOString());
     return row;
   }
-  function backlogOf(info) {
-    for (const k of ["outbox_backlog", "backlog", "pending"]) {
-      if (info && info[k] !== undefined && info[k] !== null) return parseFloat(info[k]);
-    }
-    return null;
-  }
+  function backlogOf(h) { return metricsOf(h).backlog ?? null; }
 
   function onDetection(d) {
     alertFor(d);
@@ -113,7 +127,7 @@
       row.dataset.components = JSON.stringify(comps);
       const worst = Object.values(comps).reduce((a, s) => (RANK[s] > (RANK[a] ?? -1) ? s : a), null);
       row.querySelector("td.worst").replaceChildren(badge(worst));
-      const backlog = backlogOf(h.system_info);
+      const backlog = backlogOf(h);
       if (backlog !== null) row.querySelector("td.backlog").textContent = Math.round(backlog);
     }
     if (page === "health" && h.checkpoint_id === healthCp()) updateComponent(h);
@@ -136,22 +150,33 @@
     row.querySelector(".status").replaceChildren(badge(h.status));
     row.querySelector(".message").textContent = h.message;
     row.querySelector(".time").textContent = localTime(h.timestamp);
-    const info = h.system_info || {};
-    charts.forEach((chart) => chart.add(Date.parse(h.timestamp) / 1000, info));
+    const values = metricsOf(h);
+    charts.forEach((chart) => chart.add(Math.round(Date.parse(h.timestamp) / 1000), values));
   }
 
   const charts = [];
   const METRIC_KEYS = {cpu: ["cpu_usage", "cpu_percent"], memory: ["memory_usage", "memory_percent"],
     disk: ["disk_usage", "disk_percent"], temperature: ["temperature", "cpu_temperature", "temperature_c"],
     backlog: ["outbox_backlog", "backlog", "pending"]};
-  function metricOf(info, name) {
-    for (const k of METRIC_KEYS[name]) {
-      const v = info[k];
-      if (v === undefined || v === null || typeof v === "boolean") continue;
-      const n = parseFloat(String(v).replace(/[^0-9.\-]/g, ""));
-      if (!Number.isNaN(n)) return n;
+  // Same rules as dashboard/queries.py metrics_of: system_info keys, else the component's message.
+  const MESSAGE_METRICS = {temperature: ["temperature", /(-?\d+(?:\.\d+)?)\s*°C/],
+    disk: ["disk", /\((\d+(?:\.\d+)?)% used\)/], outbox: ["backlog", /^(\d+) (?:detections )?unsent/]};
+  function metricsOf(h) {
+    const info = h.system_info || {}, found = {};
+    for (const [name, keys] of Object.entries(METRIC_KEYS)) {
+      for (const k of keys) {
+        const v = info[k];
+        if (v === undefined || v === null || typeof v === "boolean") continue;
+        const m = String(v).match(/-?\d+(?:\.\d+)?/);
+        if (m) { found[name] = parseFloat(m[0]); break; }
+      }
     }
-    return null;
+    const rule = MESSAGE_METRICS[h.component];
+    if (rule && found[rule[0]] === undefined) {
+      const m = String(h.message || "").match(rule[1]);
+      if (m) found[rule[0]] = parseFloat(m[1]);
+    }
+    return found;
   }
   const tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), cfg.tz);
   function plotWidth(node) { return Math.max(260, node.clientWidth || 300); }
@@ -166,9 +191,9 @@
       const plot = new uPlot({width: plotWidth(node), height: 150, tzDate, legend: {show: false},
         scales: {x: {time: true, range: () => [xmin, xmax]}},
         series: [{}, {label: name, stroke: "#2f6fb0", width: 2, spanGaps: true}]}, [xs, ys], node);
-      charts.push({add(t, info) {
-        const v = metricOf(info, name);
-        if (v === null) return;
+      charts.push({add(t, values) {
+        const v = values[name];
+        if (v === undefined) return;
         xs.push(t); ys.push(v); xmax = Math.max(xmax, t); plot.setData([xs, ys]);
       }});
     });

@@ -41,13 +41,20 @@ def register_template_helpers(app: Flask) -> None:
         watch = [e.pattern for e in list_entries(fleet().engine)] if current_user.is_authenticated else []
         return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch}
 
+    tiles = fleet_settings(app).tiles_origin
+    policy = ("default-src 'self'; img-src 'self' data:" + (f" {tiles}" if tiles else "") + "; "
+              "style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; script-src 'self'; "
+              "object-src 'none'; frame-ancestors 'none'")
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "connect-src 'self' ws: wss:; script-src 'self'; object-src 'none'; frame-ancestors 'none'")
+        response.headers.setdefault("Content-Security-Policy", policy)
         return response
+
+
+def fleet_settings(app: Flask):
+    """The settings an app was built with."""
+    return app.extensions["fleet"].settings

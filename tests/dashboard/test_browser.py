@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from central_server import db
 from central_server.schema import checkpoints
 from tests.dashboard.stack import (
     ADMIN_PASSWORD,
@@ -23,6 +24,7 @@ from tests.dashboard.stack import (
     dashboard_process,
     free_port,
 )
+from tests.dashboard.support import add_detection
 from tests.support.images import scene_jpeg
 from tests.support.ingest import REPO, ingest_process, ingest_settings
 
@@ -50,6 +52,15 @@ def stack(tmp_path_factory):
             sender = Checkpoint(ingest.url, "gate-1", token)
             yield dash, sender
             sender.close()
+
+
+@pytest.fixture(scope="module")
+def db_engine(stack):
+    """An engine on the stack's database (for rows written by other programs)."""
+    dash, _ = stack
+    engine = db.make_engine(dash.db_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +125,23 @@ def test_login_page_refuses_a_wrong_password(browser, stack):
     page.click("button[type=submit]")
     page.wait_for_selector(".flash.error", timeout=TIMEOUT)
     _shot(page, "login")
+    context.close()
+
+
+def test_anonymous_socketio_is_refused_by_the_real_server(browser, stack):
+    """Without a login the running dashboard refuses the Socket.IO connection (connect_error)."""
+    dash, _ = stack
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(dash.url + "/login")
+    page.add_script_tag(url="/static/vendor/socket.io.min.js")
+    outcome = page.evaluate("""() => new Promise((done) => {
+        const socket = io({transports: ["websocket"], reconnection: false});
+        socket.on("connect", () => done("connected"));
+        socket.on("connect_error", (err) => done("refused: " + err.message));
+        setTimeout(() => done("timeout"), 5000);
+    })""")
+    assert outcome.startswith("refused")
     context.close()
 
 
@@ -192,34 +220,29 @@ def test_watchlist_alert_on_every_page(page, stack):
     _shot(page, "watchlist")
 
 
-def _insert_plate(db_url: str, plate: str) -> int:
-    """Store a detection directly, as an older or foreign writer might have; return its id."""
-    from datetime import UTC, datetime
+def test_html_in_a_plate_stays_text(page, stack, db_engine):
+    """Markup in stored text (a plate written by SQL, a checkpoint name) is shown literally and runs nothing.
 
-    from central_server.db import make_engine
-    from central_server.schema import lpr_detections
-
-    engine = make_engine(db_url)
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        record_id = conn.execute(lpr_detections.insert().values(
-            checkpoint_id="gate-1", license_plate=plate, confidence=90.0, timestamp=now,
-            received_at=now)).inserted_primary_key[0]
-    engine.dispose()
-    return record_id
-
-
-def test_html_in_a_plate_stays_text(page, stack):
-    """Markup in a plate is refused by the ingest; one already stored still renders as text and runs nothing."""
-    dash, sender = stack
+    The ingest refuses '<' in plates, but rows written straight into the database by other programs
+    (the old system's SQL habits) still reach every page.
+    """
+    dash, _ = stack
     evil = "<img src=x onerror=pwned=1>"
-    assert sender.detection(evil)["code"] == "invalid_field"
-    record_id = _insert_plate(dash.db_url, evil)
     _live(page, dash.url + "/live")
-    page.wait_for_selector(f'#live-feed tr[data-id="{record_id}"]', timeout=TIMEOUT)
-    assert page.inner_text(f'#live-feed tr[data-id="{record_id}"] td.plate') == evil
+    detection_id = add_detection(db_engine, evil, "gate-1")
+    row = page.wait_for_selector(f'#live-feed tr[data-id="{detection_id}"] td.plate', timeout=TIMEOUT)
+    assert row.inner_text() == evil
+    page.reload()
+    page.wait_for_selector(f'#live-feed tr[data-id="{detection_id}"]', timeout=TIMEOUT)
+    assert page.inner_text(f'#live-feed tr[data-id="{detection_id}"] td.plate') == evil
+    with db_engine.begin() as conn:
+        conn.execute(update(checkpoints).values(name="<b onmouseover=pwned=2>North</b>"))
+    page.goto(dash.url + "/")
+    assert "<b onmouseover=pwned=2>North</b>" in page.inner_text('#fleet tr[data-cp="gate-1"]')
     assert page.evaluate("() => window.pwned") is None
     _shot(page, "xss")
+    with db_engine.begin() as conn:
+        conn.execute(update(checkpoints).values(name="North gate"))
 
 
 def test_phone_width_and_thai(browser, logged_in_state, stack):

@@ -1,4 +1,4 @@
-"""Dashboard: users, watchlist, and partial-plate search indexes.
+"""Dashboard: users, watchlist, partial-plate search indexes, latest-health index.
 
 SQLite: an external-content FTS5 table with the trigram tokenizer over
 ``lpr_detections.license_plate`` (kept in step by triggers; existing rows are
@@ -65,6 +65,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('pattern')
     )
+    op.create_index('ix_health_monitors_latest', 'health_monitors', ['checkpoint_id', 'component', 'id'])
     dialect = op.get_bind().dialect.name
     for statement in SQLITE_UP if dialect == 'sqlite' else PG_UP if dialect == 'postgresql' else []:
         op.execute(statement)
@@ -74,5 +75,6 @@ def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for statement in SQLITE_DOWN if dialect == 'sqlite' else PG_DOWN if dialect == 'postgresql' else []:
         op.execute(statement)
+    op.drop_index('ix_health_monitors_latest', table_name='health_monitors')
     op.drop_table('watchlist')
     op.drop_table('users')
