@@ -33,8 +33,8 @@ class MotionGate:
     """Cheap "is anything happening" check on a 160×90 grey thumbnail.
 
     Returns the region to run the recognizer on, or ``None`` to skip the frame. Runs the
-    recognizer on moving regions, on the last region while a vehicle is tracked (a car
-    that stopped no longer moves), and on the whole frame every ``idle_check_s``.
+    recognizer on moving regions, on the last region while a vehicle still waits for its
+    plate (a car that stopped no longer moves), and on the whole frame every ``idle_check_s``.
     """
 
     SIZE = (160, 90)
@@ -146,8 +146,8 @@ class VisionPipeline:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="vision", daemon=True)
+            self._stop = threading.Event()  # one per worker: a stopping worker keeps its own
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), name="vision", daemon=True)
             self._thread.start()
 
     def stop_camera(self) -> None:
@@ -213,24 +213,24 @@ class VisionPipeline:
         with self._lock:
             self._stats = replace(self._stats, **changes)
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         source: FrameSource | None = None
         backoff = 0.2
-        while not self._stop.is_set():
-            if source is None:
-                source = self._open()
-                if source is None:
-                    self._stop.wait(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                backoff = 0.2
+        while not stop.is_set():
+            if source is None and (source := self._open()) is None:
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
             try:
                 frame = source.read()
             except SourceError as exc:
                 self._camera_failed(str(exc))
                 source.close()
                 source = None
+                stop.wait(backoff)  # a source that opens but never delivers must not spin
+                backoff = min(backoff * 2, 5.0)
                 continue
+            backoff = 0.2
             self._on_frame(frame)
         if source is not None:
             source.close()
@@ -276,7 +276,7 @@ class VisionPipeline:
         recognizer = self._ensure_recognizer()
         if recognizer is None:
             return
-        roi = self.gate.check(frame.image, now, self.tracker.active)
+        roi = self.gate.check(frame.image, now, self.tracker.undecided)
         reads = []
         if roi is not None:
             crop = frame.image[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w]

@@ -74,14 +74,11 @@ class FolderSource:
         """The image due now; when the caller is slow, frames are skipped, as with a live camera."""
         if not self._files:
             raise SourceError("source is not open")
-        self._pos = self._due_index()
-        if self._pos >= len(self._files):
-            if not self.loop:
-                raise SourceError(f"end of {self.folder}")
-            self._started -= len(self._files) / self.fps if self.realtime else 0.0
-            self._pos %= len(self._files)
-        path = self._files[self._pos]
-        self._pos += 1
+        index = self._due_index()  # counts frames since open; the folder repeats when looping
+        if index >= len(self._files) and not self.loop:
+            raise SourceError(f"end of {self.folder}")
+        self._pos = index + 1
+        path = self._files[index % len(self._files)]
         image = cv2.imread(str(path))
         if image is None:
             raise SourceError(f"cannot decode {path}")
@@ -89,11 +86,10 @@ class FolderSource:
         return Frame(image, _now(), self._count)
 
     def _due_index(self) -> int:
-        """Next index to show: sleep until it is due; skip ahead to the one due now if late."""
+        """Next frame number: sleep until it is due; skip ahead to the one due now if late."""
         if not self.realtime:
             return self._pos
-        elapsed = time.monotonic() - self._started
-        due = int(elapsed * self.fps)
+        due = int((time.monotonic() - self._started) * self.fps)
         if due < self._pos:
             time.sleep(max(0.0, self._started + self._pos / self.fps - time.monotonic()))
             return self._pos

@@ -84,9 +84,14 @@ class PlateTracker:
         self._recent: dict[str, float] = {}
 
     @property
-    def active(self) -> bool:
-        """Whether a vehicle is (still) in view, so detection should keep running."""
-        return bool(self._tracks)
+    def undecided(self) -> bool:
+        """Whether a vehicle in view still waits for its plate, so every frame should be read.
+
+        A decided vehicle that stays (a car parked at the gate) is only re-read by the gate's
+        periodic check; the repeat suppression, refreshed by each of those reads, keeps it
+        from being reported again.
+        """
+        return any(not t.done for t in self._tracks)
 
     def update(self, now: float, frame: Frame, reads: list[PlateRead]) -> list[VehicleResult]:
         """Attach ``reads`` (from ``frame``) to tracks and return the vehicles decided now."""

@@ -53,7 +53,7 @@ def test_real_photos_sample(recognizer, real_plates):
 
 
 @pytest.mark.slow
-def test_read_plates_command_prints_json_lines(tmp_path):
+def test_read_plates_command_prints_json_lines(tmp_path, thai_ocr):
     """read-plates prints one JSON line per image, best read first, and exit 1 for a bad file."""
     rng = random.Random(2)
     sample = render_sample(rng, random_latin(rng))

@@ -77,3 +77,13 @@ def test_video_file_frames_and_missing_device(tmp_path):
     src.close()
     with pytest.raises(SourceError):
         OpenCVSource(97).open()
+
+
+def test_looping_folder_keeps_its_pace(tmp_path):
+    """After wrapping around, a looping folder still delivers at its frame rate, not faster."""
+    src = FolderSource(_images(tmp_path / "imgs", 3), fps=50, loop=True)
+    src.open()
+    started = time.monotonic()
+    for _ in range(12):  # four times round the folder
+        src.read()
+    assert time.monotonic() - started >= 11 / 50 - 0.01

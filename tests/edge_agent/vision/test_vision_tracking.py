@@ -81,3 +81,13 @@ def test_best_crop_is_the_sharpest_agreeing_read():
     ]
     (result,) = _run(tracker, seq + [[]] * 20)
     assert result.read.sharpness == 400
+
+
+def test_parked_car_read_now_and_then_is_reported_once():
+    """After its event, a car that stays is re-read every 2 s (gate's idle check) without a repeat."""
+    tracker = PlateTracker(TrackerOptions(emit_delay_s=1.0, lost_after_s=1.5, repeat_suppress_s=10.0))
+    out = _run(tracker, [[_read("กข1234")]] * 20)  # 2 s of reads: decided
+    assert not tracker.undecided
+    for k in range(1, 16):  # 30 more seconds, one read every 2 s
+        out += tracker.update(2.0 + 2.0 * k, FRAME, [_read("กข1234")])
+    assert [r.text for r in out] == ["กข1234"]
