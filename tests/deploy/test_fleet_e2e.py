@@ -1,9 +1,13 @@
-"""The deployed fleet, started from the deployed tree with the deployed env files (as the
-systemd units would start it): ingest behind nginx's TLS, a checkpoint's detection stored centrally."""
+"""The deployed fleet started from the deployed tree with the deployed env files, as its units would.
+
+Ingest behind nginx's TLS, a checkpoint's detection stored centrally, token rotation, and the
+playbook's closing service checks against running and dead services.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import ssl
@@ -87,8 +91,7 @@ def test_ingest_answers_through_nginx_only_to_clients_trusting_the_fleet_ca(cent
 
 
 def test_provisioned_token_stores_a_detection_through_nginx(central, deployed):
-    """An edge host's provisioned token and CA carry a detection over wss into the central DB;
-    a wrong token is refused at the handshake."""
+    """An edge host's provisioned token and CA store a detection over wss; a wrong token is refused."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
@@ -119,9 +122,9 @@ def test_dashboard_login_page_through_nginx(central, deployed):
         stop(proc)
 
 
-def test_edge_agent_detection_is_stored_centrally(central, deployed, tmp_path):
-    """The deployed edge agent delivers a detection another program put in its outbox, over
-    wss through nginx, and the central host stores it."""
+@pytest.fixture(scope="module")
+def edge_agent(central, deployed, tmp_path_factory) -> Iterator[tuple[dict, Path, subprocess.Popen]]:
+    """The first edge host's agent, started from its deployed tree; yields its env and log."""
     root = deployed.fleet.root(EDGES[0])
     if not _deployed_module_works(root, "edge_agent"):
         pytest.skip("`python -m edge_agent --help` fails in the deployed tree (edge agent not merged "
@@ -130,13 +133,35 @@ def test_edge_agent_detection_is_stored_centrally(central, deployed, tmp_path):
     frames = Path(env["CAMERA_SOURCE"])
     frames.mkdir(parents=True, exist_ok=True)
     (frames / "0001.jpg").write_bytes(scene_jpeg())
-    agent = start_unit(root, "aicamera-edge.service", tmp_path / "edge.log")
+    log = tmp_path_factory.mktemp("edge-logs") / "edge.log"
+    agent = start_unit(root, "aicamera-edge.service", log)
     try:
-        wait_http(f"http://127.0.0.1:{env['EDGE_API_PORT']}/api/health_status", agent, tmp_path / "edge.log")
-        _insert_outside_detection(Path(env["DB_PATH"]), tmp_path, "EDG0101")
-        _wait_for(lambda: "EDG0101" in central.detections(env["CHECKPOINT_ID"]), agent, tmp_path / "edge.log")
+        wait_http(f"http://127.0.0.1:{env['EDGE_API_PORT']}/api/health_status", agent, log)
+        yield env, log, agent
     finally:
         stop(agent)
+
+
+def test_edge_agent_detection_is_stored_centrally(central, edge_agent, tmp_path):
+    """A detection another program puts in the agent's outbox reaches the central DB over wss."""
+    env, log, agent = edge_agent
+    _insert_outside_detection(Path(env["DB_PATH"]), tmp_path, "EDG0101")
+    _wait_for(lambda: "EDG0101" in central.detections(env["CHECKPOINT_ID"]), agent, log)
+
+
+def test_playbook_final_check_sees_the_running_agent(edge_agent, deployed):
+    """The playbook's closing service check passes against the running agent."""
+    run = deployed.fleet.playbook("--limit", EDGES[0], "--tags", "config", "-e", "edge_healthcheck=true")
+    run.assert_ok(hosts=(EDGES[0],))
+    assert "Check that the control API answers /api/health_status" in run.output
+    assert re.search(r"health_status] \*+\nok: \[edge-test-1\]", run.output), run.output[-2000:]
+
+
+def test_playbook_final_check_fails_for_a_dead_service(deployed):
+    """The closing service check fails the run when a checkpoint's agent does not answer."""
+    run = deployed.fleet.playbook("--limit", EDGES[1], "--tags", "config", "-e", "edge_healthcheck=true",
+                                  "-e", "edge_healthcheck_retries=1")
+    assert run.returncode != 0 and run.failed == {EDGES[1]: 1}, run.output[-2000:]
 
 
 def _insert_outside_detection(db_path: Path, tmp_path: Path, plate: str) -> None:
@@ -157,8 +182,7 @@ def _wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 30.
 
 
 def test_rotating_a_token_refuses_the_old_one(central, deployed):
-    """`--tags config -e edge_rotate_token=true` gives the checkpoint a new token that the
-    ingest accepts, and the old one is refused at the handshake."""
+    """`-e edge_rotate_token=true` issues a new token the ingest accepts and retires the old one."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
