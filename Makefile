@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: venv system-deps test test-fast demo bench lint clean
+.PHONY: venv system-deps test test-fast demo bench chaos lint clean
 
 venv: $(STAMP)
 
@@ -18,7 +18,7 @@ system-deps:
 	@sh scripts/system-deps.sh requirements/apt.txt
 
 ## make test: install everything (pip into .venv, apt when root) and run the whole suite.
-test: venv system-deps
+test: venv system-deps lint
 	$(BIN)/python -m pytest
 
 test-fast: venv
@@ -37,3 +37,7 @@ lint: venv
 
 clean:
 	rm -rf var .pytest_cache
+
+## make chaos: real processes under faults and attack; prints the reliability table.
+chaos: venv system-deps
+	$(BIN)/python -m chaos

@@ -14,6 +14,10 @@ Everything runs on 127.0.0.1: ``python -m central_server`` (temp SQLite) and
   waiting for each ack, one commit per row) against the same server, run for
   ``BENCH_EDGE_OLD_CYCLES`` cycles and extrapolated to the same backlog.
 
+The drain runs ``BENCH_EDGE_RUNS`` (3) times on a fresh server and outbox; the
+median and the range are printed, because on a shared 2-core machine the
+server's fsync latency swings with whatever else runs.
+
 ``python -m bench.edge``; targets (issue #3): ≥ 1,000 detections/s,
 ≤ 0.5 ms CPU per detection, RSS ≤ 120 MB, ≥ 2,000 inserts/s.
 """
@@ -27,28 +31,32 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 
 from edge_agent.events import PlateEvent
 from edge_agent.images import ImageLimits
 from edge_agent.outbox import Identity, Outbox, OutboxConfig
-from fleet_protocol import Detection, encode_message
+from fleet_protocol import Detection, encode_message, success_answer
 from tests.support.images import scene_jpeg
 from tests.support.ingest import _free_port, ingest_env, ingest_settings, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 BACKLOG = int(os.environ.get("BENCH_EDGE_BACKLOG", "5000"))
 OLD_CYCLES = int(os.environ.get("BENCH_EDGE_OLD_CYCLES", "2"))
+DRAIN_RUNS = int(os.environ.get("BENCH_EDGE_RUNS", "3"))
 OLD_INTERVAL_S, OLD_ROWS_PER_CYCLE = 5.0, 10
 
 
 def start_central(workdir: Path) -> tuple[subprocess.Popen, str, str]:
     """Run the real ingest on a free port; register checkpoint '1' with the admin CLI."""
+    workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = ingest_env(ingest_settings(f"sqlite:///{workdir / 'central.db'}", workdir), port)
     env["LOG_LEVEL"] = "WARNING"
@@ -110,7 +118,7 @@ def drain(workdir: Path, url: str, token: str, scene: bytes, plate: bytes) -> di
     fill(db, BACKLOG, scene, plate)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGE_", "CHECKPOINT_"))}
     env.update(PYTHONPATH=str(REPO), WEBSOCKET_SERVER_URL=url, CHECKPOINT_ID="1", CHECKPOINT_TOKEN=token,
-               DB_PATH=str(db), EDGE_API_PORT="0", CAMERA_SOURCE=str(workdir), EDGE_HEALTH_INTERVAL_S="3600")
+               DB_PATH=str(db), EDGE_API_PORT="0", EDGE_VISION="0", EDGE_HEALTH_INTERVAL_S="3600")
     launched = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "edge_agent", "--log-level", "WARNING"], env=env,
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -157,6 +165,36 @@ async def old_design(url: str, token: str, scene: bytes, db: Path) -> dict:
     return {"rate": rate, "sent": sent, "elapsed": elapsed, "backlog_s": BACKLOG / rate}
 
 
+class InstantAck:
+    """A server that acknowledges every message at once (no storage): the agent's own ceiling."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = _free_port()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(10)
+
+    async def _serve(self) -> None:
+        self.server = await serve(self._handler, "127.0.0.1", self.port, max_size=2**22)
+
+    async def _handler(self, ws) -> None:
+        record = 0
+        async for raw in ws:
+            record += 1
+            event_id = json.loads(raw)["data"].get("event_id")
+            await ws.send(json.dumps(success_answer(record, "lpr_detection", event_id)))
+
+    async def _close(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
 def main() -> None:
     scene, plate = scene_jpeg(grain=0.15), scene_jpeg(160, 50, seed=1)
     big = scene_jpeg(1920, 1080, quality=90, grain=0.15)
@@ -170,23 +208,36 @@ def main() -> None:
             ("one per commit, NORMAL", scene, 1000, "NORMAL", 1),
             ("10 per commit, FULL", scene, 1000, "FULL", 10),
             ("one per commit, FULL, 1920x1080 re-encoded", big, 100, "FULL", 1))}
-        central, url, token = start_central(workdir)
+        runs = []
+        for i in range(DRAIN_RUNS):  # a fresh server and outbox each time; the median is reported
+            central, url, token = start_central(workdir / f"central{i}")
+            try:
+                runs.append(drain(workdir / f"drain{i}", url, token, scene, plate))
+                if i == 0:
+                    old = asyncio.run(old_design(url, token, scene, workdir / "old" / "lpr.db"))
+            finally:
+                central.terminate()
+                central.wait(30)
+        instant = InstantAck()
         try:
-            ours = drain(workdir, url, token, scene, plate)
-            old = asyncio.run(old_design(url, token, scene, workdir / "old" / "lpr.db"))
+            ceiling = drain(workdir / "instant", f"ws://127.0.0.1:{instant.port}", "t", scene, plate)
         finally:
-            central.terminate()
-            central.wait(30)
-    _print(ours, old, inserts)
+            instant.close()
+    runs.sort(key=lambda r: r["rate"])
+    ours = dict(runs[len(runs) // 2], low=runs[0]["rate"], high=runs[-1]["rate"])
+    _print(ours, old, inserts, ceiling)
 
 
-def _print(ours: dict, old: dict, inserts: dict) -> None:
+def _print(ours: dict, old: dict, inserts: dict, ceiling: dict) -> None:
     print("| figure | edge agent | old polling design | target |")
     print("|---|---:|---:|---:|")
-    print(f"| drain rate, detections/s | {ours['rate']:,.0f} | {old['rate']:.1f} (measured: {old['sent']} in "
+    print(f"| drain rate, detections/s (median of {DRAIN_RUNS}; range) | {ours['rate']:,.0f} "
+          f"({ours['low']:,.0f}–{ours['high']:,.0f}) | {old['rate']:.1f} (measured: {old['sent']} in "
           f"{old['elapsed']:.1f} s) | ≥ 1,000 |")
     print(f"| time to drain {BACKLOG:,} | {ours['total_s']:.1f} s (incl. process start) | "
           f"{old['backlog_s'] / 60:.0f} min (extrapolated) | |")
+    print(f"| drain rate to a server that acks at once (agent's own ceiling) | {ceiling['rate']:,.0f} "
+          f"(CPU {ceiling['cpu_ms']:.3f} ms/detection) | - | |")
     print(f"| agent CPU per delivered detection | {ours['cpu_ms']:.3f} ms | - | ≤ 0.5 ms |")
     print(f"| agent peak RSS | {ours['rss_mb']:.0f} MB | - | ≤ 120 MB |")
     for name, rate in inserts.items():

@@ -67,6 +67,7 @@ class Session:
     answers: asyncio.Queue = field(default_factory=asyncio.Queue)
     errors: collections.deque = field(default_factory=collections.deque)
     announced: bool = False
+    read: int = 0
 
 
 class Ingest:
@@ -143,7 +144,13 @@ class Ingest:
     async def _read(self, session: Session) -> None:
         try:
             async for raw in session.ws:
-                await session.answers.put(await self._handle(session, raw))
+                item = await self._handle(session, raw)
+                await session.answers.put(item)
+                session.read += 1
+                if isinstance(item, dict) or session.read % 16 == 0:
+                    # Buffered frames come without a pause, so one busy connection could hold
+                    # the loop; yielding (always after a refusal) keeps others' latency.
+                    await asyncio.sleep(0)
                 if self._over_error_budget(session):
                     await session.answers.put(_rate_limited())
                     await session.answers.join()

@@ -82,11 +82,14 @@ class Presence:
         seen, self._seen = self._seen, {}
 
         def job(conn: Connection) -> list[str]:
-            back = conn.execute(select(checkpoints.c.checkpoint_id).where(
-                checkpoints.c.checkpoint_id.in_(list(seen)), checkpoints.c.status != "online")).scalars().all()
+            # One conditional UPDATE decides who came back, so a concurrent offline job can't
+            # slip between a read and a write (that produced offline, offline without online).
+            back = conn.execute(update(checkpoints).where(
+                checkpoints.c.checkpoint_id.in_(list(seen)), checkpoints.c.status != "online")
+                .values(status="online").returning(checkpoints.c.checkpoint_id)).scalars().all()
             for checkpoint_id, when in seen.items():
                 conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
-                             .values(last_seen_at=when, status="online"))
+                             .values(last_seen_at=when))
             for checkpoint_id in back:
                 conn.execute(insert(connection_events).values(checkpoint_id=checkpoint_id,
                                                               at=seen[checkpoint_id], event="online"))

@@ -69,8 +69,8 @@ checkpoints = Table(
     Column("hostname", String(255), nullable=False, server_default=""),
     Column("latitude", Float, nullable=True),
     Column("longitude", Float, nullable=True),
-    Column("heartbeat_seconds", Integer, nullable=False, server_default="120",
-           comment="silence longer than this marks the checkpoint offline"),
+    Column("heartbeat_seconds", Integer, nullable=True,
+           comment="silence longer than this marks the checkpoint offline; NULL: OFFLINE_AFTER_SECONDS"),
 )
 
 lpr_detections = Table(
@@ -132,4 +132,36 @@ connection_events = Table(
     Column("remote", String(64), nullable=False, server_default=""),
     Column("detail", String(255), nullable=False, server_default=""),
     Index("ix_connection_events_checkpoint_at", "checkpoint_id", "at"),
+)
+
+# --------------------------------------------------------------------------- dashboard (revision 0002)
+# The overview's "latest report per component" is a GROUP BY on this covering index.
+Index("ix_health_monitors_latest", health_monitors.c.checkpoint_id, health_monitors.c.component,
+      health_monitors.c.id)
+
+# Dashboard users and the watchlist. Plate search indexes are dialect-specific
+# and live only in the migration: SQLite gets an FTS5 trigram table
+# ``lpr_detections_plate_fts`` kept in step by triggers; PostgreSQL a pg_trgm
+# GIN index on ``lpr_detections.license_plate``.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False, comment="werkzeug scrypt hash"),
+    Column("role", String(16), nullable=False, server_default="viewer", comment="admin | viewer"),
+    Column("locale", String(8), nullable=True, comment="th | en; NULL follows the browser"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+watchlist = Table(
+    "watchlist",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pattern", String(64), nullable=False, unique=True,
+           comment="plate, or a pattern with * and ?; compared without spaces/dashes, case-insensitively"),
+    Column("note", String(255), nullable=False, server_default=""),
+    Column("created_by", String(64), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
 )

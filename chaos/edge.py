@@ -174,3 +174,154 @@ def edge_killed(workdir: Path, backlog: int = 3000, kills: int = 5, deadline: fl
     outcome.notes.insert(0, f"stored when killed: {mid_send}; recovery = last restart to drained")
     central.stop()
     return outcome
+
+
+# --------------------------------------------------------------------------- partition
+
+
+def _probe(link, ns: str, host: str, port: int, timeout: float = 60.0) -> None:
+    """Wait until ``host:port`` accepts TCP connections as seen from inside ``ns``."""
+    code = (f"import socket,sys,time\nend=time.time()+{timeout!r}\nwhile time.time()<end:\n"
+            f" try:\n  socket.create_connection(({host!r},{port}),1).close(); sys.exit(0)\n"
+            " except OSError: time.sleep(0.1)\nsys.exit(1)")
+    subprocess.run([*link.prefix(ns), sys.executable, "-c", code], check=True, timeout=timeout + 5)
+
+
+def _status(central: Central, checkpoint_id: str) -> str:
+    with central.engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT status FROM checkpoints WHERE checkpoint_id = ?",
+                                    (checkpoint_id,)).scalar()
+
+
+def _wait_for(condition, timeout: float) -> float | None:
+    """Seconds until ``condition()`` held, or None after ``timeout``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
+
+
+def partition(workdir: Path, seconds: float = 60.0, heartbeat: int = 10, rate: float = 20.0,
+              deadline: float = 180.0) -> Outcome:
+    """Cut the network between an edge and the central for ``seconds``, then heal it."""
+    from chaos.netns import veth_pair
+    from tests.edge_agent.harness import agent_env
+
+    with veth_pair() as link:
+        central = Central(workdir)
+        central.settings = central.settings.model_copy(update={"ingest_host": link.central_ip})
+        env = ingest_env(central.settings, 8765) | {"INGEST_HOST": link.central_ip}
+        central.process = subprocess.Popen([*link.prefix(link.central_ns), sys.executable, "-m", "central_server"],
+                                           cwd=REPO, env=env, stdout=central.log, stderr=subprocess.STDOUT)
+        _probe(link, link.edge_ns, link.central_ip, 8765)
+        token = auth.add_checkpoint(central.engine, "part", heartbeat_seconds=heartbeat)
+        settings = edge_settings(workdir / "edge", f"ws://{link.central_ip}:8765", token, checkpoint_id="part",
+                                 edge_health_interval_s=2, edge_reconnect_max_s=10)
+        produced: list[str] = []
+        jpeg = scene_jpeg(seed=13)
+        total_time = seconds + 20
+        producer = threading.Thread(target=produce, args=(settings, int(rate * total_time), total_time, jpeg,
+                                                          produced))
+        with open(workdir / "edge.log", "ab") as log:
+            agent = subprocess.Popen([*link.prefix(link.edge_ns), sys.executable, "-m", "edge_agent"], cwd=REPO,
+                                     env=agent_env(settings), stdout=log, stderr=subprocess.STDOUT)
+            try:
+                producer.start()
+                online = _wait_for(lambda: _status(central, "part") == "online", 30)
+                time.sleep(5)
+                link.cut()
+                cut_at = time.monotonic()
+                went_offline = _wait_for(lambda: _status(central, "part") == "offline", seconds)
+                time.sleep(max(0.0, seconds - (time.monotonic() - cut_at)))
+                link.heal()
+                back_online = _wait_for(lambda: _status(central, "part") == "online", deadline)
+                producer.join()
+                drained = _wait_for(lambda: _drained([settings], len(produced)), deadline)
+            finally:
+                agent.terminate()
+                agent.wait(30)
+        recovery = None if back_online is None or drained is None else back_online + drained
+        outcome = verify(central, produced, f"{seconds:.0f} s network partition (edge in its own netns)", recovery)
+        with central.engine.connect() as conn:
+            history = [r[0] for r in conn.exec_driver_sql(
+                "SELECT event FROM connection_events WHERE checkpoint_id = 'part' ORDER BY id")]
+        offline_after = went_offline and round(went_offline, 1)
+        outcome.notes.insert(0, f"online after {online and round(online, 1)} s; offline {offline_after} s "
+                                f"after the cut; history {history}")
+        outcome.extra = {**outcome.extra, "went_offline": went_offline, "back_online": back_online,
+                         "history": history, "drained": drained}
+        central.stop()
+    return outcome
+
+
+# --------------------------------------------------------------------------- disk nearly full
+
+
+def _outbox_health(settings) -> str | None:
+    """The latest status the agent recorded for its 'outbox' component."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(settings.db_path, timeout=10)) as con:
+        row = con.execute("SELECT status FROM health_checks WHERE component = 'outbox' "
+                          "ORDER BY id DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def _detections(settings) -> int:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(settings.db_path, timeout=10)) as con:
+        return con.execute("SELECT count(*) FROM detection_results").fetchone()[0]
+
+
+@contextlib.contextmanager
+def _small_disk(path: Path, megabytes: int):
+    """A tmpfs of ``megabytes`` at ``path`` (root only): a disk that really fills up."""
+    import os
+
+    if os.geteuid() != 0:
+        raise PermissionError("mounting a small tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def disk_nearly_full(workdir: Path, disk_mb: int = 40, cap_mb: int = 8, detections: int = 400,
+                     deadline: float = 120.0) -> Outcome:
+    """Central down, unsent data grows past the cap on a nearly full disk; then the central returns."""
+    central = Central(workdir)
+    with _small_disk(workdir / "edge-disk", disk_mb) as disk:
+        token = auth.add_checkpoint(central.engine, "full")
+        settings = edge_settings(disk, central.url, token, checkpoint_id="full", edge_disk_cap_mb=cap_mb,
+                                 edge_cleanup_interval_s=1, edge_health_interval_s=1)
+        ballast = disk / "ballast"
+        ballast.write_bytes(b"\0" * ((disk_mb - cap_mb * 2 - 6) * 1024 * 1024))  # leave ~2x cap + 6 MB
+        produced: list[str] = []
+        log_path = workdir / "edge.log"
+        with agent_process(settings, log_path):
+            produce(settings, detections, 4.0, scene_jpeg(seed=14, grain=0.1), produced)
+            over_cap_fail = _wait_for(lambda: _outbox_health(settings) == "FAIL", 30)
+            kept = _detections(settings)
+            central.start()
+            drained = _wait_for(lambda: _drained([settings], len(produced)), deadline)
+            back_pass = _wait_for(lambda: _outbox_health(settings) == "PASS", 60)
+        log_text = log_path.read_text(errors="replace")
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(settings.db_path)) as con:
+            pruned = con.execute("SELECT count(*) FROM detection_results WHERE images_pruned = 1").fetchone()[0]
+        outcome = verify(central, produced, f"edge disk nearly full ({disk_mb} MB disk, cap {cap_mb} MB), "
+                                            "central down then back", drained)
+        outcome.notes.insert(0, f"outbox FAIL {'seen' if over_cap_fail is not None else 'NOT seen'} while unsent "
+                                f"exceeded the cap; {kept}/{len(produced)} rows kept; {pruned} delivered rows' "
+                                f"images pruned after; back to PASS {'yes' if back_pass is not None else 'NO'}")
+        outcome.extra = {**outcome.extra, "fail_seen": over_cap_fail is not None, "kept": kept,
+                         "pruned": pruned, "pass_again": back_pass is not None,
+                         "error_logged": "over its cap" in log_text}
+    central.stop()
+    return outcome

@@ -59,13 +59,20 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_doctor(args.env_file, report=args.report)
         settings = load_settings(args.env_file, also_known=vision_env_names())
-        environment = {**(read_env_file(args.env_file) if args.env_file else {}), **os.environ}
-        vision_settings = load_vision_settings(settings, environment)
+        loader = vision_loader(settings, args.env_file)
     except ConfigError as exc:
         print(f"edge_agent: {exc}", file=sys.stderr)
         return 2
     configure_logging(args.log_level, settings.websocket_log_file)
-    return run_agent(settings, functools.partial(load_vision, vision_settings=vision_settings))
+    return run_agent(settings, loader)
+
+
+def vision_loader(settings: AgentSettings, env_file: Path | None):
+    """How the agent gets its vision service: disabled, or built from settings read now."""
+    if not settings.edge_vision:
+        return lambda _settings, _sink: (None, "disabled (EDGE_VISION=0)")
+    environment = {**(read_env_file(env_file) if env_file else {}), **os.environ}
+    return functools.partial(load_vision, vision_settings=load_vision_settings(settings, environment))
 
 
 def read_plates(argv: list[str]) -> int:

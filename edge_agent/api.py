@@ -73,6 +73,11 @@ def create_app(parts: AgentParts, token: str | None = None) -> Flask:
     def _http_error(exc: HTTPException):
         return jsonify(status="error", message=f"{exc.name}: {exc.description}"), exc.code
 
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # a component failed (camera won't open, disk full): say so
+        log.exception("control API: %s %s failed", request.method, request.path)
+        return jsonify(status="error", message=f"{type(exc).__name__}: {exc}"), 500
+
     _register_uplink(app, parts)
     _register_vision(app, parts)
     _register_health(app, parts)

@@ -45,6 +45,8 @@ class AgentSettings(BaseSettings):
     edge_api_host: str = Field("127.0.0.1", description="Control API bind address")
     edge_api_port: int = Field(8000, ge=0, le=65535, description="Control API port (0 = any free)")
 
+    edge_vision: bool = Field(
+        True, description="Run camera + detection; 0 = only deliver rows other programs write")
     edge_api_token: SecretStr | None = Field(
         None, description="Bearer token for the control API; required when bound beyond localhost")
     edge_image_dir: Path | None = Field(None, description="Scene/plate JPEGs (default: images/ beside DB)")

@@ -34,7 +34,7 @@ from fleet_protocol import Detection, HealthReport, Message
 
 from .errors import ImageError, OutboxError
 from .events import ComponentStatus, PlateEvent
-from .ids import uuid7
+from .ids import uuid7, uuid7_time_ms
 from .images import ImageLimits, prepare_jpeg
 from .schema import migrate
 
@@ -135,6 +135,7 @@ class Outbox:
         self.identity = identity
         self._local_tz = config.local_tz or datetime.now().astimezone().tzinfo
         self._folder: Path | None = None
+        self._sync_mode = config.synchronous
 
     @classmethod
     def open(cls, config: OutboxConfig, identity: Identity) -> Outbox:
@@ -187,8 +188,9 @@ class Outbox:
                 event.analog_gain, event.lux, len(scene) + len(plate or b""), time.time())
 
     def _write_images(self, event_id: str, scene: bytes, plate: bytes | None) -> tuple[Path, Path | None]:
-        """Write the JPEGs; the row's commit (WAL fsync) follows, so they are on disk before any send."""
-        folder = self.config.image_dir / event_id[:8]  # ids are time-ordered: one folder ~ 50 days
+        """Write the JPEGs before the row commits, so every row that can be claimed finds its files."""
+        day = datetime.fromtimestamp(uuid7_time_ms(event_id) / 1000, UTC).strftime("%Y-%m-%d")
+        folder = self.config.image_dir / day  # one folder per UTC day: easy to browse and to prune by hand
         if folder != self._folder:
             folder.mkdir(exist_ok=True)
             self._folder = folder
@@ -209,10 +211,23 @@ class Outbox:
         self._write("INSERT INTO health_checks (event_id, timestamp, component, status, message, "
                     "system_info, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
+    def _begin(self, durable: bool) -> None:
+        """Start a write transaction; ``durable`` commits fsync per the configured mode.
+
+        Only new rows need that: a claim or an answer lost in a power cut is redone
+        (in-flight rows return to pending, the server answers a resend as a duplicate),
+        so those commits skip the fsync. Call with the lock held.
+        """
+        mode = self.config.synchronous if durable else "NORMAL"
+        if mode != self._sync_mode:
+            self._conn.execute(f"PRAGMA synchronous={mode}")
+            self._sync_mode = mode
+        self._conn.execute("BEGIN IMMEDIATE")
+
     def _write(self, sql: str, rows: list[tuple]) -> None:
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=True)
                 self._conn.executemany(sql, rows)
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -266,7 +281,7 @@ class Outbox:
         now = time.time() if now is None else now
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=False)
                 health = self._claim_rows(Kind.HEALTH, _HEALTH_RETURNING, "", limit, now)
                 detections = self._claim_rows(Kind.DETECTION, _DETECTION_RETURNING, "AND prepared = 1",
                                               limit - len(health), now)
@@ -326,7 +341,7 @@ class Outbox:
             return
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=False)
                 for outcome in outcomes:
                     self._apply_one(outcome)
                 self._conn.execute("COMMIT")
@@ -357,13 +372,9 @@ class Outbox:
                              "WHERE id = ? AND delivery = 'in_flight'", ids, many=True)
 
     def release_all_in_flight(self) -> int:
-        """Return every in-flight row to pending (start-up after a crash); return the count."""
-        with self._lock:
-            total = 0
-            for kind in Kind:
-                total += self._conn.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
-                                            "WHERE delivery = 'in_flight'").rowcount
-            return total
+        """Return every in-flight row to pending (start-up, end of a session); return the count."""
+        return sum(self.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
+                                "WHERE delivery = 'in_flight'") for kind in Kind)
 
     # ------------------------------------------------------------------ reading
 
@@ -390,7 +401,7 @@ class Outbox:
         """Run one write statement in its own transaction; return the rows changed."""
         with self._lock:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin(durable=True)
                 cursor = (self._conn.executemany if many else self._conn.execute)(sql, params)
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:

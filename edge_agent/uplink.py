@@ -30,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from .errors import OutboxError
 from .outbox import Outbox, Outcome, Result
 from .window import Window, WindowConfig
 
@@ -216,7 +217,8 @@ class Uplink:
             opened = time.monotonic()
             try:
                 await self._session(ws)
-            except (ConnectionClosed, DeadLink, OSError) as exc:
+            except (ConnectionClosed, DeadLink, OSError, OutboxError) as exc:
+                # OutboxError: the database was locked or unwritable; keep trying, never die
                 self._set_state(LinkState.RETRYING, f"{type(exc).__name__}: {exc}")
                 if time.monotonic() - opened < 2 * self.config.reconnect_min:
                     # websockets resets its back-off after any successful handshake; a server
@@ -239,27 +241,30 @@ class Uplink:
         receiver = asyncio.create_task(self._receive(ws, window, outcomes, room, recorded))
         recorder = asyncio.create_task(self._record(outcomes, recorded))
         try:
-            await self._send(ws, window, room, receiver)
+            await self._send(ws, window, room, (receiver, recorder))
         finally:
             receiver.cancel()
             recorder.cancel()
             await asyncio.gather(receiver, recorder, return_exceptions=True)
-            await self._flush(outcomes)
+            with contextlib.suppress(OutboxError):  # unapplied answers: those rows get resent
+                await self._flush(outcomes)
             window.drain()
             self._window = None
             # One uplink per outbox: after the answers are applied, any row still in flight is
             # unanswered — including rows claimed while the link died (the claim ran in a thread
             # and never reached the window). All go back to pending.
-            await asyncio.to_thread(self.outbox.release_all_in_flight)
+            with contextlib.suppress(OutboxError):  # else reset when the next session starts
+                await asyncio.to_thread(self.outbox.release_all_in_flight)
 
     async def _send(self, ws: ClientConnection, window: Window, room: asyncio.Event,
-                    receiver: asyncio.Task) -> None:
+                    helpers: tuple[asyncio.Task, ...]) -> None:
         batch_at = max(1, self.config.window.size // 4)
         next_adopt = 0.0
         while True:
-            if receiver.done():
-                receiver.result()  # re-raises ConnectionClosed
-                raise ConnectionClosed(None, None)
+            for task in helpers:
+                if task.done():
+                    task.result()  # re-raises ConnectionClosed (receiver) or OutboxError (recorder)
+                    raise ConnectionClosed(None, None)
             now = time.time()
             if window.dead(now):
                 raise DeadLink(f"no answer for {self.config.window.ack_timeout:.0f} s")

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 TIME_SCALE = float(os.environ.get("TEST_TIME_SCALE", "1"))  # raise on a slow machine: every wait scales
 FAST = dict(edge_reconnect_min_s=0.05, edge_reconnect_max_s=0.3, edge_health_interval_s=3600,
             edge_cleanup_interval_s=3600, edge_db_synchronous="NORMAL", edge_api_port=0,
-            camera_source="/nonexistent-camera", fleet_timezone="UTC")
+            camera_source="/nonexistent-camera", fleet_timezone="UTC", edge_vision=False)
 
 
 def edge_settings(tmp_path: Path, url: str, token: str | None, **overrides: Any) -> AgentSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import urllib.error
 import urllib.request
 
@@ -51,8 +52,9 @@ async def test_vision_events_flow_to_server_and_api_answers_over_http(tmp_path, 
     assert plates == {"V1", "V2", "V3"} and vision.closed
 
 
-async def test_agent_runs_without_vision_package_and_needs_token_beyond_localhost(tmp_path):
+async def test_agent_runs_without_vision_package_and_needs_token_beyond_localhost(tmp_path, monkeypatch):
     """Without the vision package the agent still serves; a bound token guards the API."""
+    monkeypatch.setitem(sys.modules, "edge_agent.vision", None)  # a build without the package
     settings = edge_settings(tmp_path, "ws://127.0.0.1:9", None, edge_api_token="tok-123")
     assert load_vision(settings, None) == (None, "vision package not installed")
     async with running_agent(settings, load_vision) as agent:

@@ -127,3 +127,13 @@ def test_pages_render_and_images_are_served(client, outbox):
         assert image.status_code == 200 and image.data[:2] == b"\xff\xd8"
     assert client.get(f"/images/{event_id}/other.jpg").status_code == 400
     assert client.get("/images/not-a-uuid/scene.jpg").status_code == 400
+
+
+def test_component_failure_is_a_json_500_with_the_reason(client, parts, monkeypatch):
+    """When the vision service raises, the API answers JSON 500 naming the failure."""
+    def broken():
+        raise RuntimeError("camera /dev/video0 is busy")
+
+    monkeypatch.setattr(parts.vision, "start_camera", broken)
+    answer = client.post("/api/start_camera")
+    assert answer.status_code == 500 and "camera /dev/video0 is busy" in answer.json["message"]

@@ -48,3 +48,12 @@ def test_missing_env_file_exits_2(tmp_path, capsys):
     """A named env file that does not exist is an error, not silently ignored."""
     assert main(["--env-file", str(tmp_path / "nope.env")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_edge_vision_0_gives_a_relay_only_agent():
+    """EDGE_VISION=0 builds no vision service and says why."""
+    from edge_agent.__main__ import vision_loader
+    from edge_agent.config import load_settings
+
+    settings = load_settings(checkpoint_id="1", edge_vision=False)
+    assert vision_loader(settings, None)(settings, None) == (None, "disabled (EDGE_VISION=0)")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 import uuid
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -27,6 +29,7 @@ def test_submit_commits_row_and_images_before_returning(outbox):
                               (event_id,)).fetchone()
     assert row[:3] == ("XY99", 0, "pending")
     assert open(row[3], "rb").read(2) == b"\xff\xd8" and open(row[4], "rb").read(2) == b"\xff\xd8"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", Path(row[3]).parent.name)  # one folder per day
 
 
 def test_large_scene_is_compressed_once_small_kept_as_is(outbox):

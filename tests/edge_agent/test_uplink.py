@@ -9,6 +9,7 @@ from http import HTTPStatus
 
 from websockets.asyncio.server import serve
 
+from edge_agent.errors import OutboxError
 from edge_agent.outbox import Kind
 from edge_agent.uplink import LinkState, Uplink, UplinkConfig
 from edge_agent.window import WindowConfig
@@ -20,8 +21,9 @@ from tests.edge_agent.harness import until
 class Script:
     """A server whose answers a test decides: per event, a list of answers to give in turn."""
 
-    def __init__(self, refuse_first: int = 0, silent: bool = False, batch: int = 1):
+    def __init__(self, refuse_first: int = 0, silent: bool = False, batch: int = 1, delay: float = 0.0):
         self.refuse_first = refuse_first
+        self.delay = delay
         self.silent = silent
         self.batch = batch
         self.seen: dict[str, int] = {}
@@ -40,6 +42,7 @@ class Script:
             waiting.append(event_id)
             self.max_outstanding = max(self.max_outstanding, len(waiting))
             if len(waiting) >= self.batch:
+                await asyncio.sleep(self.delay)
                 for eid in waiting:
                     await ws.send(self.answer(eid))
                 waiting.clear()
@@ -132,11 +135,11 @@ async def test_stop_returns_unanswered_rows_to_pending(outbox):
 
 async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
     """A steady stream of the agent's own rows does not starve rows another program inserted."""
-    script = Script()
-    for i in range(50):
+    script = Script(delay=0.02)  # slower than the feeder below: the agent's own queue never empties
+    for i in range(20):
         outbox.submit(make_event(f"OWN{i}"))
     async with serve(script.handler, "127.0.0.1", 0) as server:
-        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", size=2)
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", size=1)
         outbox.execute("INSERT INTO detection_results (license_plate, confidence, timestamp) "
                        "VALUES ('OUTSIDE', 80, '2025-01-01T00:00:00')")
         feeding = True
@@ -184,3 +187,23 @@ async def test_connection_lost_while_claiming_leaves_no_row_stuck_in_flight(outb
         await until(lambda: delivered(outbox) == 30, 15, "every row delivered after the reconnect")
         await uplink.stop_async()
     assert outbox.backlog(Kind.DETECTION).in_flight == 0 and len(connections) >= 2
+
+
+async def test_outbox_error_ends_the_session_not_the_uplink(outbox):
+    """A locked database during a claim costs one reconnect; the uplink keeps delivering."""
+    for i in range(5):
+        outbox.submit(make_event(f"L{i}"))
+    claim, failures = outbox.claim, []
+
+    def locked_once(limit, now=None):
+        if not failures:
+            failures.append(1)
+            raise OutboxError("outbox claim failed: database is locked")
+        return claim(limit, now)
+
+    outbox.claim = locked_once
+    async with serve(Script().handler, "127.0.0.1", 0) as server:
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await until(lambda: delivered(outbox) == 5, 10, "delivery after the outbox error")
+        assert "database is locked" in uplink.status().last_error
+        await uplink.stop_async()

@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('hostname', sa.String(length=255), server_default='', nullable=False),
     sa.Column('latitude', sa.Float(), nullable=True),
     sa.Column('longitude', sa.Float(), nullable=True),
-    sa.Column('heartbeat_seconds', sa.Integer(), server_default='120', nullable=False, comment='silence longer than this marks the checkpoint offline'),
+    sa.Column('heartbeat_seconds', sa.Integer(), nullable=True, comment='silence longer than this marks the checkpoint offline; NULL: OFFLINE_AFTER_SECONDS'),
     sa.PrimaryKeyConstraint('checkpoint_id'),
     sa.UniqueConstraint('token_hash')
     )

@@ -1,0 +1,220 @@
+"""Central background jobs: retention and offline detection, and the one place they are scheduled.
+
+The jobs are plain functions that take an engine and a cut-off and return what
+they did; tests call them directly. :func:`start_scheduler` wires them into an
+APScheduler ``BackgroundScheduler``: jobs run on the scheduler's own worker
+threads, so database work never blocks the ingest's event loop. Live
+notifications go back to that loop with ``run_coroutine_threadsafe``.
+
+    scheduler = start_scheduler(settings, engine, live)   # inside the running loop
+    ...
+    scheduler.shutdown(wait=False)                         # on SIGTERM
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine, delete, insert, or_, select, update
+
+from . import live
+from .config import IngestSettings
+from .schema import checkpoints, connection_events, health_monitors, lpr_detections
+
+log = logging.getLogger(__name__)
+
+RETENTION_INTERVAL_SECONDS = 600
+OFFLINE_INTERVAL_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    """Rows and files one retention run removed."""
+
+    detections: int
+    health: int
+    files: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineChange:
+    """A checkpoint the offline job marked offline."""
+
+    checkpoint_id: str
+    at: datetime
+    last_seen_at: datetime | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def delete_old_detections(engine: Engine, image_dir: Path, cutoff: datetime, batch: int = 1000) -> tuple[int, int]:
+    """Delete detections received before ``cutoff`` and their image files, ``batch`` rows per transaction.
+
+    Each batch is its own short transaction so the ingest's writer is never
+    held up for long. Files are removed after their rows are gone (a crash in
+    between leaves an orphan file, never a row without its file). Returns
+    ``(rows, files)``.
+    """
+    rows = files = 0
+    while True:
+        with engine.begin() as conn:
+            found = conn.execute(select(lpr_detections.c.id, lpr_detections.c.image_path)
+                                 .where(lpr_detections.c.received_at < cutoff)
+                                 .order_by(lpr_detections.c.id).limit(batch)).all()
+            if not found:
+                return rows, files
+            conn.execute(delete(lpr_detections).where(lpr_detections.c.id.in_([r.id for r in found])))
+        rows += len(found)
+        files += _remove_files(image_dir, [r.image_path for r in found if r.image_path])
+
+
+def _remove_files(image_dir: Path, paths: list[str]) -> int:
+    root = Path(image_dir).resolve()
+    removed = 0
+    for relative in paths:
+        target = (root / relative).resolve()
+        if not target.is_relative_to(root):  # a stored path must never reach outside IMAGE_DIR
+            log.warning("retention: refusing to delete %s (outside the image directory)", relative)
+            continue
+        try:
+            os.unlink(target)
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def delete_old_health(engine: Engine, cutoff: datetime, batch: int = 5000) -> int:
+    """Delete health rows received before ``cutoff`` in batches; return how many."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            ids = conn.execute(select(health_monitors.c.id).where(health_monitors.c.received_at < cutoff)
+                               .order_by(health_monitors.c.id).limit(batch)).scalars().all()
+            if not ids:
+                return total
+            conn.execute(delete(health_monitors).where(health_monitors.c.id.in_(ids)))
+        total += len(ids)
+
+
+def run_retention(engine: Engine, image_dir: Path, retention_days: int, now: datetime | None = None) -> RetentionResult:
+    """Apply the retention policy once: rows and files older than ``retention_days`` go."""
+    cutoff = (now or _now()) - timedelta(days=retention_days)
+    detections, files = delete_old_detections(engine, image_dir, cutoff)
+    health = delete_old_health(engine, cutoff)
+    result = RetentionResult(detections, health, files)
+    if detections or health:
+        log.info("retention: removed %d detections (%d image files) and %d health rows older than %s",
+                 detections, files, health, cutoff.isoformat(timespec="seconds"))
+    return result
+
+
+# --------------------------------------------------------------------------- offline detection
+
+
+def mark_offline(engine: Engine, default_heartbeat: int, now: datetime | None = None) -> list[OfflineChange]:
+    """Mark online checkpoints silent for longer than their heartbeat as offline.
+
+    A checkpoint's own ``heartbeat_seconds`` applies; ``default_heartbeat``
+    (OFFLINE_AFTER_SECONDS) is the floor used when that is unset or zero. Each
+    change writes a ``connection_events`` row ``offline``. The UPDATE re-checks
+    the condition, so a checkpoint heard from meanwhile stays online. Coming
+    back online is the ingest's presence flush.
+    """
+    now = now or _now()
+    changes: list[OfflineChange] = []
+    with engine.begin() as conn:
+        candidates = conn.execute(select(checkpoints.c.checkpoint_id, checkpoints.c.last_seen_at,
+                                         checkpoints.c.heartbeat_seconds)
+                                  .where(checkpoints.c.status == "online")).all()
+        for cp in candidates:
+            limit = now - timedelta(seconds=cp.heartbeat_seconds or default_heartbeat)
+            if cp.last_seen_at is not None and cp.last_seen_at >= limit:
+                continue
+            done = conn.execute(update(checkpoints).where(
+                checkpoints.c.checkpoint_id == cp.checkpoint_id, checkpoints.c.status == "online",
+                or_(checkpoints.c.last_seen_at.is_(None), checkpoints.c.last_seen_at <= limit))
+                .values(status="offline"))
+            if done.rowcount:
+                conn.execute(insert(connection_events).values(checkpoint_id=cp.checkpoint_id, at=now,
+                                                              event="offline", detail="silent too long"))
+                changes.append(OfflineChange(cp.checkpoint_id, now, cp.last_seen_at))
+    for change in changes:
+        log.info("offline: checkpoint %s is offline (last seen %s)", change.checkpoint_id,
+                 change.last_seen_at.isoformat(timespec="seconds") if change.last_seen_at else "never")
+    return changes
+
+
+def offline_payload(change: OfflineChange, connected: bool = False) -> dict:
+    """The ``checkpoint_status`` live payload for an offline change (docs/dashboard.md)."""
+    return {"checkpoint_id": change.checkpoint_id, "connected": connected, "event": "offline",
+            "status": "offline", "at": change.at.isoformat()}
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+class _Announcer:
+    """Hands live events from job threads to the ingest's event loop."""
+
+    def __init__(self, live_events: live.LiveEvents, loop: asyncio.AbstractEventLoop):
+        self.live = live_events
+        self.loop = loop
+
+    def __call__(self, event: str, payload: dict) -> None:
+        if not self.live.enabled or self.loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(self.live.publish(event, payload), self.loop)
+        try:
+            future.result(timeout=5)
+        except Exception as exc:  # publishing is best effort; the row is the truth
+            log.warning("offline: could not publish %s: %s", event, exc)
+
+
+def offline_job(engine: Engine, default_heartbeat: int, announce) -> None:
+    """Scheduled wrapper: mark silent checkpoints offline and announce each change."""
+    for change in mark_offline(engine, default_heartbeat):
+        announce(live.CHECKPOINT_STATUS, offline_payload(change))
+
+
+def retention_job(engine: Engine, image_dir: Path, retention_days: int) -> None:
+    """Scheduled wrapper around :func:`run_retention`."""
+    run_retention(engine, image_dir, retention_days)
+
+
+def start_scheduler(settings: IngestSettings, engine: Engine, live_events: live.LiveEvents,
+                    offline_interval: float = OFFLINE_INTERVAL_SECONDS,
+                    retention_interval: float = RETENTION_INTERVAL_SECONDS) -> BackgroundScheduler:
+    """Start retention and offline detection; call from inside the ingest's running event loop.
+
+    Returns the started scheduler; call ``.shutdown(wait=False)`` on SIGTERM.
+    Both jobs also run once right after start. ``max_instances=1`` and
+    ``coalesce`` keep a slow run from stacking up.
+    """
+    announce = _Announcer(live_events, asyncio.get_running_loop())
+    scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
+                                                                "misfire_grace_time": 60})
+    first = _now()
+    scheduler.add_job(offline_job, "interval", seconds=offline_interval, next_run_time=first, id="offline",
+                      args=(engine, settings.offline_after_seconds, announce))
+    scheduler.add_job(retention_job, "interval", seconds=retention_interval, next_run_time=first,
+                      id="retention", args=(engine, settings.image_dir, settings.retention_days))
+    scheduler.start()
+    log.info("jobs: started (offline check every %ss, retention %d days every %ss)",
+             offline_interval, settings.retention_days, retention_interval)
+    return scheduler
+
+
+__all__ = ["OfflineChange", "RetentionResult", "delete_old_detections", "delete_old_health", "mark_offline",
+           "offline_payload", "run_retention", "start_scheduler"]

@@ -1,0 +1,277 @@
+"""Read-only queries behind the fleet overview, health view, statistics and detail pages.
+
+Every function takes an engine and returns frozen dataclasses (times aware UTC;
+pages convert to the fleet's zone). Each page costs a handful of indexed
+queries whatever the fleet size (no query per checkpoint).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+
+STATUS_RANK = {"PASS": 0, "WARN": 1, "FAIL": 2}
+# Keys the edge agent puts in ``system_info``; values may be numbers or strings like "45%" / "51.2C".
+METRICS = {
+    "cpu": ("cpu_usage", "cpu_percent"),
+    "memory": ("memory_usage", "memory_percent"),
+    "disk": ("disk_usage", "disk_percent"),
+    "temperature": ("temperature", "cpu_temperature", "temperature_c"),
+    "backlog": ("outbox_backlog", "backlog", "pending"),
+}
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# The edge agent (edge_agent/health.py) reports some figures only in a component's message.
+MESSAGE_METRICS = {
+    "temperature": ("temperature", re.compile(r"(-?\d+(?:\.\d+)?)\s*°C")),
+    "disk": ("disk", re.compile(r"\((\d+(?:\.\d+)?)% used\)")),
+    "outbox": ("backlog", re.compile(r"^(\d+) (?:detections )?unsent")),
+}
+
+
+def metric(system_info: dict[str, Any] | None, name: str) -> float | None:
+    """One metric from ``system_info`` as a number (``"45%"`` -> 45.0), or None."""
+    for key in METRICS[name]:
+        value = (system_info or {}).get(key)
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            return float(value)
+        found = _NUMBER.search(str(value))
+        if found:
+            return float(found.group())
+    return None
+
+
+def metrics_of(system_info: dict[str, Any] | None, component: str = "", message: str = "") -> dict[str, float]:
+    """Every metric one health row carries: ``system_info`` keys, else the component's message."""
+    found = {name: value for name in METRICS if (value := metric(system_info, name)) is not None}
+    if component in MESSAGE_METRICS:
+        name, pattern = MESSAGE_METRICS[component]
+        match = pattern.search(message or "")
+        if match and name not in found:
+            found[name] = float(match.group(1))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    """The latest report of one component."""
+
+    component: str
+    status: str
+    message: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointSummary:
+    """One row of the fleet overview."""
+
+    checkpoint_id: str
+    name: str
+    status: str
+    connected: bool
+    last_seen_at: datetime | None
+    latitude: float | None
+    longitude: float | None
+    detections_last_hour: int
+    worst: str | None
+    backlog: float | None
+    components: tuple[ComponentStatus, ...] = field(default_factory=tuple)
+
+    @property
+    def component_states(self) -> dict[str, str]:
+        """Latest status per component (the overview's live updates start from these)."""
+        return {c.component: c.status for c in self.components}
+
+
+def _latest_components(conn, since: datetime, checkpoint_id: str | None = None) -> dict[str, list]:
+    """Latest health row per (checkpoint, component) received since ``since``."""
+    # The GROUP BY runs on the covering index ix_health_monitors_latest (checkpoint, component, id),
+    # never on the table; the age filter applies only to the few rows it picks.
+    latest = (select(func.max(health_monitors.c.id).label("id"))
+              .group_by(health_monitors.c.checkpoint_id, health_monitors.c.component))
+    if checkpoint_id is not None:
+        latest = latest.where(health_monitors.c.checkpoint_id == checkpoint_id)
+    rows = conn.execute(select(health_monitors).where(health_monitors.c.id.in_(latest.scalar_subquery()),
+                                                      health_monitors.c.received_at >= since)
+                        .order_by(health_monitors.c.component)).all()
+    by_checkpoint: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_checkpoint[row.checkpoint_id].append(row)
+    return by_checkpoint
+
+
+def _worst(rows) -> str | None:
+    statuses = [r.status for r in rows if r.status in STATUS_RANK]
+    return max(statuses, key=STATUS_RANK.__getitem__) if statuses else None
+
+
+def _backlog(rows) -> float | None:
+    for row in sorted(rows, key=lambda r: r.id, reverse=True):  # newest report that carries one
+        value = metrics_of(row.system_info, row.component, row.message).get("backlog")
+        if value is not None:
+            return value
+    return None
+
+
+def fleet_overview(engine: Engine, now: datetime | None = None) -> list[CheckpointSummary]:
+    """Every checkpoint with its state, detections in the last hour and worst component status."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        cps = conn.execute(select(checkpoints).order_by(checkpoints.c.checkpoint_id)).all()
+        counts = dict(conn.execute(
+            select(lpr_detections.c.checkpoint_id, func.count())
+            .where(lpr_detections.c.timestamp >= now - timedelta(hours=1))
+            .group_by(lpr_detections.c.checkpoint_id)).all())
+        health = _latest_components(conn, now - timedelta(days=1))
+    return [_summary(cp, counts.get(cp.checkpoint_id, 0), health.get(cp.checkpoint_id, [])) for cp in cps]
+
+
+def _summary(cp, count: int, rows: list) -> CheckpointSummary:
+    components = tuple(ComponentStatus(r.component, r.status, r.message, r.timestamp) for r in rows)
+    return CheckpointSummary(cp.checkpoint_id, cp.name, cp.status, bool(cp.connected), cp.last_seen_at,
+                             cp.latitude, cp.longitude, count, _worst(rows), _backlog(rows), components)
+
+
+def checkpoint_summary(engine: Engine, checkpoint_id: str, now: datetime | None = None) -> CheckpointSummary | None:
+    """One checkpoint's overview row, or None if it does not exist."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        cp = conn.execute(select(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)).first()
+        if cp is None:
+            return None
+        count = conn.execute(select(func.count()).select_from(lpr_detections).where(
+            lpr_detections.c.checkpoint_id == checkpoint_id,
+            lpr_detections.c.timestamp >= now - timedelta(hours=1))).scalar_one()
+        rows = _latest_components(conn, now - timedelta(days=1), checkpoint_id).get(checkpoint_id, [])
+    return _summary(cp, count, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    """One line of a checkpoint's connection history."""
+
+    at: datetime
+    event: str
+    remote: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSeries:
+    """Metric time series for charts: parallel lists, ``t`` in Unix seconds."""
+
+    t: list[float]
+    values: dict[str, list[float | None]]
+
+
+def health_series(engine: Engine, checkpoint_id: str, since: datetime, max_points: int = 1500) -> HealthSeries:
+    """CPU, memory, disk, temperature and backlog reported since ``since`` (thinned to ``max_points``)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(health_monitors.c.timestamp, health_monitors.c.system_info,
+                                   health_monitors.c.component, health_monitors.c.message)
+                            .where(health_monitors.c.checkpoint_id == checkpoint_id,
+                                   health_monitors.c.timestamp >= since)
+                            .order_by(health_monitors.c.timestamp)).all()
+    points: dict[float, dict] = defaultdict(dict)
+    for row in rows:  # one health round reports every component at one time: merge them into one point
+        points[round(row.timestamp.timestamp())].update(metrics_of(row.system_info, row.component, row.message))
+    times = [t for t in sorted(points) if points[t]]
+    step = max(1, len(times) // max_points)
+    times = times[::step]
+    return HealthSeries(times, {name: [points[t].get(name) for t in times] for name in METRICS})
+
+
+def connection_history(engine: Engine, checkpoint_id: str, limit: int = 50) -> list[ConnectionEvent]:
+    """The newest connection events of a checkpoint, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(connection_events).where(connection_events.c.checkpoint_id == checkpoint_id)
+                            .order_by(connection_events.c.id.desc()).limit(limit)).all()
+    return [ConnectionEvent(r.at, r.event, r.remote, r.detail) for r in rows]
+
+
+def recent_detections(engine: Engine, limit: int = 50, checkpoint_id: str | None = None) -> list:
+    """The newest detections (rows), newest first."""
+    query = select(lpr_detections).order_by(lpr_detections.c.id.desc()).limit(limit)
+    if checkpoint_id is not None:
+        query = query.where(lpr_detections.c.checkpoint_id == checkpoint_id)
+    with engine.connect() as conn:
+        return conn.execute(query).all()
+
+
+def detection(engine: Engine, detection_id: int):
+    """One detection row, or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(lpr_detections).where(lpr_detections.c.id == detection_id)).first()
+
+
+def image_file(image_dir: Path, image_path: str | None) -> Path | None:
+    """The stored image for a row's ``image_path``, if it exists and lies inside ``image_dir``."""
+    if not image_path:
+        return None
+    root = Path(image_dir).resolve()
+    target = (root / image_path).resolve()
+    return target if target.is_relative_to(root) and target.is_file() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Detections per checkpoint per bucket; ``buckets`` are aware datetimes in the display zone."""
+
+    buckets: list[datetime]
+    series: dict[str, list[int]]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {cp: sum(values) for cp, values in self.series.items()}
+
+
+def _hour_expr(dialect: str):
+    column = lpr_detections.c.timestamp
+    if dialect == "postgresql":
+        return func.date_trunc("hour", column)
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+def detection_counts(engine: Engine, start: datetime, end: datetime, by: str, tz) -> Counts:
+    """Detections per checkpoint per hour (``by="hour"``) or per local day (``"day"``) in [start, end)."""
+    hour = _hour_expr(engine.dialect.name).label("hour")
+    with engine.connect() as conn:
+        rows = conn.execute(select(lpr_detections.c.checkpoint_id, hour, func.count().label("n"))
+                            .where(lpr_detections.c.timestamp >= start, lpr_detections.c.timestamp < end)
+                            .group_by(lpr_detections.c.checkpoint_id, hour)).all()
+    grouped: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        grouped[row.checkpoint_id][_bucket(_as_utc(row.hour), by, tz)] += row.n
+    buckets = _all_buckets(start, end, by, tz)
+    return Counts(buckets, {cp: [counts.get(b, 0) for b in buckets] for cp, counts in sorted(grouped.items())})
+
+
+def _as_utc(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _bucket(moment: datetime, by: str, tz) -> datetime:
+    local = moment.astimezone(tz)
+    return local.replace(minute=0, second=0, microsecond=0) if by == "hour" else \
+        local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _all_buckets(start: datetime, end: datetime, by: str, tz) -> list[datetime]:
+    step = timedelta(hours=1) if by == "hour" else timedelta(days=1)
+    current, buckets = _bucket(start, by, tz), []
+    while current < end and len(buckets) < 2000:
+        buckets.append(current)
+        current = _bucket((current + step + timedelta(hours=2 if by == "day" else 0)).astimezone(UTC), by, tz)
+    return buckets

@@ -1,0 +1,121 @@
+"""Detection search: partial plate (Thai or Latin), checkpoint, time range, minimum confidence.
+
+Plate parts of three characters or more use the trigram index made by
+migration 0002 (SQLite: FTS5 ``trigram`` table; PostgreSQL: ``pg_trgm`` GIN
+index), so a search stays fast on millions of rows. Shorter parts fall back to
+scanning newest-first, which stops as soon as a page is full. Pages are keyset
+paginated by id (newest first): no OFFSET, no total count.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select, text
+
+from central_server.schema import lpr_detections
+
+from .errors import SearchError
+
+PAGE_SIZE = 50
+EXPORT_LIMIT = 100_000
+_LIKE_SPECIALS = str.maketrans("", "", "%_\\")
+_FTS_IDS = text("SELECT rowid FROM lpr_detections_plate_fts WHERE license_plate LIKE :fts_pattern")
+CSV_COLUMNS = ("id", "timestamp", "checkpoint_id", "license_plate", "confidence", "hostname", "vehicle_type",
+               "vehicle_color", "latitude", "longitude", "image_path", "image_sha256", "received_at")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What to look for; every field is optional. Times are aware."""
+
+    plate: str = ""
+    checkpoint_id: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    min_confidence: float | None = None
+    before_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.start and self.end and self.start >= self.end:
+            raise SearchError("the start of the time range must be before its end")
+        if self.min_confidence is not None and not 0 <= self.min_confidence <= 100:
+            raise SearchError("minimum confidence must be between 0 and 100")
+
+    @property
+    def plate_part(self) -> str:
+        """The plate text as searched (trimmed, LIKE wildcards removed)."""
+        return self.plate.strip().translate(_LIKE_SPECIALS)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of results, newest first; ``next_before`` continues to older rows."""
+
+    rows: list
+    next_before: int | None
+
+
+def _statement(engine: Engine, query: SearchQuery):
+    t = lpr_detections.c
+    statement = select(lpr_detections).order_by(t.id.desc())
+    part = query.plate_part
+    if part:
+        pattern = f"%{part}%"
+        if engine.dialect.name == "sqlite" and len(part) >= 3:
+            statement = statement.where(t.id.in_(_FTS_IDS.bindparams(fts_pattern=pattern)
+                                                 .columns(rowid=lpr_detections.c.id.type)))
+        else:
+            statement = statement.where(t.license_plate.ilike(pattern))
+    if query.checkpoint_id:
+        statement = statement.where(t.checkpoint_id == query.checkpoint_id)
+    if query.start:
+        statement = statement.where(t.timestamp >= query.start)
+    if query.end:
+        statement = statement.where(t.timestamp < query.end)
+    if query.min_confidence is not None:
+        statement = statement.where(t.confidence >= query.min_confidence)
+    if query.before_id is not None:
+        statement = statement.where(t.id < query.before_id)
+    return statement
+
+
+def search(engine: Engine, query: SearchQuery, page_size: int = PAGE_SIZE) -> SearchPage:
+    """One page of matching detections."""
+    with engine.connect() as conn:
+        rows = conn.execute(_statement(engine, query).limit(page_size + 1)).all()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    return SearchPage(rows, rows[-1].id if more and rows else None)
+
+
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    value = str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def export_csv(engine: Engine, query: SearchQuery, tz, limit: int = EXPORT_LIMIT) -> Iterator[str]:
+    """Matching detections as CSV text chunks (header first; times in ``tz``), at most ``limit`` rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=1000).execute(_statement(engine, query).limit(limit))
+        for n, row in enumerate(result, 1):
+            values = row._mapping
+            writer.writerow([_cell(values[c].astimezone(tz) if c in ("timestamp", "received_at") else values[c])
+                             for c in CSV_COLUMNS])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()

@@ -1,0 +1,227 @@
+// AI Camera Fleet dashboard: live updates over Socket.IO, watchlist alerts, charts.
+// Everything received is inserted with textContent (plates are text, never HTML).
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("config").textContent);
+  const page = document.body.dataset.page;
+  const RANK = {PASS: 0, WARN: 1, FAIL: 2};
+  const timeFmt = new Intl.DateTimeFormat("sv-SE", {timeZone: cfg.tz, year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false});
+  const localTime = (iso) => (iso ? timeFmt.format(new Date(iso)) : "");
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function badge(status) {
+    return el("span", {class: "badge s-" + (status || "none")}, (cfg.labels[status] ?? status) || "–");
+  }
+
+  // ---- watchlist: same rule as dashboard/watchlist.py (normalise, * and ?, whole plate)
+  const norm = (p) => String(p).replace(/[\s-]+/g, "").toUpperCase();
+  function globRe(pattern) {
+    const body = Array.from(norm(pattern)).map((c) => c === "*" ? ".*" : c === "?" ? "." :
+      c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("");
+    return new RegExp("^" + body + "$", "su");
+  }
+  const watch = cfg.watch.map((p) => [p, globRe(p)]);
+  window.watchMatch = (pattern, plate) => globRe(pattern).test(norm(plate));
+
+  function alertFor(d) {
+    const hit = watch.find(([, re]) => re.test(norm(d.license_plate)));
+    if (!hit) return;
+    const box = el("div", {class: "alert", role: "alert"});
+    box.append(el("strong", {}, cfg.alertText + ": "));
+    const link = el("a", {href: "/detections/" + d.id, class: "plate"}, d.license_plate);
+    box.append(link, el("span", {}, " (" + hit[0] + ") · " + d.checkpoint_id + " · " + localTime(d.timestamp)));
+    const close = el("button", {type: "button", "aria-label": "close"}, "×");
+    close.addEventListener("click", () => box.remove());
+    box.append(close);
+    document.getElementById("alerts").prepend(box);
+  }
+
+  // ---- detection rows (live feed, health page)
+  function detectionRow(d, withImage) {
+    const tr = el("tr", {"data-id": d.id, class: "new"});
+    const thumb = el("td", {class: "thumb"});
+    if (d.image_path && withImage) thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: ""}));
+    const plate = el("td", {class: "plate"});
+    plate.append(el("a", {href: "/detections/" + d.id}, d.license_plate));
+    const cp = el("td");
+    cp.append(el("a", {href: "/checkpoints/" + encodeURIComponent(d.checkpoint_id)}, d.checkpoint_id));
+    tr.append(thumb, plate, el("td", {}, Number(d.confidence).toFixed(1)), cp, el("td", {}, localTime(d.timestamp)));
+    return tr;
+  }
+  // Rows are added at most every FLUSH_MS, newest first. Only the newest BATCH_THUMBS rows of a
+  // batch load their image and only the top THUMBS rows keep one: at hundreds of detections a
+  // second nobody reads faster, and each thumbnail costs a request and a decode that would delay
+  // the next live events. At ordinary rates every visible row has its thumbnail.
+  const THUMBS = 15, BATCH_THUMBS = 5, FLUSH_MS = 250;
+  const pending = new Map();
+  function prependRow(tbody, d, max) {
+    if (!pending.has(tbody)) pending.set(tbody, {rows: [], max});
+    const queue = pending.get(tbody);
+    queue.rows.push(d);
+    if (queue.rows.length === 1) setTimeout(() => requestAnimationFrame(() => flushRows(tbody)), FLUSH_MS);
+  }
+  function flushRows(tbody) {
+    const {rows, max} = pending.get(tbody);
+    pending.delete(tbody);
+    const fresh = document.createDocumentFragment();
+    rows.slice(-max).reverse().forEach((d, i) => fresh.append(detectionRow(d, i < BATCH_THUMBS)));
+    tbody.prepend(fresh);
+    while (tbody.rows.length > max) tbody.deleteRow(tbody.rows.length - 1);
+    for (let i = THUMBS; i < tbody.rows.length; i++) tbody.rows[i].querySelector("td.thumb img")?.remove();
+  }
+
+  // ---- overview
+  const rowOf = (cp) => document.querySelector('#fleet tr[data-cp="' + CSS.escape(cp) + '"]');
+  function recount() {
+    for (const s of ["online", "offline", "never"]) {
+      const n = document.querySelectorAll("#fleet td.state .badge.s-" + s).length;
+      const out = document.getElementById("n-" + s);
+      if (out) out.textContent = n;
+    }
+  }
+  function setState(cp, status) {
+    const row = rowOf(cp);
+    if (row && status) {
+      const cell = row.querySelector("td.state");
+      cell.replaceChildren(badge(status));
+    }
+    const dot = document.querySelector('#fleet-map circle[data-cp="' + CSS.escape(cp) + '"]');
+    if (dot && status) dot.setAttribute("class", "dot s-" + status);
+    const title = document.querySelector('#health-title[data-cp="' + CSS.escape(cp) + '"] .state');
+    if (title && status) title.replaceChildren(badge(status));
+    recount();
+  }
+  function touch(cp, iso) {
+    const row = rowOf(cp);
+    if (!row) return null;
+    row.querySelector("td.seen").textContent = localTime(iso || new Date().toISOString());
+    return row;
+  }
+  function backlogOf(h) { return metricsOf(h).backlog ?? null; }
+
+  function onDetection(d) {
+    alertFor(d);
+    if (page === "live") prependRow(document.querySelector("#live-feed tbody"), d, 100);
+    if (page === "overview") {
+      const row = touch(d.checkpoint_id, d.received_at);
+      if (row) { const c = row.querySelector("td.count"); c.textContent = Number(c.textContent) + 1; }
+      if (row && !/s-online/.test(row.querySelector("td.state").innerHTML)) setState(d.checkpoint_id, "online");
+    }
+    if (page === "health" && d.checkpoint_id === healthCp()) {
+      prependRow(document.querySelector("table.detections tbody"), d, 10);
+    }
+  }
+
+  function onHealth(h) {
+    if (page === "overview") {
+      const row = touch(h.checkpoint_id, h.received_at);
+      if (!row) return;
+      const comps = JSON.parse(row.dataset.components || "{}");
+      comps[h.component] = h.status;
+      row.dataset.components = JSON.stringify(comps);
+      const worst = Object.values(comps).reduce((a, s) => (RANK[s] > (RANK[a] ?? -1) ? s : a), null);
+      row.querySelector("td.worst").replaceChildren(badge(worst));
+      const backlog = backlogOf(h);
+      if (backlog !== null) row.querySelector("td.backlog").textContent = Math.round(backlog);
+    }
+    if (page === "health" && h.checkpoint_id === healthCp()) updateComponent(h);
+  }
+
+  function onStatus(s) { setState(s.checkpoint_id, s.status || (s.connected ? "online" : null)); }
+
+  // ---- health page
+  const healthCp = () => document.getElementById("health-title")?.dataset.cp;
+  function updateComponent(h) {
+    const tbody = document.querySelector("#components tbody");
+    tbody.querySelector("tr.empty")?.remove();
+    let row = tbody.querySelector('tr[data-component="' + CSS.escape(h.component) + '"]');
+    if (!row) {
+      row = el("tr", {"data-component": h.component});
+      row.append(el("td", {}, h.component), el("td", {class: "status"}), el("td", {class: "message"}),
+        el("td", {class: "time"}));
+      tbody.append(row);
+    }
+    row.querySelector(".status").replaceChildren(badge(h.status));
+    row.querySelector(".message").textContent = h.message;
+    row.querySelector(".time").textContent = localTime(h.timestamp);
+    const values = metricsOf(h);
+    charts.forEach((chart) => chart.add(Math.round(Date.parse(h.timestamp) / 1000), values));
+  }
+
+  const charts = [];
+  const METRIC_KEYS = {cpu: ["cpu_usage", "cpu_percent"], memory: ["memory_usage", "memory_percent"],
+    disk: ["disk_usage", "disk_percent"], temperature: ["temperature", "cpu_temperature", "temperature_c"],
+    backlog: ["outbox_backlog", "backlog", "pending"]};
+  // Same rules as dashboard/queries.py metrics_of: system_info keys, else the component's message.
+  const MESSAGE_METRICS = {temperature: ["temperature", /(-?\d+(?:\.\d+)?)\s*°C/],
+    disk: ["disk", /\((\d+(?:\.\d+)?)% used\)/], outbox: ["backlog", /^(\d+) (?:detections )?unsent/]};
+  function metricsOf(h) {
+    const info = h.system_info || {}, found = {};
+    for (const [name, keys] of Object.entries(METRIC_KEYS)) {
+      for (const k of keys) {
+        const v = info[k];
+        if (v === undefined || v === null || typeof v === "boolean") continue;
+        const m = String(v).match(/-?\d+(?:\.\d+)?/);
+        if (m) { found[name] = parseFloat(m[0]); break; }
+      }
+    }
+    const rule = MESSAGE_METRICS[h.component];
+    if (rule && found[rule[0]] === undefined) {
+      const m = String(h.message || "").match(rule[1]);
+      if (m) found[rule[0]] = parseFloat(m[1]);
+    }
+    return found;
+  }
+  const tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), cfg.tz);
+  function plotWidth(node) { return Math.max(260, node.clientWidth || 300); }
+
+  function healthCharts() {
+    const data = JSON.parse(document.getElementById("series").textContent);
+    document.querySelectorAll("figure.chart").forEach((fig) => {
+      const name = fig.dataset.metric;
+      const node = fig.querySelector(".plot");
+      const xs = data.t.slice(), ys = data.values[name].slice();
+      let [xmin, xmax] = data.window;  // the selected range, not just the points' span
+      const plot = new uPlot({width: plotWidth(node), height: 150, tzDate, legend: {show: false},
+        scales: {x: {time: true, range: () => [xmin, xmax]}},
+        series: [{}, {label: name, stroke: "#2f6fb0", width: 2, spanGaps: true}]}, [xs, ys], node);
+      charts.push({add(t, values) {
+        const v = values[name];
+        if (v === undefined) return;
+        xs.push(t); ys.push(v); xmax = Math.max(xmax, t); plot.setData([xs, ys]);
+      }});
+    });
+  }
+
+  const PALETTE = ["#2f6fb0", "#d9822b", "#2e9e5b", "#c23b3b", "#7d4fb5", "#8a6d3b", "#d147a3", "#555", "#17a2b8", "#9aa000"];
+  function statsChart() {
+    const data = JSON.parse(document.getElementById("chart-data").textContent);
+    const node = document.getElementById("stats-chart");
+    const names = Object.keys(data.series);
+    const series = [{}].concat(names.map((n, i) => ({label: n, stroke: PALETTE[i % PALETTE.length], width: 2})));
+    new uPlot({width: plotWidth(node), height: 320, tzDate, series},
+      [data.t].concat(names.map((n) => data.series[n])), node);
+  }
+
+  // ---- socket
+  function connect() {
+    const status = document.getElementById("conn");
+    const socket = io({transports: ["websocket"]});
+    socket.on("connect", () => status.classList.add("up"));
+    socket.on("disconnect", () => status.classList.remove("up"));
+    socket.on("detection", onDetection);
+    socket.on("health", onHealth);
+    socket.on("checkpoint_status", onStatus);
+    window.fleetSocket = socket;
+  }
+
+  if (page === "health" && window.uPlot) healthCharts();
+  if (page === "stats" && window.uPlot) statsChart();
+  connect();
+})();

@@ -1,0 +1,1 @@
+"""Blueprints of the dashboard, one module per area."""

@@ -1,0 +1,60 @@
+"""Helpers shared by the views: role check, time formatting, template globals."""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+from flask import Flask, abort
+from flask_babel import get_locale
+from flask_login import current_user
+
+from .. import fleet
+from ..watchlist import list_entries
+
+
+def admin_required(view):
+    """Refuse (403) a logged-in user who is not an admin."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated or not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An aware UTC time as text in the fleet's zone ("" for None)."""
+    if value is None:
+        return ""
+    return value.astimezone(fleet().settings.tz).strftime(fmt)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Filters and globals every template may use."""
+    app.add_template_filter(localtime, "localtime")
+
+    @app.context_processor
+    def _globals():
+        watch = [e.pattern for e in list_entries(fleet().engine)] if current_user.is_authenticated else []
+        return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch}
+
+    tiles = fleet_settings(app).tiles_origin
+    policy = ("default-src 'self'; img-src 'self' data:" + (f" {tiles}" if tiles else "") + "; "
+              "style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; script-src 'self'; "
+              "object-src 'none'; frame-ancestors 'none'")
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+def fleet_settings(app: Flask):
+    """The settings an app was built with."""
+    return app.extensions["fleet"].settings

@@ -1,0 +1,59 @@
+"""Fleet overview (with the offline map), live feed, and per-checkpoint health view."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
+
+from .. import fleet, queries
+from ..fleetmap import FleetMap, Place, build_map
+from ..queries import CheckpointSummary
+
+bp = Blueprint("fleet", __name__)
+HEALTH_RANGES = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(days=1),
+                 "7d": timedelta(days=7)}
+
+
+def map_of(summaries: list[CheckpointSummary]) -> tuple[FleetMap, list[str]]:
+    """The map of the checkpoints that have a position, and the ids of those that do not."""
+    places = [Place(s.checkpoint_id, s.latitude, s.longitude, s.status) for s in summaries
+              if s.latitude is not None and s.longitude is not None]
+    placed = {p.checkpoint_id for p in places}
+    return build_map(places, fleet().settings.dashboard_map_tiles_url), \
+        [s.checkpoint_id for s in summaries if s.checkpoint_id not in placed]
+
+
+@bp.route("/")
+@login_required
+def overview():
+    summaries = queries.fleet_overview(fleet().engine)
+    counts = {status: sum(1 for s in summaries if s.status == status) for status in ("online", "offline", "never")}
+    fleet_map, unplaced = map_of(summaries)
+    return render_template("overview.html", checkpoints=summaries, counts=counts, map=fleet_map,
+                           unplaced=unplaced)
+
+
+@bp.route("/live")
+@login_required
+def live():
+    rows = queries.recent_detections(fleet().engine, limit=50)
+    return render_template("live.html", detections=rows)
+
+
+@bp.route("/checkpoints/<checkpoint_id>")
+@login_required
+def health(checkpoint_id: str):
+    engine = fleet().engine
+    summary = queries.checkpoint_summary(engine, checkpoint_id)
+    if summary is None:
+        abort(404)
+    span = request.args.get("range", "24h")
+    since = datetime.now(UTC) - HEALTH_RANGES.get(span, HEALTH_RANGES["24h"])
+    series = queries.health_series(engine, checkpoint_id, since)
+    window = (since.timestamp(), datetime.now(UTC).timestamp())
+    return render_template("health.html", cp=summary, series=series, span=span, ranges=list(HEALTH_RANGES),
+                           window=window,
+                           history=queries.connection_history(engine, checkpoint_id),
+                           recent=queries.recent_detections(engine, limit=10, checkpoint_id=checkpoint_id))

@@ -1,0 +1,1 @@
+"""The demo: central + dashboard + simulated checkpoints (``python -m demo``)."""

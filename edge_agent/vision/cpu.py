@@ -1,0 +1,86 @@
+"""CPU plate detector: PP-OCR text lines grouped into plate-shaped candidates.
+
+A Latin plate is usually one text row; a Thai car plate is a row (series + number)
+with a smaller province row right under it. Rows are built from lines that sit side
+by side; a row plus the row just below it becomes a two-line candidate as well.
+The reader decides which candidate actually holds a plate.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .base import Box, PlateCandidate, TextLine
+from .ocr import PaddleText
+
+log = logging.getLogger(__name__)
+
+MIN_LINE_HEIGHT = 6  # px; below this no engine reads anything
+
+
+def group_rows(lines: list[TextLine]) -> list[list[TextLine]]:
+    """Lines of similar height that overlap vertically and nearly touch form one row (left to right)."""
+    rows: list[list[TextLine]] = []
+    for line in sorted(lines, key=lambda ln: ln.box.x):
+        for row in rows:
+            last = row[-1].box
+            overlap = min(last.y + last.h, line.box.y + line.box.h) - max(last.y, line.box.y)
+            gap = line.box.x - (last.x + last.w)
+            low, high = sorted((last.h, line.box.h))
+            # Side by side and top- or bottom-aligned. A Thai series with a ฎ/ฏ tail is taller
+            # than its number but shares its top; a province under a series shares neither.
+            aligned = min(abs(last.y - line.box.y), abs(last.y + last.h - line.box.y - line.box.h)) <= 0.35 * low
+            if overlap >= 0.5 * low and low >= 0.45 * high and aligned and -0.6 * low <= gap <= 1.2 * high:
+                row.append(line)
+                break
+        else:
+            rows.append([line])
+    return sorted(rows, key=lambda r: (Box.union([ln.box for ln in r]).y, r[0].box.x))
+
+
+def _below(upper: Box, lower: Box) -> bool:
+    """``lower`` looks like a Thai province line under the series line ``upper``."""
+    gap = lower.y - (upper.y + upper.h)
+    cx = lower.x + lower.w / 2
+    return (
+        -0.3 * upper.h <= gap <= 0.8 * upper.h
+        and upper.x <= cx <= upper.x + upper.w
+        and lower.h <= upper.h
+        and lower.w <= 1.4 * upper.w
+    )
+
+
+def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
+    """Plate candidates: every row alone, and every row with a smaller row just under it."""
+    lines = [ln for ln in lines if ln.box.h >= MIN_LINE_HEIGHT]
+    rows = group_rows(lines)
+    boxes = [Box.union([ln.box for ln in row]) for row in rows]
+    out = []
+    for i, (row, box) in enumerate(zip(rows, boxes, strict=True)):
+        out.append(PlateCandidate(box, 0.5, tuple(row)))
+        below = [j for j in range(i + 1, len(rows)) if _below(box, boxes[j])]
+        if below:  # the widest row under it: a province split by the detector leaves slivers
+            j = max(below, key=lambda k: boxes[k].w)
+            out.append(PlateCandidate(Box.union([box, boxes[j]]), 0.6, tuple(row) + tuple(rows[j])))
+    return out
+
+
+class CpuPlateDetector:
+    """Finds plate candidates with PP-OCR's text detector (any script, offline, CPU)."""
+
+    name = "cpu"
+
+    def __init__(self, text: PaddleText) -> None:
+        self.text = text
+        self.last_error: str | None = None  # ONNX Runtime on the CPU has no transient failures
+
+    def detect(self, image: np.ndarray) -> list[PlateCandidate]:
+        """Candidates in ``image`` (BGR); ``[]`` for an empty or unreadable frame."""
+        if image is None or image.size == 0:
+            return []
+        return candidates_from_lines(self.text.find_lines(image))
+
+    def close(self) -> None:
+        """Nothing to release: the sessions go with the object."""

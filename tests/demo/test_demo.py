@@ -1,0 +1,91 @@
+"""``python -m demo`` end to end, and the stand-in sender's pieces."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from central_server.schema import lpr_detections
+from demo.standin import random_plate, render_scene
+from fleet_protocol import inspect_jpeg
+from tests.support.ingest import REPO, _free_port
+
+
+def test_rendered_scenes_are_valid_jpegs():
+    """Each rendered scene is a JPEG the ingest accepts (640x480)."""
+    rng = random.Random(1)
+    for _ in range(3):
+        info = inspect_jpeg(render_scene(random_plate(rng), rng), max_pixels=4_000_000)
+        assert (info.width, info.height) == (640, 480)
+
+
+def test_plates_are_thai_or_latin():
+    """Plates look like Thai (letters + number) or Latin (3 letters + 4 digits) registrations."""
+    rng = random.Random(2)
+    plates = [random_plate(rng) for _ in range(200)]
+    assert any(re.fullmatch(r"\d?[ก-ฮ]{2} \d{1,4}", p) for p in plates)
+    assert any(re.fullmatch(r"[A-Z]{3}\d{4}", p) for p in plates)
+    assert all(re.fullmatch(r"\d?[ก-ฮ]{2} \d{1,4}|[A-Z]{3}\d{4}", p) for p in plates)
+
+
+def _login(base: str, username: str, password: str) -> str:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/login", timeout=10).read().decode()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"username": username, "password": password, "csrf_token": token}).encode()
+    return opener.open(base + "/login", data=body, timeout=10).read().decode()
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_demo_runs_and_stops_cleanly_on_ctrl_c(tmp_path):
+    """The demo prints a working login, detections arrive from all three checkpoints, Ctrl-C stops it all."""
+    port, ingest_port = _free_port(), _free_port()
+    demo = subprocess.Popen([sys.executable, "-m", "demo", "--dir", str(tmp_path), "--port", str(port),
+                             "--ingest-port", str(ingest_port), "--interval", "0.3"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = ""
+        while "Press Ctrl-C" not in output:
+            line = demo.stdout.readline()
+            assert line, f"demo ended early:\n{output}"
+            output += line
+        username, password = re.search(r"Login:\s+(\S+) / (\S+)", output).groups()
+        assert f"http://127.0.0.1:{port}/" in output
+        assert "Fleet overview" in _login(f"http://127.0.0.1:{port}", username, password)
+        engine = create_engine(f"sqlite:///{tmp_path / 'central.db'}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                per_checkpoint = dict(conn.execute(select(lpr_detections.c.checkpoint_id, func.count())
+                                                   .group_by(lpr_detections.c.checkpoint_id)).all())
+            if len(per_checkpoint) == 3:
+                break
+            time.sleep(0.3)
+        engine.dispose()
+        assert set(per_checkpoint) == {"demo-1", "demo-2", "demo-3"}
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 0
+        assert "demo: stopped" in rest
+        assert not _port_open(port) and not _port_open(ingest_port)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
