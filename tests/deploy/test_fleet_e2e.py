@@ -25,7 +25,7 @@ import pytest
 from tests.support.images import scene_jpeg
 from tests.support.messages import detection, dumps
 
-from .fleet import CENTRAL, EDGES, read_env_file
+from .fleet import CENTRAL, EDGES, Run, read_env_file
 from .services import nginx_main_config, port_free, start_unit, stop, wait_http
 
 pytestmark = pytest.mark.slow
@@ -149,19 +149,45 @@ def test_edge_agent_detection_is_stored_centrally(central, edge_agent, tmp_path)
     _wait_for(lambda: "EDG0101" in central.detections(env["CHECKPOINT_ID"]), agent, log)
 
 
-def test_playbook_final_check_sees_the_running_agent(edge_agent, deployed):
-    """The playbook's closing service check passes against the running agent."""
-    run = deployed.fleet.playbook("--limit", EDGES[0], "--tags", "config", "-e", "edge_healthcheck=true")
-    run.assert_ok(hosts=(EDGES[0],))
-    assert "Check that the control API answers /api/health_status" in run.output
-    assert re.search(r"health_status] \*+\nok: \[edge-test-1\]", run.output), run.output[-2000:]
+@dataclass(frozen=True)
+class ConfigRun:
+    """A `--tags config` run over both edges with token rotation and the closing service check,
+    while only the first edge's agent runs: tokens before, the run, tokens after."""
+
+    before: dict[str, dict[str, str]]
+    run: Run
+    after: dict[str, dict[str, str]]
 
 
-def test_playbook_final_check_fails_for_a_dead_service(deployed):
-    """The closing service check fails the run when a checkpoint's agent does not answer."""
-    run = deployed.fleet.playbook("--limit", EDGES[1], "--tags", "config", "-e", "edge_healthcheck=true",
-                                  "-e", "edge_healthcheck_retries=1")
-    assert run.returncode != 0 and run.failed == {EDGES[1]: 1}, run.output[-2000:]
+@pytest.fixture(scope="module")
+def config_run(edge_agent, deployed) -> ConfigRun:
+    """Rotate both edges' tokens and run the service checks, in one playbook run."""
+    def envs() -> dict[str, dict[str, str]]:
+        return {h: read_env_file(deployed.fleet.root(h) / "etc/aicamera/edge/.env.production") for h in EDGES}
+
+    before = envs()
+    run = deployed.fleet.playbook("--limit", ",".join(EDGES), "--tags", "config", "-e", "edge_rotate_token=true",
+                                  "-e", "edge_healthcheck=true", "-e", "edge_healthcheck_retries=1")
+    return ConfigRun(before, run, envs())
+
+
+def test_playbook_final_check_passes_for_the_running_agent(config_run):
+    """The playbook's closing service check passes on the checkpoint whose agent answers."""
+    assert config_run.run.failed[EDGES[0]] == 0, config_run.run.output[-3000:]
+    assert f"ok: [{EDGES[0]}]" in _health_check_section(config_run.run.output)
+
+
+def test_playbook_final_check_fails_for_a_dead_service(config_run):
+    """The closing service check fails the run on the checkpoint whose agent does not answer."""
+    assert config_run.run.returncode != 0 and config_run.run.failed[EDGES[1]] == 1, config_run.run.output[-3000:]
+    assert f"fatal: [{EDGES[1]}]" in _health_check_section(config_run.run.output)
+
+
+def _health_check_section(output: str) -> str:
+    """The playbook output of the control API check task, up to the next task."""
+    found = re.search(r"answers /api/health_status\] \*+\n(.*?)\n(?:TASK|RUNNING|PLAY)", output, re.S)
+    assert found, output[-3000:]
+    return found[1]
 
 
 def _insert_outside_detection(db_path: Path, tmp_path: Path, plate: str) -> None:
@@ -181,17 +207,13 @@ def _wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 30.
         time.sleep(0.3)
 
 
-def test_rotating_a_token_refuses_the_old_one(central, deployed):
+def test_rotating_a_token_refuses_the_old_one(central, config_run):
     """`-e edge_rotate_token=true` issues a new token the ingest accepts and retires the old one."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    env_path = deployed.fleet.root(EDGES[1]) / "etc/aicamera/edge/.env.production"
-    old = read_env_file(env_path)
-    run = deployed.fleet.playbook("--limit", EDGES[1], "--tags", "config", "-e", "edge_rotate_token=true")
-    run.assert_ok(hosts=(EDGES[1],))
-    new = read_env_file(env_path)
-    assert new["CHECKPOINT_TOKEN"] != old["CHECKPOINT_TOKEN"]
+    old, new = config_run.before[EDGES[1]], config_run.after[EDGES[1]]
+    assert all(config_run.before[h]["CHECKPOINT_TOKEN"] != config_run.after[h]["CHECKPOINT_TOKEN"] for h in EDGES)
     tls = ssl.create_default_context(cafile=new["SSL_CERT_FILE"])
     with pytest.raises(InvalidStatus):
         connect(new["WEBSOCKET_SERVER_URL"], ssl=tls,
