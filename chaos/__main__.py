@@ -1,13 +1,15 @@
 """``python -m chaos [--quick]``: run every scenario at full size and print the report table.
 
 Full size (issue #7): 5 edges x 10,000 detections with 3 central SIGKILLs, an edge SIGKILLed
-mid-send 5 times, PostgreSQL restarted under load, 10,000 hostile frames. ``--quick`` runs the
-small sizes the test suite uses.
+mid-send 5 times, a 60 s partition, a nearly full edge disk, PostgreSQL restarted under load,
+10,000 hostile frames, and scale-out (2 ingest + 2 dashboards, 100 checkpoints at 500/s for
+60 s). ``--quick`` runs small sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import tempfile
@@ -15,8 +17,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chaos import central, edge
+from chaos import central, edge, scaleout
 from chaos.report import Outcome, table
+
+PG_ADMIN = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def scenarios(quick: bool):
@@ -29,6 +34,7 @@ def scenarios(quick: bool):
             ("disk nearly full", lambda d: edge.disk_nearly_full(d)),
             ("postgres restart", lambda d: central.postgres_restart(d, 2, 200, 1.5)),
             ("wire fuzz", lambda d: central.wire_fuzz(d, f"sqlite:///{d / 'fuzz.db'}", total=1000)),
+            ("scale-out", lambda d: scaleout.scale_out(d, PG_ADMIN, REDIS, 50, 200, 10)),
         ]
     return [
         ("central killed", lambda d: edge.central_killed(d, edges=5, total=10_000, kills=3, seconds=30)),
@@ -37,6 +43,7 @@ def scenarios(quick: bool):
         ("disk nearly full", lambda d: edge.disk_nearly_full(d, disk_mb=64, cap_mb=16, detections=1000)),
         ("postgres restart", lambda d: central.postgres_restart(d, 5, 600, 3.0)),
         ("wire fuzz", lambda d: central.wire_fuzz(d, f"sqlite:///{d / 'fuzz.db'}", total=10_000)),
+        ("scale-out", lambda d: scaleout.scale_out(d, PG_ADMIN, REDIS, 100, 500, 60)),
     ]
 
 

@@ -5,9 +5,11 @@ Starts the central ingest (``python -m central_server``), the dashboard
 under ``var/demo``; prints the dashboard URL and a login; Ctrl-C (or SIGTERM)
 stops everything cleanly, checkpoints first.
 
-The checkpoints are started by :func:`launch_checkpoints`, the one function to
-swap when the real edge agent replays footage: today it runs the stand-in
-sender (``python -m demo.standin``), with the edge agent's own variables.
+Each checkpoint is the real edge agent (``python -m edge_agent``) replaying
+footage the project renders itself (cars with Thai and Latin plates, written
+once under ``var/demo/footage``) through the CPU detector, with its own outbox.
+``--standin`` runs the lighter protocol-only sender (``python -m demo.standin``)
+instead, for machines too slow for three CPU detectors.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ingest-port", type=int, default=8765, help="ingest port (default 8765)")
     parser.add_argument("--interval", type=float, default=3.0, help="mean seconds between vehicles per checkpoint")
     parser.add_argument("--duration", type=float, default=0, help="stop by itself after this many seconds (0: never)")
+    parser.add_argument("--checkpoints", type=int, default=len(CHECKPOINTS), choices=range(1, len(CHECKPOINTS) + 1),
+                        help=f"how many checkpoints to run (default {len(CHECKPOINTS)})")
+    parser.add_argument("--vehicles", type=int, default=4, help="cars in each checkpoint's footage loop (default 4)")
+    parser.add_argument("--standin", action="store_true",
+                        help="protocol-only senders instead of edge agents with the CPU detector "
+                             "(--interval applies to them)")
     return parser
 
 
@@ -108,16 +116,48 @@ def demo_login(env: dict[str, str]) -> tuple[str, str]:
 
 
 def launch_checkpoints(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
-                       interval: float, logs: Path) -> list[subprocess.Popen]:
-    """Start one sender process per checkpoint (swap this for the real edge agent)."""
+                       args: argparse.Namespace, data: Path) -> list[subprocess.Popen]:
+    """Start one checkpoint process per spec: the edge agent on rendered footage, or the stand-in."""
+    logs = data / "logs"
+    footage = {} if args.standin else prepare_footage(specs, data / "footage", args.vehicles)
     processes = []
-    for spec in specs:
+    for number, spec in enumerate(specs, start=1):
         child = {**env, "WEBSOCKET_SERVER_URL": ingest_url, "CHECKPOINT_ID": spec.checkpoint_id,
-                 "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id], "HOSTNAME": f"pi-{spec.checkpoint_id}",
-                 "STANDIN_INTERVAL": str(interval), "STANDIN_LATITUDE": str(spec.latitude),
-                 "STANDIN_LONGITUDE": str(spec.longitude)}
-        processes.append(_spawn([sys.executable, "-m", "demo.standin"], child, logs / f"{spec.checkpoint_id}.log"))
+                 "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id]}
+        if args.standin:
+            child.update(HOSTNAME=f"pi-{spec.checkpoint_id}", STANDIN_INTERVAL=str(args.interval),
+                         STANDIN_LATITUDE=str(spec.latitude), STANDIN_LONGITUDE=str(spec.longitude))
+            argv = [sys.executable, "-m", "demo.standin"]
+        else:
+            child.update(edge_env(spec, number, data, footage[spec.checkpoint_id], args.port))
+            argv = [sys.executable, "-m", "edge_agent"]
+        processes.append(_spawn(argv, child, logs / f"{spec.checkpoint_id}.log"))
     return processes
+
+
+def edge_env(spec: CheckpointSpec, number: int, data: Path, footage: Path, dashboard_port: int) -> dict[str, str]:
+    """The edge agent's settings for one demo checkpoint (its own outbox and control API port)."""
+    return {"DB_PATH": str((data / spec.checkpoint_id / "lpr_data.db").resolve()),
+            "CAMERA_SOURCE": str(footage.resolve()), "DETECTOR": "cpu", "CAMERA_FPS": "5",
+            "EDGE_API_HOST": "127.0.0.1", "EDGE_API_PORT": str(dashboard_port + number),
+            "EDGE_HOSTNAME": f"pi-{spec.checkpoint_id}", "EDGE_LATITUDE": str(spec.latitude),
+            "EDGE_LONGITUDE": str(spec.longitude), "EDGE_HEALTH_INTERVAL_S": "15",
+            "WEBSOCKET_LOG_FILE": str((data / "logs" / f"{spec.checkpoint_id}.uplink.log").resolve())}
+
+
+def prepare_footage(specs, root: Path, vehicles: int) -> dict[str, Path]:
+    """Render each checkpoint's footage once (different cars per checkpoint); reuse it on later runs."""
+    from edge_agent.vision.render import write_demo_footage
+
+    folders = {}
+    for number, spec in enumerate(specs, start=1):
+        folder = root / f"{spec.checkpoint_id}-{vehicles}"
+        if not (folder / "footage.json").exists():
+            print(f"demo: rendering footage for {spec.checkpoint_id} ({vehicles} cars; first run only) ...",
+                  flush=True)
+            write_demo_footage(folder, seed=number, vehicles=vehicles)
+        folders[spec.checkpoint_id] = folder
+    return folders
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -169,7 +209,8 @@ def run(args: argparse.Namespace) -> int:
     env = base_env(data)
     ingest_env = {**env, "INGEST_HOST": "127.0.0.1", "INGEST_PORT": str(args.ingest_port),
                   "OFFLINE_AFTER_SECONDS": "30"}
-    tokens = {spec.checkpoint_id: provision(ingest_env, spec) for spec in CHECKPOINTS}
+    specs = CHECKPOINTS[:args.checkpoints]
+    tokens = {spec.checkpoint_id: provision(ingest_env, spec) for spec in specs}
     place_checkpoints(env)
     username, password = demo_login(env)
     dash_env = {**env, "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": str(args.port),
@@ -183,8 +224,7 @@ def run(args: argparse.Namespace) -> int:
         dashboard = _spawn([sys.executable, "-m", "dashboard"], dash_env, logs / "dashboard.log")
         started.append(dashboard)
         wait_http(f"http://127.0.0.1:{args.port}/login", dashboard, "dashboard")
-        started += launch_checkpoints(CHECKPOINTS, tokens, f"ws://127.0.0.1:{args.ingest_port}", env,
-                                      args.interval, logs)
+        started += launch_checkpoints(specs, tokens, f"ws://127.0.0.1:{args.ingest_port}", env, args, data)
         _announce(args, username, password, logs)
         _wait(started, args.duration)
     except (KeyboardInterrupt, _Stop):
@@ -196,11 +236,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _announce(args, username: str, password: str, logs: Path) -> None:
-    print(f"\nAI Camera Fleet demo is running ({len(CHECKPOINTS)} checkpoints, SQLite, no Redis)\n"
+    kind = "stand-in senders" if args.standin else "edge agents replaying rendered footage, CPU detector"
+    print(f"\nAI Camera Fleet demo is running ({args.checkpoints} checkpoints: {kind}; SQLite, no Redis)\n"
           f"  Dashboard: http://127.0.0.1:{args.port}/\n"
           f"  Login:     {username} / {password}\n"
           f"  Ingest:    ws://127.0.0.1:{args.ingest_port}\n"
-          f"  Logs:      {logs}/\n"
+          + ("" if args.standin else "".join(
+              f"  Edge {n}:    http://127.0.0.1:{args.port + n}/ (the checkpoint's own pages)\n"
+              for n in range(1, args.checkpoints + 1)))
+          + f"  Logs:      {logs}/\n"
           f"Press Ctrl-C to stop.", flush=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import random
 import re
 import signal
@@ -55,10 +56,10 @@ def _port_open(port: int) -> bool:
 
 @pytest.mark.slow
 def test_demo_runs_and_stops_cleanly_on_ctrl_c(tmp_path):
-    """The demo prints a working login, detections arrive from all three checkpoints, Ctrl-C stops it all."""
+    """With stand-in senders: a working login, detections from all three checkpoints, Ctrl-C stops it all."""
     port, ingest_port = _free_port(), _free_port()
     demo = subprocess.Popen([sys.executable, "-m", "demo", "--dir", str(tmp_path), "--port", str(port),
-                             "--ingest-port", str(ingest_port), "--interval", "0.3"],
+                             "--ingest-port", str(ingest_port), "--interval", "0.3", "--standin"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output = ""
@@ -85,6 +86,40 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(tmp_path):
         assert demo.returncode == 0
         assert "demo: stopped" in rest
         assert not _port_open(port) and not _port_open(ingest_port)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+
+
+@pytest.mark.slow
+def test_demo_with_a_real_edge_agent_reads_rendered_plates(tmp_path):
+    """The default demo path: an edge agent replays rendered footage through the CPU detector to the dashboard."""
+    port, ingest_port = _free_port(), _free_port()
+    demo = subprocess.Popen([sys.executable, "-m", "demo", "--dir", str(tmp_path), "--port", str(port),
+                             "--ingest-port", str(ingest_port), "--checkpoints", "1", "--vehicles", "2"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output = ""
+        while "Press Ctrl-C" not in output:
+            line = demo.stdout.readline()
+            assert line, f"demo ended early:\n{output}"
+            output += line
+        assert "edge agents replaying rendered footage" in output
+        footage = json.loads(next((tmp_path / "footage").glob("demo-1-*/footage.json")).read_text())
+        expected = {car["text"].replace(" ", "") for car in footage["vehicles"]}
+        engine = create_engine(f"sqlite:///{tmp_path / 'central.db'}")
+        deadline = time.monotonic() + 240
+        plates: set[str] = set()
+        while time.monotonic() < deadline and not plates & expected:
+            with engine.connect() as conn:
+                plates = {p.replace(" ", "") for p in conn.execute(select(lpr_detections.c.license_plate)).scalars()}
+            time.sleep(1)
+        engine.dispose()
+        assert plates & expected, f"read {plates}, footage has {expected}"
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 0 and "demo: stopped" in rest
     finally:
         if demo.poll() is None:
             demo.kill()
