@@ -36,11 +36,12 @@ def test_second_deploy_changes_nothing(deployed):
     assert deployed.second.changed == dict.fromkeys(HOSTS, 0), deployed.second.output[-3000:]
 
 
-def test_check_mode_reports_no_change(deployed):
-    """`--check --diff` on a deployed fleet reports changed=0 and shows no diff."""
-    run = deployed.fleet.playbook("--check", "--diff")
+def test_check_mode_reports_no_change_one_checkpoint_at_a_time(deployed):
+    """`--check --diff` on a deployed fleet reports changed=0, updating the edges one by one."""
+    run = deployed.fleet.playbook("--check", "--diff", edge_serial=None)
     run.assert_ok()
     assert run.changed == dict.fromkeys(HOSTS, 0), run.output[-3000:]
+    assert run.output.count("PLAY [Deploy the edge agents, a few at a time]") == len(EDGES)
 
 
 def test_check_mode_tells_a_config_change_without_making_it(deployed):
