@@ -25,7 +25,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -x -q -m "not slow"
 
 ## make demo: central server (+ dashboard + simulated checkpoints as they land) on SQLite.
-demo: venv
+demo: venv system-deps
 	$(BIN)/python -m demo
 
 ## make bench: benchmarks; prints one table per benchmark.

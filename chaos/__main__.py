@@ -40,7 +40,7 @@ def scenarios(quick: bool):
         ("central killed", lambda d: edge.central_killed(d, edges=5, total=10_000, kills=3, seconds=30)),
         ("edge killed", lambda d: edge.edge_killed(d, backlog=5000, kills=5)),
         ("partition", lambda d: edge.partition(d, seconds=60, heartbeat=15)),
-        ("disk nearly full", lambda d: edge.disk_nearly_full(d, disk_mb=64, cap_mb=16, detections=1000)),
+        ("disk nearly full", lambda d: edge.disk_nearly_full(d, disk_mb=96, cap_mb=16, detections=1000)),
         ("postgres restart", lambda d: central.postgres_restart(d, 5, 600, 3.0)),
         ("wire fuzz", lambda d: central.wire_fuzz(d, f"sqlite:///{d / 'fuzz.db'}", total=10_000)),
         ("scale-out", lambda d: scaleout.scale_out(d, PG_ADMIN, REDIS, 100, 500, 60)),

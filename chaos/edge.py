@@ -103,8 +103,11 @@ def _image_ok(path: Path, sha256: str) -> bool:
 
 
 def _drained(settings_list, produced_total: int) -> bool:
-    delivered = sum(edge_counts(s).get("delivered", 0) for s in settings_list)
-    return delivered >= produced_total
+    """True when no edge has a row left to send (delivered rows may since have been pruned)."""
+    counts = [edge_counts(s) for s in settings_list]
+    answered = sum(c.get("delivered", 0) + c.get("rejected", 0) for c in counts)
+    unsent = sum(c.get("pending", 0) + c.get("in_flight", 0) for c in counts)
+    return unsent == 0 and answered > 0 and produced_total > 0
 
 
 def central_killed(workdir: Path, edges: int = 5, total: int = 10_000, kills: int = 3,

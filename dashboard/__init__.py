@@ -73,7 +73,9 @@ def _flask_config(settings: DashboardSettings) -> dict:
     return dict(
         SECRET_KEY=settings.dashboard_secret_key or _secret_from_file(settings.dashboard_secret_file),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.dashboard_secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.dashboard_secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.dashboard_session_hours),
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
         BABEL_DEFAULT_LOCALE="en", BABEL_DEFAULT_TIMEZONE=settings.fleet_timezone,

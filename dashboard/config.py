@@ -33,6 +33,8 @@ class DashboardSettings(CommonSettings):
     dashboard_map_tiles_url: str | None = Field(
         None, description="optional map tiles, e.g. http://tiles.local/{z}/{x}/{y}.png (or a path on this "
                           "server); unset: the map is a grid that needs no network")
+    dashboard_secure_cookies: bool = Field(
+        False, description="1 when served over https (behind the TLS proxy): cookies are sent only over TLS")
     dashboard_session_hours: int = Field(12, ge=1, description="how long a login lasts")
 
     @field_validator("dashboard_allowed_origins", mode="before")

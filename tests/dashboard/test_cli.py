@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,6 +26,7 @@ def test_help_names_the_settings():
     assert "users" in out and "DASHBOARD_PORT" in out and "CENTRAL_DB_URL" in out
 
 
+@pytest.mark.slow
 def test_users_lifecycle(sqlite_url):
     """Add, list, change password and remove users; mistakes exit 1 with a message and change nothing."""
     assert _run(sqlite_url, "users", "add", "ops", "--role", "admin", "--password-stdin",
@@ -46,3 +51,24 @@ def test_invalid_settings_are_reported(sqlite_url):
     result = subprocess.run([sys.executable, "-m", "dashboard", "users", "list"], capture_output=True, text=True,
                             env=env, cwd=REPO, timeout=60)
     assert result.returncode == 2 and "dashboard_port" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_runs_gunicorn_and_stops_on_sigterm(tmp_path):
+    """``python -m dashboard`` answers through gunicorn (not Werkzeug's dev server) and exits 0 on SIGTERM."""
+    from tests.dashboard.stack import dashboard_env, free_port, wait_http
+
+    port = free_port()
+    env = dashboard_env(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "images", port, tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "dashboard"], env=env, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/login")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as response:
+            assert response.headers["Server"].startswith("gunicorn")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +27,24 @@ def _publish(redis_url: str, payload: dict) -> None:
 
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, go()).result(10)
+
+
+def _payload(plate: str) -> dict:
+    return {"id": 1, "checkpoint_id": "cp1", "event_id": None, "license_plate": plate, "confidence": 90.0,
+            "timestamp": "2026-11-24T01:00:00+00:00", "received_at": "2026-11-24T01:00:00+00:00",
+            "hostname": "", "image_path": None, "latitude": None, "longitude": None}
+
+
+def _wait_until_subscribed(redis_url: str, pages, timeout: float = 20.0) -> None:
+    """Redis pub/sub keeps nothing for late subscribers: ping until both dashboards relay."""
+    probe = f"P{uuid.uuid4().hex[:8].upper()}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _publish(redis_url, _payload(probe))
+        if all(page.locator(f"#live-feed td.plate:has-text('{probe}')").count() for page in pages):
+            return
+        pages[0].wait_for_timeout(500)
+    raise TimeoutError("the dashboards did not subscribe to Redis in time")
 
 
 def test_two_dashboards_receive_one_publish(tmp_path, redis_url):
@@ -51,11 +70,10 @@ def test_two_dashboards_receive_one_publish(tmp_path, redis_url):
             page.goto(dash.url + "/live")
             page.wait_for_selector("#conn.up", timeout=10_000)
             pages.append(page)
-        _publish(redis_url, {"id": 1, "checkpoint_id": "cp1", "event_id": None, "license_plate": marker,
-                             "confidence": 90.0, "timestamp": "2026-11-24T01:00:00+00:00",
-                             "received_at": "2026-11-24T01:00:00+00:00", "hostname": "", "image_path": None,
-                             "latitude": None, "longitude": None})
+        _wait_until_subscribed(redis_url, pages)
+        _publish(redis_url, _payload(marker))
         for page in pages:
             page.wait_for_selector(f"#live-feed td.plate:has-text('{marker}')", timeout=10_000)
+            page.wait_for_timeout(200)
             assert page.locator(f"#live-feed td.plate:has-text('{marker}')").count() == 1
         browser.close()

@@ -108,3 +108,14 @@ def test_socketio_origin_list_is_explicit(settings, sqlite_engine):
     assert socketio.server.eio.cors_allowed_origins == ["https://ops.example"]
     create_app(settings, engine=sqlite_engine, start_live=False)
     assert socketio.server.eio.cors_allowed_origins is None
+
+
+def test_secure_cookies_behind_tls(settings, sqlite_engine):
+    """DASHBOARD_SECURE_COOKIES=1 marks the session cookie Secure."""
+    from dashboard import create_app
+
+    app = create_app(settings.model_copy(update={"dashboard_secure_cookies": True}), engine=sqlite_engine,
+                     start_live=False, migrate=False)
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    response = app.test_client().get("/login")
+    assert "Secure" in response.headers["Set-Cookie"]
