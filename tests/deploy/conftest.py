@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,3 +43,6 @@ def deployed(tmp_path_factory) -> Iterator[Deployed]:
     second.assert_ok()
     print(f"\ndeploy: {first.seconds:.1f} s, re-deploy: {second.seconds:.1f} s")
     yield Deployed(fleet, first, second)
+    # Three release venvs take ~1 GB; DEPLOY_TEST_KEEP=1 keeps them for a post-mortem.
+    if not os.environ.get("DEPLOY_TEST_KEEP"):
+        shutil.rmtree(fleet.test_dir, ignore_errors=True)

@@ -59,10 +59,14 @@ class Fleet:
         """The directory standing in for ``/`` on ``host``."""
         return self.test_dir / "hosts" / host
 
-    def playbook(self, *args: str) -> Run:
-        """Run deploy.yml on the test inventory with ``args`` added; return the run."""
+    def playbook(self, *args: str, edge_serial: int | None = 2) -> Run:
+        """Run deploy.yml on the test inventory with ``args`` added; return the run.
+
+        Both edges update together unless ``edge_serial`` is None (the playbook's one at a time).
+        """
+        serial = ["-e", f"fleet_edge_serial={edge_serial}"] if edge_serial else []
         cmd = [str(BIN / "ansible-playbook"), "-i", "inventory/test", "deploy.yml",
-               "-e", f"fleet_test_dir={self.test_dir}", "-e", "fleet_edge_serial=2", *args]
+               "-e", f"fleet_test_dir={self.test_dir}", *serial, *args]
         env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         started = time.monotonic()

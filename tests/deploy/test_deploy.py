@@ -1,5 +1,7 @@
-"""The playbook against the test fleet: idempotence, truthful --check, and rendered files
-checked by the tools that will read them (systemd-analyze, nft, nginx, logrotate)."""
+"""The playbook against the test fleet: idempotence, truthful --check, and rendered files.
+
+Each rendered file is checked by the tool that will read it (systemd-analyze, nft, nginx, logrotate).
+"""
 
 from __future__ import annotations
 
@@ -34,16 +36,16 @@ def test_second_deploy_changes_nothing(deployed):
     assert deployed.second.changed == dict.fromkeys(HOSTS, 0), deployed.second.output[-3000:]
 
 
-def test_check_mode_reports_no_change(deployed):
-    """`--check --diff` on a deployed fleet reports changed=0 and shows no diff."""
-    run = deployed.fleet.playbook("--check", "--diff")
+def test_check_mode_reports_no_change_one_checkpoint_at_a_time(deployed):
+    """`--check --diff` on a deployed fleet reports changed=0, updating the edges one by one."""
+    run = deployed.fleet.playbook("--check", "--diff", edge_serial=None)
     run.assert_ok()
     assert run.changed == dict.fromkeys(HOSTS, 0), run.output[-3000:]
+    assert run.output.count("PLAY [Deploy the edge agents, a few at a time]") == len(EDGES)
 
 
 def test_check_mode_tells_a_config_change_without_making_it(deployed):
-    """A changed setting under `--tags config --check --diff` is reported as a change (without
-    printing the secret-bearing env file) and leaves the file as it was."""
+    """A changed setting under `--tags config --check --diff` is reported, unprinted and unmade."""
     env_file = deployed.fleet.root(CENTRAL) / "etc/aicamera/central/.env.production"
     before = env_file.read_bytes()
     run = deployed.fleet.playbook("--limit", CENTRAL, "--tags", "config", "--check", "--diff",

@@ -1,9 +1,13 @@
-"""The deployed fleet, started from the deployed tree with the deployed env files (as the
-systemd units would start it): ingest behind nginx's TLS, a checkpoint's detection stored centrally."""
+"""The deployed fleet started from the deployed tree with the deployed env files, as its units would.
+
+Ingest behind nginx's TLS, a checkpoint's detection stored centrally, token rotation, and the
+playbook's closing service checks against running and dead services.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import ssl
@@ -21,7 +25,7 @@ import pytest
 from tests.support.images import scene_jpeg
 from tests.support.messages import detection, dumps
 
-from .fleet import CENTRAL, EDGES, read_env_file
+from .fleet import CENTRAL, EDGES, Run, read_env_file
 from .services import nginx_main_config, port_free, start_unit, stop, wait_http
 
 pytestmark = pytest.mark.slow
@@ -87,8 +91,7 @@ def test_ingest_answers_through_nginx_only_to_clients_trusting_the_fleet_ca(cent
 
 
 def test_provisioned_token_stores_a_detection_through_nginx(central, deployed):
-    """An edge host's provisioned token and CA carry a detection over wss into the central DB;
-    a wrong token is refused at the handshake."""
+    """An edge host's provisioned token and CA store a detection over wss; a wrong token is refused."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
@@ -119,9 +122,9 @@ def test_dashboard_login_page_through_nginx(central, deployed):
         stop(proc)
 
 
-def test_edge_agent_detection_is_stored_centrally(central, deployed, tmp_path):
-    """The deployed edge agent delivers a detection another program put in its outbox, over
-    wss through nginx, and the central host stores it."""
+@pytest.fixture(scope="module")
+def edge_agent(central, deployed, tmp_path_factory) -> Iterator[tuple[dict, Path, subprocess.Popen]]:
+    """The first edge host's agent, started from its deployed tree; yields its env and log."""
     root = deployed.fleet.root(EDGES[0])
     if not _deployed_module_works(root, "edge_agent"):
         pytest.skip("`python -m edge_agent --help` fails in the deployed tree (edge agent not merged "
@@ -130,13 +133,61 @@ def test_edge_agent_detection_is_stored_centrally(central, deployed, tmp_path):
     frames = Path(env["CAMERA_SOURCE"])
     frames.mkdir(parents=True, exist_ok=True)
     (frames / "0001.jpg").write_bytes(scene_jpeg())
-    agent = start_unit(root, "aicamera-edge.service", tmp_path / "edge.log")
+    log = tmp_path_factory.mktemp("edge-logs") / "edge.log"
+    agent = start_unit(root, "aicamera-edge.service", log)
     try:
-        wait_http(f"http://127.0.0.1:{env['EDGE_API_PORT']}/api/health_status", agent, tmp_path / "edge.log")
-        _insert_outside_detection(Path(env["DB_PATH"]), tmp_path, "EDG0101")
-        _wait_for(lambda: "EDG0101" in central.detections(env["CHECKPOINT_ID"]), agent, tmp_path / "edge.log")
+        wait_http(f"http://127.0.0.1:{env['EDGE_API_PORT']}/api/health_status", agent, log)
+        yield env, log, agent
     finally:
         stop(agent)
+
+
+def test_edge_agent_detection_is_stored_centrally(central, edge_agent, tmp_path):
+    """A detection another program puts in the agent's outbox reaches the central DB over wss."""
+    env, log, agent = edge_agent
+    _insert_outside_detection(Path(env["DB_PATH"]), tmp_path, "EDG0101")
+    _wait_for(lambda: "EDG0101" in central.detections(env["CHECKPOINT_ID"]), agent, log)
+
+
+@dataclass(frozen=True)
+class ConfigRun:
+    """A `--tags config` run over both edges with token rotation and the closing service check,
+    while only the first edge's agent runs: tokens before, the run, tokens after."""
+
+    before: dict[str, dict[str, str]]
+    run: Run
+    after: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def config_run(edge_agent, deployed) -> ConfigRun:
+    """Rotate both edges' tokens and run the service checks, in one playbook run."""
+    def envs() -> dict[str, dict[str, str]]:
+        return {h: read_env_file(deployed.fleet.root(h) / "etc/aicamera/edge/.env.production") for h in EDGES}
+
+    before = envs()
+    run = deployed.fleet.playbook("--limit", ",".join(EDGES), "--tags", "config", "-e", "edge_rotate_token=true",
+                                  "-e", "edge_healthcheck=true", "-e", "edge_healthcheck_retries=1")
+    return ConfigRun(before, run, envs())
+
+
+def test_playbook_final_check_passes_for_the_running_agent(config_run):
+    """The playbook's closing service check passes on the checkpoint whose agent answers."""
+    assert config_run.run.failed[EDGES[0]] == 0, config_run.run.output[-3000:]
+    assert f"ok: [{EDGES[0]}]" in _health_check_section(config_run.run.output)
+
+
+def test_playbook_final_check_fails_for_a_dead_service(config_run):
+    """The closing service check fails the run on the checkpoint whose agent does not answer."""
+    assert config_run.run.returncode != 0 and config_run.run.failed[EDGES[1]] == 1, config_run.run.output[-3000:]
+    assert f"fatal: [{EDGES[1]}]" in _health_check_section(config_run.run.output)
+
+
+def _health_check_section(output: str) -> str:
+    """The playbook output of the control API check task, up to the next task."""
+    found = re.search(r"answers /api/health_status\] \*+\n(.*?)\n(?:TASK|RUNNING|PLAY)", output, re.S)
+    assert found, output[-3000:]
+    return found[1]
 
 
 def _insert_outside_detection(db_path: Path, tmp_path: Path, plate: str) -> None:
@@ -156,18 +207,13 @@ def _wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 30.
         time.sleep(0.3)
 
 
-def test_rotating_a_token_refuses_the_old_one(central, deployed):
-    """`--tags config -e edge_rotate_token=true` gives the checkpoint a new token that the
-    ingest accepts, and the old one is refused at the handshake."""
+def test_rotating_a_token_refuses_the_old_one(central, config_run):
+    """`-e edge_rotate_token=true` issues a new token the ingest accepts and retires the old one."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
-    env_path = deployed.fleet.root(EDGES[1]) / "etc/aicamera/edge/.env.production"
-    old = read_env_file(env_path)
-    run = deployed.fleet.playbook("--limit", EDGES[1], "--tags", "config", "-e", "edge_rotate_token=true")
-    run.assert_ok(hosts=(EDGES[1],))
-    new = read_env_file(env_path)
-    assert new["CHECKPOINT_TOKEN"] != old["CHECKPOINT_TOKEN"]
+    old, new = config_run.before[EDGES[1]], config_run.after[EDGES[1]]
+    assert all(config_run.before[h]["CHECKPOINT_TOKEN"] != config_run.after[h]["CHECKPOINT_TOKEN"] for h in EDGES)
     tls = ssl.create_default_context(cafile=new["SSL_CERT_FILE"])
     with pytest.raises(InvalidStatus):
         connect(new["WEBSOCKET_SERVER_URL"], ssl=tls,
