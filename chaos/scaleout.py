@@ -10,7 +10,6 @@ once and reached both browsers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -18,12 +17,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from websockets.asyncio.client import connect
 
 from central_server import auth
 from chaos.report import Outcome
 from tests.dashboard.stack import CHROMIUM, CHROMIUM_ARGS, dashboard_env, dashboard_process, free_port
+from tests.support.databases import throwaway_postgres
 from tests.support.images import scene_jpeg
 from tests.support.ingest import ingest_process, ingest_settings
 from tests.support.messages import detection, dumps
@@ -31,21 +31,6 @@ from tests.support.messages import detection, dumps
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 RECORDER = """() => { window.__rx = {}; window.fleetSocket.on('detection', (d) => {
     if (String(d.checkpoint_id).startsWith('scale-')) window.__rx[d.id] = Date.now(); }); }"""
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str):
-    """A throwaway database on the machine's PostgreSQL."""
-    name = f"fleet_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 async def _checkpoint(url, checkpoint_id, token, template, rate, seconds, acks, latencies, errors):
@@ -104,7 +89,7 @@ def scale_out(workdir: Path, pg_admin_url: str, redis_url: str, checkpoints: int
 
     from tests.dashboard.stack import ADMIN_PASSWORD
 
-    with fresh_database(pg_admin_url) as db_url:
+    with throwaway_postgres(pg_admin_url, prefix="fleet_scale") as db_url:
         settings = ingest_settings(db_url, workdir, redis_url=redis_url, ingest_reuse_port=True)
         port = free_port()
         with ingest_process(settings, port=port, log_path=workdir / "ingest1.log") as one, \

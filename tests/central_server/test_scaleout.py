@@ -5,22 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 
 import pytest
 from websockets.asyncio.client import connect
 
 from tests.support.images import scene_jpeg
-from tests.support.ingest import ingest_process, ingest_settings
+from tests.support.ingest import _free_port, ingest_process, ingest_settings
 from tests.support.messages import detection, dumps
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _send(url: str, token: str, message: dict) -> dict:
