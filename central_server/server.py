@@ -21,6 +21,7 @@ from . import db, live
 from .config import IngestSettings
 from .images import ImageStore
 from .ingest import Ingest
+from .jobs import start_scheduler
 from .store import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,12 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
             log.info("ingest: listening on %s:%d (db %s)", settings.ingest_host, port, engine.url.render_as_string())
             background = [asyncio.create_task(ingest.presence.run()),
                           asyncio.create_task(ingest.revocation_watch(settings.ingest_token_recheck_seconds))]
-            scheduler = _start_jobs(settings, engine, live_events)
+            scheduler = start_scheduler(settings, engine, live_events)
             if ready:
                 ready(port)
             await stop.wait()
             log.info("ingest: shutting down; answering in-flight messages")
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
+            scheduler.shutdown(wait=False)
             await ingest.drain(server)
             for task in background:
                 task.cancel()
@@ -82,12 +82,3 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-
-
-def _start_jobs(settings: IngestSettings, engine, live_events):
-    """Start the retention/offline scheduler when the jobs module is present."""
-    try:
-        from .jobs import start_scheduler
-    except ImportError:
-        return None
-    return start_scheduler(settings, engine, live_events)
