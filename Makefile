@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-dev
 
 venv: $(STAMP)
 
-$(STAMP): requirements/dev.txt requirements/central.txt requirements/edge.txt
+$(STAMP): requirements/dev.txt requirements/central.txt requirements/edge.txt requirements/deploy.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements/dev.txt
