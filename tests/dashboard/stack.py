@@ -10,12 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +23,7 @@ from websockets.sync.client import connect
 
 from fleet_protocol import Detection, HealthReport, encode_message
 from tests.support.ingest import REPO, _free_port
+from tests.support.processes import terminate, wait_http
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 ADMIN_PASSWORD = "browser-admin-1"
@@ -57,20 +54,6 @@ def dashboard_env(db_url: str, image_dir: Path, port: int, var: Path, redis_url:
     return env
 
 
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    """Block until ``url`` answers (any HTTP status)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 @contextlib.contextmanager
 def dashboard_process(env: dict[str, str], log_path: Path | None = None) -> Iterator[Dashboard]:
     """Run ``python -m dashboard`` with ``env``; SIGTERM it on exit."""
@@ -82,12 +65,7 @@ def dashboard_process(env: dict[str, str], log_path: Path | None = None) -> Iter
         wait_http(f"http://127.0.0.1:{port}/login")
         yield Dashboard(f"http://127.0.0.1:{port}", port, process)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, 20)
         if log_path:
             log.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from edge_agent.agent import Agent, identity, outbox_config
 from edge_agent.config import AgentSettings, load_settings
 from edge_agent.events import PlateEvent
 from edge_agent.outbox import Outbox
+from tests.support.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]
 TIME_SCALE = float(os.environ.get("TEST_TIME_SCALE", "1"))  # raise on a slow machine: every wait scales
@@ -110,10 +110,4 @@ def agent_process(settings: AgentSettings, log_path: Path) -> Iterator[subproces
         try:
             yield process
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            terminate(process, 20)

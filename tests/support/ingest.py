@@ -9,11 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ from pathlib import Path
 from central_server import auth, db
 from central_server.config import IngestSettings
 from central_server.server import run
+from tests.support.processes import terminate, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,15 +87,8 @@ def ingest_env(settings: IngestSettings, port: int) -> dict[str, str]:
 
 
 def wait_healthy(port: int, timeout: float = 30.0) -> None:
-    """Block until ``/healthz`` answers 200 on ``port``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"ingest on port {port} did not become healthy in {timeout} s")
+    """Block until ``/healthz`` answers on ``port``."""
+    wait_http(f"http://127.0.0.1:{port}/healthz", timeout)
 
 
 @contextlib.contextmanager
@@ -112,12 +103,6 @@ def ingest_process(settings: IngestSettings, port: int | None = None,
         wait_healthy(port)
         yield RunningIngest(f"ws://127.0.0.1:{port}", port, settings, process=process)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process)
         if log_path:
             log.close()
