@@ -83,6 +83,7 @@ class HealthMonitor:
             system_info = self._system_info()
             components = (self._system(system_info), self._disk(), *self._temperature(),
                           *self._vision(), self._hailo(), self._outbox(), self._uplink())
+            system_info = {**system_info, **fleet_metrics(components)}
             snapshot = HealthSnapshot(datetime.now(UTC), components, system_info)
             self._log_transitions(components)
             self.last = snapshot
@@ -122,12 +123,11 @@ class HealthMonitor:
     def _disk(self) -> ComponentStatus:
         usage = psutil.disk_usage(str(self.outbox.config.db_path.parent))
         free_mb = usage.free / 1e6
+        details = {"free_bytes": usage.free, "percent": usage.percent}
         if usage.free < self.config.disk_fail_free_bytes:
-            return ComponentStatus("disk", Status.FAIL, f"only {free_mb:.0f} MB free",
-                                   {"free_bytes": usage.free})
+            return ComponentStatus("disk", Status.FAIL, f"only {free_mb:.0f} MB free", details)
         status = Status.WARN if usage.free < self.config.disk_warn_free_bytes else Status.PASS
-        return ComponentStatus("disk", status, f"{free_mb:.0f} MB free ({usage.percent:.0f}% used)",
-                               {"free_bytes": usage.free})
+        return ComponentStatus("disk", status, f"{free_mb:.0f} MB free ({usage.percent:.0f}% used)", details)
 
     def _temperature(self) -> list[ComponentStatus]:
         celsius = read_soc_temperature(self.config.thermal_zone)
@@ -187,6 +187,19 @@ class HealthMonitor:
             return ComponentStatus("uplink", Status.WARN, f"connecting to {s.url}", details)
         return ComponentStatus("uplink", Status.FAIL, f"{s.state.value}: {s.last_error or 'not connected'}; "
                                f"last delivery {last}", details)
+
+
+def fleet_metrics(components) -> dict[str, Any]:
+    """The figures the dashboard charts, as ``system_info`` keys: disk_usage, temperature, outbox_backlog."""
+    details = {c.component: c.details for c in components}
+    metrics: dict[str, Any] = {}
+    if "percent" in details.get("disk", {}):
+        metrics["disk_usage"] = f"{details['disk']['percent']:.0f}%"
+    if "celsius" in details.get("temperature", {}):
+        metrics["temperature"] = round(details["temperature"]["celsius"], 1)
+    if "unsent_detections" in details.get("outbox", {}):
+        metrics["outbox_backlog"] = details["outbox"]["unsent_detections"]
+    return metrics
 
 
 def read_soc_temperature(zone: Path) -> float | None:

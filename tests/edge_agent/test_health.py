@@ -34,6 +34,17 @@ def test_all_components_reported_and_queued(outbox, tmp_path):
     assert outbox.query("SELECT count(*) AS n FROM health_checks")[0]["n"] == len(comps)
 
 
+def test_system_info_carries_the_figures_the_dashboard_charts(outbox, tmp_path):
+    """system_info gains disk_usage, temperature and outbox_backlog, which the dashboard reads as metrics."""
+    from dashboard.queries import metric
+
+    (tmp_path / "temp").write_text("61500\n")
+    info = monitor(outbox, tmp_path, FakeVision()).check(queue=False).system_info
+    assert info["temperature"] == 61.5 and info["outbox_backlog"] == 0 and info["disk_usage"].endswith("%")
+    assert metric(info, "temperature") == 61.5 and metric(info, "backlog") == 0.0
+    assert 0 <= metric(info, "disk") <= 100
+
+
 def test_vision_absent_is_warn_and_hailo_required_is_fail(outbox, tmp_path):
     """No vision package: camera/detector WARN; DETECTOR=hailo without the device: FAIL."""
     comps = by_name(monitor(outbox, tmp_path, None, detector="hailo").check(queue=False))
