@@ -363,14 +363,6 @@ class Outbox:
                                "last_error = ? WHERE id = ? AND delivery = 'in_flight'",
                                (o.retry_at, o.reason, o.row_id))
 
-    def release(self, items: list[tuple[Kind, int]]) -> None:
-        """Return these in-flight rows to pending (the link dropped before their answers)."""
-        for kind in Kind:
-            ids = [(row_id,) for k, row_id in items if k is kind]
-            if ids:
-                self.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
-                             "WHERE id = ? AND delivery = 'in_flight'", ids, many=True)
-
     def release_all_in_flight(self) -> int:
         """Return every in-flight row to pending (start-up, end of a session); return the count."""
         return sum(self.execute(f"UPDATE {kind.value} SET delivery = 'pending' "
