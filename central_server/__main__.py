@@ -51,16 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_settings(env_file: Path | None) -> IngestSettings:
-    if env_file is not None and not env_file.is_file():
-        raise SystemExit(f"error: env file {env_file} does not exist")
-    return IngestSettings(_env_file=env_file) if env_file else IngestSettings()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.env_file)
+        settings = IngestSettings.load(args.env_file)
     except ValidationError as exc:
         print(f"error: invalid settings:\n{exc}", file=sys.stderr)
         return 2

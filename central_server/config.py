@@ -45,6 +45,15 @@ class CommonSettings(BaseSettings):
     def _empty_is_none(cls, value):
         return value or None
 
+    @classmethod
+    def load(cls, env_file: Path | None = None):
+        """Settings from the environment, after ``env_file`` if given (exits when it is missing)."""
+        if env_file is None:
+            return cls()
+        if not env_file.is_file():
+            raise SystemExit(f"error: env file {env_file} does not exist")
+        return cls(_env_file=env_file)
+
     @property
     def tz(self) -> ZoneInfo:
         """The fleet's time zone as a tzinfo."""

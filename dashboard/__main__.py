@@ -54,10 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_settings(env_file: Path | None) -> DashboardSettings:
-    if env_file is not None and not env_file.is_file():
-        raise SystemExit(f"error: env file {env_file} does not exist")
-    return DashboardSettings(_env_file=env_file) if env_file else DashboardSettings()
 
 
 def _password(from_stdin: bool) -> str:
@@ -92,7 +88,7 @@ def _users(settings: DashboardSettings, args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.env_file)
+        settings = DashboardSettings.load(args.env_file)
     except ValidationError as exc:
         print(f"error: invalid settings:\n{exc}", file=sys.stderr)
         return 2
