@@ -54,8 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
