@@ -39,7 +39,8 @@ class PlateEvent:
     ``license_plate`` is the normalised text (Thai digits as Arabic, no spaces);
     ``plate_raw`` is what the reader saw. ``confidence`` is 0-100. Images are
     JPEG bytes: the scene (full frame) and the best plate crop.
-    ``timestamp`` is timezone-aware.
+    ``timestamp`` is timezone-aware. ``province_confidence`` (0-100) is the
+    reader's score for ``province`` (None when the reader gave none).
     """
 
     license_plate: str
@@ -49,6 +50,7 @@ class PlateEvent:
     plate_jpeg: bytes | None = None
     plate_raw: str = ""
     province: str = ""
+    province_confidence: float | None = None
     box: tuple[int, int, int, int] | None = None  # x, y, w, h in the scene
     vehicle_type: str = ""
     vehicle_color: str = ""
