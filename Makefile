@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: venv system-deps test test-fast demo bench chaos lint clean
+.PHONY: venv system-deps test test-fast demo bench chaos lint clean lock wheelhouse
 
 venv: $(STAMP)
 
@@ -31,6 +31,19 @@ demo: venv system-deps
 ## make bench: benchmarks; prints one table per benchmark.
 bench: venv system-deps
 	$(BIN)/python -m bench
+
+## make lock: resolve requirements/{central,edge}.txt into pinned lock files with hashes (the
+## deploy installs from these). Run after changing either .txt; needs the package index.
+lock: venv
+	for role in central edge; do \
+	  $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	    --custom-compile-command "make lock" requirements/$$role.txt -o requirements/$$role.lock || exit 1; \
+	done
+
+## make wheelhouse: the locked wheels for x86_64 and aarch64 hosts in var/wheelhouse (the deploy
+## builds what it needs by itself; this fills the cache ahead, e.g. before going offline).
+wheelhouse: venv
+	$(BIN)/python scripts/wheelhouse
 
 lint: venv
 	$(BIN)/ruff check .

@@ -24,7 +24,7 @@ from .cleanup import CapWatch, CleanupPolicy
 from .config import AgentSettings
 from .errors import ConfigError
 from .events import PlateEvent, VisionService
-from .health import HealthConfig, HealthMonitor
+from .health import VISION_NOT_INSTALLED, HealthConfig, HealthMonitor
 from .images import ImageLimits
 from .jobs import start_scheduler
 from .outbox import Identity, Outbox, OutboxConfig
@@ -106,7 +106,7 @@ def load_vision(settings: AgentSettings, sink: NotifyingSink,
         vision = importlib.import_module("edge_agent.vision")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("edge_agent.vision"):
-            return None, "vision package not installed"
+            return None, VISION_NOT_INSTALLED
         return None, f"vision package cannot load: {exc}"
     try:
         if vision_settings is None:

@@ -30,6 +30,8 @@ from .outbox import Kind, Outbox
 from .uplink import LinkState, UplinkStatus
 
 log = logging.getLogger(__name__)
+# Why the vision service is absent on a build without the vision package (not an error).
+VISION_NOT_INSTALLED = "vision package not installed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +141,12 @@ class HealthMonitor:
 
     def _vision(self) -> list[ComponentStatus]:
         if self.vision is None:
-            why = self.vision_error or "vision package not installed"
-            return [ComponentStatus("camera", Status.WARN, f"camera unavailable: {why}"),
-                    ComponentStatus("detector", Status.WARN, f"detection unavailable: {why}")]
+            # A build without the vision package is a choice (WARN); one that failed to start
+            # (no camera, missing model data) is broken (FAIL), which the deploy's check catches.
+            why = self.vision_error or VISION_NOT_INSTALLED
+            status = Status.WARN if why == VISION_NOT_INSTALLED else Status.FAIL
+            return [ComponentStatus("camera", status, f"camera unavailable: {why}"),
+                    ComponentStatus("detector", status, f"detection unavailable: {why}")]
         try:
             return list(self.vision.health())
         except Exception as exc:  # a broken vision service must not take health down with it
