@@ -1,48 +1,82 @@
-"""Session fixtures: one real deploy of the test fleet that every deploy test inspects."""
+"""Session fixtures: the test fleet booted once (`scripts/fleet-hosts up`) and deployed once.
+
+Every test of the systemd-host suite inspects that one fleet; tests that change it put it back.
+FLEET_HOSTS_KEEP=1 leaves the fleet running afterwards for a post-mortem (`scripts/fleet-hosts
+ssh fleet-edge-1`, then `scripts/fleet-hosts down`).
+"""
 
 from __future__ import annotations
 
+import csv
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from .fleet import BIN, REPO, Fleet, Run, ensure_wheelhouse
+from tests.support.images import scene_jpeg
+
+from .hosts import EDGES, Run, fleet_hosts, playbook, ssh, why_not_runnable
+
+REAL_PLATES = Path(__file__).resolve().parents[2] / ".." / "shared" / "plates"
+# One real photo per checkpoint, placed in its camera folder before the deploy.
+PHOTOS = {EDGES[0]: "br_PJX5721.jpg", EDGES[1]: "br_NYY1710.jpg"}
+CAMERA_DIR = "/srv/aicamera/frames"
 
 
 @dataclass(frozen=True)
 class Deployed:
     """The fleet after a first deploy and an identical second one."""
 
-    fleet: Fleet
+    controller_dir: Path
     first: Run
     second: Run
+    plates: dict[str, str]  # edge host -> the plate in its camera folder ("" when synthetic)
 
-
-def _require_tools() -> None:
-    if not (BIN / "ansible-playbook").exists():
-        pytest.skip("ansible-playbook is not in the venv (pip install -r requirements/deploy.txt)")
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("the release is built with git archive: needs git and a git checkout")
+    def playbook(self, *args: str, edge_serial: int | None = 2) -> Run:
+        """Run deploy.yml again on this fleet."""
+        return playbook(*args, controller_dir=self.controller_dir, edge_serial=edge_serial)
 
 
 @pytest.fixture(scope="session")
-def deployed(tmp_path_factory) -> Iterator[Deployed]:
-    """Deploy the test inventory into a temp dir, then deploy again unchanged."""
-    _require_tools()
+def fleet() -> Iterator[None]:
+    """The booted hosts: one central and two edges, each a systemd-nspawn container."""
+    reason = why_not_runnable()
+    if reason:
+        pytest.skip(f"systemd-host deploy tests: {reason}")
     try:
-        ensure_wheelhouse()
+        fleet_hosts("down")  # a fleet left over from an interrupted run
+        fleet_hosts("up", timeout=900)
     except RuntimeError as exc:
-        pytest.skip(f"no wheelhouse for the release venvs (the deploy would need PyPI): {exc}")
-    fleet = Fleet(tmp_path_factory.mktemp("fleet"))
-    first = fleet.playbook()
+        pytest.skip(f"systemd-host deploy tests: the fleet did not come up here:\n{exc}")
+    yield
+    if not os.environ.get("FLEET_HOSTS_KEEP"):
+        fleet_hosts("down")
+
+
+def _place_photos() -> dict[str, str]:
+    """Put a real plate photo (or a synthetic scene without ../shared/plates) in each camera folder."""
+    truth = {}
+    if (REAL_PLATES / "manifest.csv").is_file():
+        with (REAL_PLATES / "manifest.csv").open() as f:
+            truth = {row["file"]: row["plate_text"] for row in csv.DictReader(f)}
+    plates = {}
+    for host, name in PHOTOS.items():
+        photo = (REAL_PLATES / name).read_bytes() if name in truth else scene_jpeg()
+        ssh(host, f"sudo mkdir -p {CAMERA_DIR} && sudo tee {CAMERA_DIR}/0001.jpg >/dev/null", stdin=photo)
+        plates[host] = truth.get(name, "")
+    return plates
+
+
+@pytest.fixture(scope="session")
+def deployed(fleet, tmp_path_factory) -> Deployed:
+    """Deploy the fleet with the production playbook over SSH, then deploy again unchanged."""
+    controller_dir = tmp_path_factory.mktemp("controller")
+    plates = _place_photos()
+    first = playbook(controller_dir=controller_dir)
     first.assert_ok()
-    second = fleet.playbook()
+    second = playbook(controller_dir=controller_dir)
     second.assert_ok()
     print(f"\ndeploy: {first.seconds:.1f} s, re-deploy: {second.seconds:.1f} s")
-    yield Deployed(fleet, first, second)
-    # Three release venvs take ~1 GB; DEPLOY_TEST_KEEP=1 keeps them for a post-mortem.
-    if not os.environ.get("DEPLOY_TEST_KEEP"):
-        shutil.rmtree(fleet.test_dir, ignore_errors=True)
+    return Deployed(controller_dir, first, second, plates)

@@ -1,223 +1,164 @@
-"""The deployed fleet started from the deployed tree with the deployed env files, as its units would.
+"""The deployed fleet at work, checked from outside: firewall, TLS, a real plate end to end,
+token rotation, the closing check, a killed agent and a reboot of every host.
 
-Ingest behind nginx's TLS, a checkpoint's detection stored centrally, token rotation, and the
-playbook's closing service checks against running and dead services.
+Tests run in file order; the ones that disturb the fleet come last and put it back.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import sqlite3
+import socket
 import ssl
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from tests.support.images import scene_jpeg
-from tests.support.messages import detection, dumps
+from .hosts import (
+    ADDRESS,
+    CENTRAL,
+    EDGE_1,
+    EDGE_2,
+    EDGES,
+    HOSTS,
+    OUTSIDE,
+    ansible,
+    central_plates,
+    component,
+    edge_api,
+    out,
+    probe,
+    ssh,
+    wait_until,
+)
 
-from .fleet import CENTRAL, EDGES, Run, read_env_file
-from .services import nginx_main_config, port_free, start_unit, stop, wait_http
-
-pytestmark = pytest.mark.slow
-INGEST_PORT, HTTPS_PORT, WSS_PORT = 28765, 28443, 28444
-
-
-@dataclass(frozen=True)
-class Central:
-    """The running central host: its root, env, the CA to trust, and where logs go."""
-
-    root: Path
-    env: dict[str, str]
-    tls: ssl.SSLContext
-    logs: Path
-
-    def detections(self, checkpoint_id: str) -> list[str]:
-        """Plates stored centrally for ``checkpoint_id``."""
-        path = self.env["CENTRAL_DB_URL"].removeprefix("sqlite:///")
-        with sqlite3.connect(path) as db:
-            rows = db.execute("SELECT license_plate FROM lpr_detections WHERE checkpoint_id = ?",
-                              (checkpoint_id,)).fetchall()
-        return [r[0] for r in rows]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+CONTROLLER = "controller"  # this machine: 172.31.77.2, inside the admin network
+HTTPS, WSS, INGEST, DASHBOARD, API = 443, 8443, 8765, 8080, 8000
 
 
-def _deployed_module_works(root: Path, module: str) -> bool:
-    current = root / "opt/aicamera/current"
-    proc = subprocess.run([str(current / "venv/bin/python"), "-m", module, "--help"], cwd=current,
-                          capture_output=True, timeout=60)
-    return proc.returncode == 0
+def _probe(source: str, host: str, port: int) -> str:
+    if source == CONTROLLER:
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            try:
+                sock.connect((ADDRESS[host], port))
+            except ConnectionRefusedError:
+                return "refused"
+            except TimeoutError:
+                return "timeout"
+            return "open"
+    return probe(source, host, port)
 
 
-@pytest.fixture(scope="module")
-def central(deployed, tmp_path_factory) -> Iterator[Central]:
-    """The central host's ingest and nginx, started from what Ansible deployed."""
-    if shutil.which("nginx", path="/usr/sbin:/usr/bin") is None:
-        pytest.skip("nginx is not installed (see requirements/apt.txt)")
-    busy = [p for p in (INGEST_PORT, HTTPS_PORT, WSS_PORT) if not port_free(p)]
-    if busy:
-        pytest.skip(f"ports {busy} of the test inventory are in use on 127.0.0.1")
-    root, logs = deployed.fleet.root(CENTRAL), tmp_path_factory.mktemp("central-logs")
-    env = read_env_file(root / "etc/aicamera/central/.env.production")
-    tls = ssl.create_default_context(cafile=str(deployed.fleet.test_dir / "pki/ca.pem"))
-    ingest = start_unit(root, "aicamera-ingest.service", logs / "ingest.log")
-    nginx = subprocess.Popen(["nginx", "-p", str(logs), "-e", str(logs / "error.log"),
-                              "-c", str(nginx_main_config(root, logs))],
-                             stdout=(logs / "nginx.log").open("wb"), stderr=subprocess.STDOUT,
-                             start_new_session=True)
+@pytest.mark.parametrize(("source", "host", "port", "expected"), [
+    (CONTROLLER, CENTRAL, 22, "open"), (CONTROLLER, CENTRAL, HTTPS, "open"),
+    (CONTROLLER, CENTRAL, WSS, "timeout"), (CONTROLLER, CENTRAL, INGEST, "timeout"),
+    (CONTROLLER, CENTRAL, DASHBOARD, "timeout"), (CONTROLLER, EDGE_1, API, "open"),
+    (EDGE_1, CENTRAL, WSS, "open"), (EDGE_1, CENTRAL, HTTPS, "timeout"), (EDGE_1, CENTRAL, 22, "timeout"),
+    (EDGE_1, EDGE_2, API, "timeout"), (OUTSIDE, CENTRAL, 22, "timeout"), (OUTSIDE, CENTRAL, HTTPS, "timeout"),
+    (OUTSIDE, CENTRAL, WSS, "timeout"), (OUTSIDE, EDGE_1, 22, "timeout"), (OUTSIDE, EDGE_1, API, "timeout"),
+])
+def test_firewall_enforces_each_network(deployed, source, host, port, expected):
+    """From the admin network, an edge and an outside machine, allowed ports answer and the rest time out."""
+    assert _probe(source, host, port) == expected
+
+
+def _https_get(path: str, ca: bytes, server_name: str = "fleet-central") -> bytes:
+    context = ssl.create_default_context(cadata=ca.decode())
+    with socket.create_connection((ADDRESS[CENTRAL], HTTPS), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+            chunks = []
+            while chunk := tls.recv(65536):
+                chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_nginx_serves_the_dashboard_over_tls_with_the_fleet_ca(deployed):
+    """https://fleet-central/login answers through nginx for a client trusting the fleet's CA only."""
+    ca = (deployed.controller_dir / "pki/ca.pem").read_bytes()
+    answer = _https_get("/login", ca)
+    assert answer.startswith(b"HTTP/1.1 200") and b"<form" in answer.lower()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _https_get("/login", ca, server_name="not-the-server")
+
+
+def test_a_real_plate_photo_reaches_the_central_database(deployed):
+    """Each edge reads the real plate photo in its camera folder; the read is stored centrally."""
+    if not all(deployed.plates.values()):
+        pytest.skip("real plate photos not found (../shared/plates): the edges replay a synthetic scene")
+    for host, checkpoint in zip(EDGES, ("201", "202"), strict=True):
+        plates = wait_until(lambda c=checkpoint: central_plates(c), 90, f"a detection from {host}")
+        assert deployed.plates[host] in plates, (host, plates)
+
+
+def _rotate_and_check(deployed, *extra: str):
+    return deployed.playbook("--limit", EDGE_2, "--tags", "config", "-e", "edge_healthcheck_retries=5", *extra)
+
+
+def test_rotated_token_replaces_the_old_one(deployed):
+    """`-e edge_rotate_token=true` gives the edge a new token it connects with; the old one is refused."""
+    env = "/etc/aicamera/edge/.env.production"
+    old = out(EDGE_2, f"sudo grep ^CHECKPOINT_TOKEN= {env}").split("=", 1)[1].strip("'")
+    run = _rotate_and_check(deployed, "-e", "edge_rotate_token=true")
+    run.assert_ok(hosts=(EDGE_2,))
+    assert old != out(EDGE_2, f"sudo grep ^CHECKPOINT_TOKEN= {env}").split("=", 1)[1].strip("'")
+    code = ("import ssl, sys; from websockets.sync.client import connect; "
+            "ctx = ssl.create_default_context(cafile='/etc/aicamera/edge/ca.pem'); "
+            "connect('wss://fleet-central:8443/', ssl=ctx, "
+            "additional_headers={'Authorization': 'Bearer ' + sys.argv[1]})")
+    refused = ssh(EDGE_2, f"/opt/aicamera/current/venv/bin/python -c \"{code}\" {old}", check=False)
+    assert refused.returncode != 0 and re.search(rb"HTTP 40[13]", refused.stderr), refused.stderr[-2000:]
+
+
+def test_closing_check_fails_when_the_camera_fails(deployed):
+    """A checkpoint whose camera is FAIL fails the run, naming the camera; fixing it passes again."""
+    broken = _rotate_and_check(deployed, "-e", "edge_camera_source=/srv/aicamera/no-such-folder")
+    assert broken.returncode != 0 and broken.failed[EDGE_2] == 1, broken.tail()
+    assert "camera FAIL (no such folder: /srv/aicamera/no-such-folder)" in broken.output
+    _rotate_and_check(deployed).assert_ok(hosts=(EDGE_2,))
+
+
+def test_closing_check_fails_when_the_agent_is_down(deployed):
+    """A checkpoint whose agent does not answer fails the run; the service then comes back."""
+    ssh(EDGE_2, "sudo systemctl stop aicamera-edge.service")
     try:
-        wait_http(f"http://127.0.0.1:{INGEST_PORT}/healthz", ingest, logs / "ingest.log")
-        wait_http(f"https://127.0.0.1:{WSS_PORT}/healthz", nginx, logs / "error.log", context=tls)
-        yield Central(root, env, tls, logs)
+        broken = _rotate_and_check(deployed, "-e", "edge_healthcheck_retries=1")
+        assert broken.returncode != 0 and "The control API did not answer" in broken.output, broken.tail()
     finally:
-        stop(nginx)
-        stop(ingest)
+        ssh(EDGE_2, "sudo systemctl start aicamera-edge.service")
 
 
-def test_ingest_answers_through_nginx_only_to_clients_trusting_the_fleet_ca(central):
-    """/healthz answers over https on the wss port with the edges' CA; the system CAs reject it."""
-    with urllib.request.urlopen(f"https://localhost:{WSS_PORT}/healthz", context=central.tls) as answer:
-        assert answer.status == 200
-    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
-        urllib.request.urlopen(f"https://localhost:{WSS_PORT}/healthz", context=ssl.create_default_context())
+def test_systemd_restarts_a_killed_agent(deployed):
+    """SIGKILL on the edge agent: systemd starts it again and it answers its control API."""
+    before = out(EDGE_1, "systemctl show -p MainPID --value aicamera-edge")
+    ssh(EDGE_1, "sudo systemctl kill --signal=SIGKILL aicamera-edge.service")
+    wait_until(lambda: out(EDGE_1, "systemctl show -p MainPID --value aicamera-edge") not in ("0", before),
+               30, "a new agent process")
+    assert int(out(EDGE_1, "systemctl show -p NRestarts --value aicamera-edge")) >= 1
+    wait_until(lambda: edge_api(EDGE_1, "/api/health_status"), 60, "the restarted agent's control API")
 
 
-def test_provisioned_token_stores_a_detection_through_nginx(central, deployed):
-    """An edge host's provisioned token and CA store a detection over wss; a wrong token is refused."""
-    from websockets.exceptions import InvalidStatus
-    from websockets.sync.client import connect
-
-    env = read_env_file(deployed.fleet.root(EDGES[1]) / "etc/aicamera/edge/.env.production")
-    tls = ssl.create_default_context(cafile=env["SSL_CERT_FILE"])
-    with pytest.raises(InvalidStatus) as refused:
-        connect(env["WEBSOCKET_SERVER_URL"], ssl=tls, additional_headers={"Authorization": "Bearer wrong"})
-    assert refused.value.response.status_code in (401, 403)
-    message = detection(scene_jpeg(), checkpoint_id=env["CHECKPOINT_ID"], license_plate="DPL0001")
-    with connect(env["WEBSOCKET_SERVER_URL"], ssl=tls,
-                 additional_headers={"Authorization": f"Bearer {env['CHECKPOINT_TOKEN']}"}) as ws:
-        ws.send(dumps(message))
-        answer = json.loads(ws.recv(timeout=30))
-    assert answer["status"] == "success", answer
-    assert "DPL0001" in central.detections(env["CHECKPOINT_ID"])
+def _unsent(host: str) -> int:
+    return component(host, "outbox")["details"]["unsent_detections"]
 
 
-def test_dashboard_login_page_through_nginx(central, deployed):
-    """The deployed dashboard serves /login over https through nginx."""
-    if not _deployed_module_works(central.root, "dashboard"):
-        pytest.skip("`python -m dashboard --help` fails in the deployed tree (dashboard not merged yet)")
-    proc = start_unit(central.root, "aicamera-dashboard.service", central.logs / "dashboard.log")
-    try:
-        body = wait_http(f"https://localhost:{HTTPS_PORT}/login", proc, central.logs / "dashboard.log",
-                         context=central.tls)
-        assert b"<form" in body.lower()
-    finally:
-        stop(proc)
-
-
-@pytest.fixture(scope="module")
-def edge_agent(central, deployed, tmp_path_factory) -> Iterator[tuple[dict, Path, subprocess.Popen]]:
-    """The first edge host's agent, started from its deployed tree; yields its env and log."""
-    root = deployed.fleet.root(EDGES[0])
-    if not _deployed_module_works(root, "edge_agent"):
-        pytest.skip("`python -m edge_agent --help` fails in the deployed tree (edge agent not merged "
-                    "yet); the central side was checked with the edge's token above")
-    env = read_env_file(root / "etc/aicamera/edge/.env.production")
-    frames = Path(env["CAMERA_SOURCE"])
-    frames.mkdir(parents=True, exist_ok=True)
-    (frames / "0001.jpg").write_bytes(scene_jpeg())
-    log = tmp_path_factory.mktemp("edge-logs") / "edge.log"
-    agent = start_unit(root, "aicamera-edge.service", log)
-    try:
-        wait_http(f"http://127.0.0.1:{env['EDGE_API_PORT']}/api/health_status", agent, log)
-        yield env, log, agent
-    finally:
-        stop(agent)
-
-
-def test_edge_agent_detection_is_stored_centrally(central, edge_agent, tmp_path):
-    """A detection another program puts in the agent's outbox reaches the central DB over wss."""
-    env, log, agent = edge_agent
-    _insert_outside_detection(Path(env["DB_PATH"]), tmp_path, "EDG0101")
-    _wait_for(lambda: "EDG0101" in central.detections(env["CHECKPOINT_ID"]), agent, log)
-
-
-@dataclass(frozen=True)
-class ConfigRun:
-    """A `--tags config` run over both edges with token rotation and the closing service check,
-    while only the first edge's agent runs: tokens before, the run, tokens after."""
-
-    before: dict[str, dict[str, str]]
-    run: Run
-    after: dict[str, dict[str, str]]
-
-
-@pytest.fixture(scope="module")
-def config_run(edge_agent, deployed) -> ConfigRun:
-    """Rotate both edges' tokens and run the service checks, in one playbook run."""
-    def envs() -> dict[str, dict[str, str]]:
-        return {h: read_env_file(deployed.fleet.root(h) / "etc/aicamera/edge/.env.production") for h in EDGES}
-
-    before = envs()
-    run = deployed.fleet.playbook("--limit", ",".join(EDGES), "--tags", "config", "-e", "edge_rotate_token=true",
-                                  "-e", "edge_healthcheck=true", "-e", "edge_healthcheck_retries=1")
-    return ConfigRun(before, run, envs())
-
-
-def test_playbook_final_check_passes_for_the_running_agent(config_run):
-    """The playbook's closing service check passes on the checkpoint whose agent answers."""
-    assert config_run.run.failed[EDGES[0]] == 0, config_run.run.output[-3000:]
-    assert f"ok: [{EDGES[0]}]" in _health_check_section(config_run.run.output)
-
-
-def test_playbook_final_check_fails_for_a_dead_service(config_run):
-    """The closing service check fails the run on the checkpoint whose agent does not answer."""
-    assert config_run.run.returncode != 0 and config_run.run.failed[EDGES[1]] == 1, config_run.run.output[-3000:]
-    assert f"fatal: [{EDGES[1]}]" in _health_check_section(config_run.run.output)
-
-
-def _health_check_section(output: str) -> str:
-    """The playbook output of the control API check task, up to the next task."""
-    found = re.search(r"answers /api/health_status\] \*+\n(.*?)\n(?:TASK|RUNNING|PLAY)", output, re.S)
-    assert found, output[-3000:]
-    return found[1]
-
-
-def _insert_outside_detection(db_path: Path, tmp_path: Path, plate: str) -> None:
-    image = tmp_path / "plate.jpg"
-    image.write_bytes(scene_jpeg(seed=7))
-    with sqlite3.connect(db_path) as db:
-        db.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path) "
-                   "VALUES (?, ?, ?, ?)",
-                   (plate, 91.0, datetime.now().isoformat(timespec="seconds"), str(image)))
-
-
-def _wait_for(condition, proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"not delivered (agent exit {proc.poll()}):\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-
-def test_rotating_a_token_refuses_the_old_one(central, config_run):
-    """`-e edge_rotate_token=true` issues a new token the ingest accepts and retires the old one."""
-    from websockets.exceptions import InvalidStatus
-    from websockets.sync.client import connect
-
-    old, new = config_run.before[EDGES[1]], config_run.after[EDGES[1]]
-    assert all(config_run.before[h]["CHECKPOINT_TOKEN"] != config_run.after[h]["CHECKPOINT_TOKEN"] for h in EDGES)
-    tls = ssl.create_default_context(cafile=new["SSL_CERT_FILE"])
-    with pytest.raises(InvalidStatus):
-        connect(new["WEBSOCKET_SERVER_URL"], ssl=tls,
-                additional_headers={"Authorization": f"Bearer {old['CHECKPOINT_TOKEN']}"})
-    with connect(new["WEBSOCKET_SERVER_URL"], ssl=tls,
-                 additional_headers={"Authorization": f"Bearer {new['CHECKPOINT_TOKEN']}"}):
-        pass
+def test_reboot_brings_every_service_back_and_the_backlog_drains(deployed):
+    """With the ingest down the edges queue detections; after Ansible reboots every host, all is delivered."""
+    ssh(CENTRAL, "sudo systemctl stop aicamera-ingest.service")
+    for host in EDGES:  # a restarted agent reads its photo again: one new event per checkpoint
+        ssh(host, "sudo systemctl restart aicamera-edge.service")
+    for host in EDGES:
+        wait_until(lambda h=host: _unsent(h) > 0, 90, f"a queued detection on {host}")
+    # A container's boot id is the machine's, so the module is told what changes on a reboot.
+    run = ansible("ansible", "all", "--become", "-m", "ansible.builtin.reboot",
+                  "-a", "boot_time_command='ps -o lstart= -p 1' reboot_timeout=180",
+                  controller_dir=deployed.controller_dir)
+    assert run.returncode == 0, run.tail()
+    for host in HOSTS:
+        units = ("aicamera-central.target aicamera-ingest aicamera-dashboard nginx" if host == CENTRAL
+                 else "aicamera-edge.target aicamera-edge")
+        wait_until(lambda h=host, u=units: set(out(h, f"systemctl is-active {u}").split()) == {"active"},
+                   60, f"every unit active on {host}")
+        if host != CENTRAL:
+            wait_until(lambda h=host: _unsent(h) == 0, 120, f"{host}'s backlog delivered")
+    assert "policy drop" in out(CENTRAL, "sudo nft list table inet aicamera")

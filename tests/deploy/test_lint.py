@@ -29,7 +29,7 @@ def test_ansible_lint_passes_offline():
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
 
-@pytest.mark.parametrize("inventory", ["inventory/test", "inventory/production"])
+@pytest.mark.parametrize("inventory", ["inventory/systemd-test", "inventory/production"])
 def test_playbook_syntax_is_valid(inventory):
     """deploy.yml passes --syntax-check with each inventory."""
     proc = _run("ansible-playbook", "-i", inventory, "deploy.yml", "--syntax-check")
