@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from .fleet import BIN, REPO
+from .hosts import BIN, REPO
 
 pytestmark = pytest.mark.slow
 
