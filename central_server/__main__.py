@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the ingest server (the default)")
     sub.add_parser("migrate", help="bring the database schema up to date")
-    sub.add_parser("doctor", help="check config, database, image dir, port and Redis; say what to fix")
+    doctor = sub.add_parser("doctor", help="check config, database, image dir, port and Redis; say what to fix")
+    doctor.add_argument("--report", action="store_true",
+                        help="also print a support report (versions, settings without secrets, checkpoints)")
     cps = sub.add_parser("checkpoints", help="manage checkpoints and their ingest tokens")
     cps_sub = cps.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = cps_sub.add_parser("add", help="register a checkpoint; prints its token once, on the last line")
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "doctor":
         from .doctor import run_doctor
 
-        return run_doctor(settings)
+        return run_doctor(settings, report=args.report)
     try:
         if command == "serve":
             setup_logging(settings.log_level, settings.log_file, settings.log_format)

@@ -1,13 +1,18 @@
-"""``python -m central_server doctor``: one screen of checks, each with what to fix.
+"""``python -m central_server doctor [--report]``: one screen of checks, each with what to fix.
 
 The old system's troubleshooting guide as a command. Every check is a small
 function returning a :class:`Check`; the exit status is 1 when any FAILs.
+``--report`` adds what a support request needs: versions, settings (secrets
+hidden), the ingest's /healthz and the checkpoints' state.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import platform
+import re
 import shutil
 import socket
 import urllib.request
@@ -18,6 +23,8 @@ from . import db
 from .config import IngestSettings
 
 MIN_FREE_BYTES = 1024**3
+PACKAGES = ("websockets", "SQLAlchemy", "alembic", "psycopg", "redis", "Flask", "gunicorn", "pydantic")
+_SECRET_FIELDS = re.compile(r"password|secret|token", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +94,7 @@ def check_port(s: IngestSettings) -> Check:
             return Check("ingest port", "FAIL", f"{s.ingest_host}:{s.ingest_port} is taken by another program ({exc})",
                          f"find it with: ss -ltnp 'sport = :{s.ingest_port}'; or change INGEST_PORT")
     return Check("ingest port", "WARN", f"nothing listens on {s.ingest_port} (the port is free)",
-                 "start the service: systemctl start fleet-central.target (or python -m central_server)")
+                 "start the service: systemctl start aicamera-central.target (or python -m central_server)")
 
 
 def check_redis(s: IngestSettings) -> Check:
@@ -98,17 +105,17 @@ def check_redis(s: IngestSettings) -> Check:
 
         redis.Redis.from_url(s.redis_url, socket_timeout=2).ping()
     except Exception as exc:
-        return Check("redis", "FAIL", f"cannot reach {s.redis_url}: {exc}",
+        return Check("redis", "FAIL", f"cannot reach {hide_secrets('redis_url', s.redis_url)}: {exc}",
                      "start Redis or unset REDIS_URL for a single node")
-    return Check("redis", "OK", f"{s.redis_url} answers PING")
+    return Check("redis", "OK", f"{hide_secrets('redis_url', s.redis_url)} answers PING")
 
 
 CHECKS: list[Callable[[IngestSettings], Check]] = [check_config, check_database, check_image_dir,
                                                     check_port, check_redis]
 
 
-def run_doctor(settings: IngestSettings, out=print) -> int:
-    """Print every check; return 1 when any failed."""
+def run_doctor(settings: IngestSettings, out=print, report: bool = False) -> int:
+    """Print every check (and, with ``report``, the support report); return 1 when any failed."""
     results = [check(settings) for check in CHECKS]
     out(f"central_server doctor (pid {os.getpid()})")
     for r in results:
@@ -117,4 +124,60 @@ def run_doctor(settings: IngestSettings, out=print) -> int:
             out(f"         {'':<12} fix: {r.fix}")
     failed = sum(r.status == "FAIL" for r in results)
     out("all checks passed" if not failed else f"{failed} check(s) failed")
+    if report:
+        print_report(settings, out)
     return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------- support report
+
+
+def print_report(s: IngestSettings, out=print) -> None:
+    """Versions, settings (secrets hidden), the ingest's /healthz and the checkpoints' state."""
+    out("\n## support report")
+    out(f"python {platform.python_version()} on {platform.platform()}")
+    for name in PACKAGES:
+        try:
+            out(f"  {name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            out(f"  {name} (not installed)")
+    out("settings:")
+    for key, value in s.model_dump().items():
+        out(f"  {key.upper()}={hide_secrets(key, value)}")
+    out(f"ingest: {_healthz(s)}")
+    for line in _checkpoint_lines(s):
+        out(line)
+
+
+def hide_secrets(key: str, value: object) -> object:
+    """``***`` for secret settings and for the password inside a database or Redis URL."""
+    if value and _SECRET_FIELDS.search(key):
+        return "***"
+    if isinstance(value, str):
+        return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", value)
+    return value
+
+
+def _healthz(s: IngestSettings) -> str:
+    host = "127.0.0.1" if s.ingest_host in ("0.0.0.0", "::", "") else s.ingest_host
+    try:
+        with urllib.request.urlopen(f"http://{host}:{s.ingest_port}/healthz", timeout=2) as response:
+            return response.read().decode(errors="replace").strip()
+    except OSError as exc:
+        return f"not answering on {host}:{s.ingest_port} ({exc})"
+
+
+def _checkpoint_lines(s: IngestSettings) -> list[str]:
+    try:
+        engine = db.make_engine(s.central_db_url)
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT checkpoint_id, status, last_seen_at, revoked_at IS NOT NULL FROM checkpoints "
+                "ORDER BY checkpoint_id").fetchall()
+        engine.dispose()
+    except Exception as exc:
+        return [f"checkpoints: unreadable ({str(exc).splitlines()[0]})"]
+    lines = [f"checkpoints: {len(rows)}"]
+    lines += [f"  {cid}: {status}, last seen {seen or 'never'}{', REVOKED' if revoked else ''}"
+              for cid, status, seen, revoked in rows]
+    return lines

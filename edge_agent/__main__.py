@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
-import importlib
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
 
-from .agent import Agent, load_vision, load_vision_settings, vision_env_names
-from .config import AgentSettings, load_settings, read_env_file
+from .agent import Agent, VisionLoader, vision_loader
+from .config import AgentSettings, help_settings, load_edge_settings
 from .errors import ConfigError, EdgeError
 
 log = logging.getLogger("edge_agent")
@@ -34,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", type=Path,
                         help="read settings from this file too, e.g. .env.production")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--help-settings", action="store_true",
+                        help="list every setting (environment variable) with its default, then exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="run the agent (the default)")
     doctor = commands.add_parser("doctor", help="check config, server, camera, detector, DB, disk, clock")
@@ -53,39 +52,27 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv[:at] + ["read-plates"])
         return read_plates(argv[at + 1:])
     args = parser.parse_args(argv)
+    if args.help_settings:
+        print(help_settings())
+        return 0
     try:
         if args.command == "doctor":
             from .doctor import run_doctor
 
             return run_doctor(args.env_file, report=args.report)
-        settings = load_settings(args.env_file, also_known=vision_env_names())
-        loader = vision_loader(settings, args.env_file)
+        edge = load_edge_settings(args.env_file)
     except ConfigError as exc:
         print(f"edge_agent: {exc}", file=sys.stderr)
         return 2
-    configure_logging(args.log_level, settings.websocket_log_file)
-    return run_agent(settings, loader)
-
-
-def vision_loader(settings: AgentSettings, env_file: Path | None):
-    """How the agent gets its vision service: disabled, or built from settings read now."""
-    if not settings.edge_vision:
-        return lambda _settings, _sink: (None, "disabled (EDGE_VISION=0)")
-    environment = {**(read_env_file(env_file) if env_file else {}), **os.environ}
-    return functools.partial(load_vision, vision_settings=load_vision_settings(settings, environment))
+    configure_logging(args.log_level, edge.agent.websocket_log_file)
+    return run_agent(edge.agent, vision_loader(edge))
 
 
 def read_plates(argv: list[str]) -> int:
-    """Dispatch to the vision package's ``read-plates`` command."""
-    try:
-        cli = importlib.import_module("edge_agent.vision.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("edge_agent.vision"):
-            print("edge_agent: read-plates needs the vision package (edge_agent.vision), "
-                  "which is not installed in this build", file=sys.stderr)
-            return 2
-        raise
-    return int(cli.read_plates_main(argv) or 0)
+    """Run the vision package's ``read-plates`` command."""
+    from .vision.cli import read_plates_main
+
+    return int(read_plates_main(argv) or 0)
 
 
 def configure_logging(level: str, log_file: Path | None) -> None:
@@ -100,7 +87,7 @@ def configure_logging(level: str, log_file: Path | None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def run_agent(settings: AgentSettings, vision_loader) -> int:
+def run_agent(settings: AgentSettings, vision_loader: VisionLoader) -> int:
     """Run until SIGTERM/SIGINT; return 0 after a clean shutdown."""
     async def _run() -> None:
         stop = asyncio.Event()

@@ -10,10 +10,9 @@ flight to pending, and the outbox closes.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +20,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from .api import AgentParts, create_app
 from .cleanup import CapWatch, CleanupPolicy
-from .config import AgentSettings
-from .errors import ConfigError
+from .config import AgentSettings, EdgeSettings
 from .events import PlateEvent, VisionService
-from .health import VISION_NOT_INSTALLED, HealthConfig, HealthMonitor
+from .health import VISION_DISABLED, HealthConfig, HealthMonitor
 from .images import ImageLimits
 from .jobs import start_scheduler
 from .outbox import Identity, Outbox, OutboxConfig
@@ -66,52 +64,26 @@ def uplink_config(s: AgentSettings) -> UplinkConfig:
                         reconnect_max=s.edge_reconnect_max_s)
 
 
-def vision_env_names() -> frozenset[str]:
-    """The vision package's environment variable names (empty when it is not installed)."""
-    try:
-        config = importlib.import_module("edge_agent.vision.config")
-    except ModuleNotFoundError:
-        return frozenset()
-    return frozenset(getattr(config, "ENV_NAMES", {}))
+VisionLoader = Callable[[AgentSettings, NotifyingSink], tuple[VisionService | None, str]]
 
 
-def load_vision_settings(settings: AgentSettings, environment: Mapping[str, str]) -> Any | None:
-    """Build the vision package's settings once (from ``__main__``); None when it is absent.
+def vision_loader(edge: EdgeSettings) -> VisionLoader:
+    """How the agent gets its vision service: disabled (EDGE_VISION=0), or built from ``edge.vision``."""
+    if not edge.agent.edge_vision:
+        return lambda _settings, _sink: (None, VISION_DISABLED)
+    return lambda _settings, sink: load_vision(edge, sink)
 
-    ``CAMERA_SOURCE`` and ``DETECTOR`` come from the agent's validated settings; the
-    package's own names from ``environment``. Bad values raise :class:`ConfigError`.
+
+def load_vision(edge: EdgeSettings, sink: NotifyingSink) -> tuple[VisionService | None, str]:
+    """Build the vision service; on failure (no camera driver, bad model) (None, why).
+
+    A failure is reported rather than raised, so the agent still delivers what is already in
+    the outbox; health shows camera and detector FAIL with the reason.
     """
-    try:
-        config = importlib.import_module("edge_agent.vision.config")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("edge_agent.vision"):
-            return None
-        raise
-    env = {**environment, "CAMERA_SOURCE": settings.camera_source, "DETECTOR": settings.detector}
-    try:
-        return config.VisionSettings.from_env(env)
-    except Exception as exc:  # the package's own config error type
-        raise ConfigError(str(exc)) from exc
+    from .vision import build_vision  # numpy, OpenCV: loaded once the agent runs, not for --help
 
-
-def load_vision(settings: AgentSettings, sink: NotifyingSink,
-                vision_settings: Any | None = None) -> tuple[VisionService | None, str]:
-    """Build the vision service if the package is installed; else (None, why).
-
-    A missing ``edge_agent.vision`` package is expected on builds without it;
-    any other failure to build (no camera, bad model) is also reported rather
-    than raised, so the agent still delivers what is already in the outbox.
-    """
     try:
-        vision = importlib.import_module("edge_agent.vision")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("edge_agent.vision"):
-            return None, VISION_NOT_INSTALLED
-        return None, f"vision package cannot load: {exc}"
-    try:
-        if vision_settings is None:
-            vision_settings = load_vision_settings(settings, {})
-        return vision.build_vision(vision_settings, sink), ""
+        return build_vision(edge.vision, sink), ""
     except Exception as exc:  # any driver/model failure: report it, keep delivering
         log.exception("vision service could not start")
         return None, f"vision service failed to start: {exc}"
@@ -130,7 +102,7 @@ class Running:
 class Agent:
     """One edge agent; ``run`` until ``stop`` is set."""
 
-    def __init__(self, settings: AgentSettings, vision_loader=load_vision):
+    def __init__(self, settings: AgentSettings, vision_loader: VisionLoader):
         self.settings = settings
         self.vision_loader = vision_loader
         self.running: Running | None = None

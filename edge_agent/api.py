@@ -170,7 +170,7 @@ def _register_uplink(app: Flask, parts: AgentParts) -> None:
 
 def _vision(parts: AgentParts) -> VisionService:
     if parts.vision is None:
-        why = parts.vision_error or "no vision package"
+        why = parts.vision_error or "vision is off"
         raise ApiError(503, f"camera and detection are unavailable: {why}")
     return parts.vision
 

@@ -1,11 +1,12 @@
-"""Typed, strict settings for the edge agent, read once in ``__main__``.
+"""Typed, strict settings for the edge agent and its vision pipeline, read once in ``__main__``.
 
 Names are the environment variables (case-insensitive); the first nine are
 fixed by DESIGN.md and keep the old system's names, the ``EDGE_*`` extras are
-documented in docs/edge.md. An env file (``--env-file``) may set the same
-names and the vision package's; any other name in it is an error, so a typo
-never goes unnoticed. Only this module reads ``os.environ`` (called from
-``__main__``).
+documented in docs/edge.md, the vision names in docs/vision.md. An env file
+(``--env-file``) may set any of them (and ``SSL_CERT_FILE``); any other name in
+it is an error, so a typo never goes unnoticed, also under systemd, whose unit
+passes the file with ``--env-file``. The mechanism is the fleet's one:
+:mod:`fleet_protocol.settings`. Only this module reads ``os.environ``.
 """
 
 from __future__ import annotations
@@ -15,23 +16,24 @@ import os
 import re
 import socket
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from .errors import ConfigError
+from fleet_protocol.settings import FleetSettings, SettingsError, read_env_file, settings_help
+
+from .errors import ConfigError, EdgeError
+from .vision.config import ENV_NAMES as VISION_ENV_NAMES
+from .vision.config import VisionSettings
 
 _CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-class AgentSettings(BaseSettings):
+class AgentSettings(FleetSettings):
     """Everything the agent needs to run; see docs/edge.md for each variable."""
-
-    model_config = SettingsConfigDict(extra="forbid", case_sensitive=False, frozen=True)
 
     websocket_server_url: str = Field(
         "ws://127.0.0.1:8765", description="Central ingest URL, ws:// or wss://")
@@ -127,43 +129,47 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def read_env_file(env_file: Path) -> dict[str, str]:
-    """The ``NAME=value`` lines of an env file (python-dotenv syntax); ConfigError if missing."""
-    if not env_file.is_file():
-        raise ConfigError(f"env file {env_file} does not exist")
-    return {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+@dataclass(frozen=True)
+class EdgeSettings:
+    """The agent's and the vision pipeline's settings, built together once."""
+
+    agent: AgentSettings
+    vision: VisionSettings
 
 
 def load_settings(env_file: Path | None = None, also_known: Iterable[str] = (),
                   environ: Mapping[str, str] | None = None, **overrides: object) -> AgentSettings:
-    """Read settings from the environment and ``env_file``; raise :class:`ConfigError` if bad.
+    """The agent's settings from the environment over ``env_file``; raise :class:`ConfigError` if bad.
 
-    Precedence: ``overrides`` > environment > env file. A name in the env file that is
-    neither an agent setting nor in ``also_known`` (the vision package's names) is an error.
+    Precedence: ``overrides`` > environment > env file. A name in the env file that is not an
+    agent or vision setting (or in ``also_known``) is an error.
     """
-    environ = os.environ if environ is None else environ
-    file_values = read_env_file(env_file) if env_file is not None else {}
-    fields = {name.upper() for name in AgentSettings.model_fields}
-    allowed = fields | {name.upper() for name in also_known}
-    unknown = sorted(k for k in file_values if k.upper() not in allowed)
-    if unknown:
-        raise ConfigError(f"invalid edge agent settings:\n  {', '.join(unknown)}: unknown setting in "
-                          f"{env_file} (typo?)")
-    present = {k.upper() for k in environ}
-    from_file = {k.lower(): v for k, v in file_values.items() if k.upper() in fields and k.upper() not in present}
     try:
-        return AgentSettings(**{**from_file, **overrides})
-    except ValidationError as exc:
-        raise ConfigError(describe_errors(exc)) from None
+        return AgentSettings.load(env_file, {*VISION_ENV_NAMES, *also_known}, environ, **overrides)
+    except SettingsError as exc:
+        raise ConfigError(_indented("invalid edge agent settings:", str(exc))) from None
 
 
-def describe_errors(exc: ValidationError) -> str:
-    """One line per problem, naming the environment variable to fix."""
-    lines = ["invalid edge agent settings:"]
-    for error in exc.errors():
-        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown setting (typo?)"
-        lines.append(f"  {name}: {message}")
-    return "\n".join(lines)
+def load_edge_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> EdgeSettings:
+    """Agent and vision settings from one environment and env file; raise :class:`ConfigError` if bad."""
+    environ = os.environ if environ is None else environ
+    agent = load_settings(env_file, environ=environ)
+    names = {*AgentSettings.env_names(), *VISION_ENV_NAMES}
+    values = {**read_env_file(env_file, names), **environ}
+    vision_env = {**values, "CAMERA_SOURCE": agent.camera_source, "DETECTOR": agent.detector}
+    try:
+        return EdgeSettings(agent, VisionSettings.from_env(vision_env))
+    except EdgeError as exc:
+        raise ConfigError(_indented("invalid vision settings:", str(exc).removeprefix("bad vision settings: ")
+                                    .replace("; ", "\n"))) from None
+
+
+def help_settings() -> str:
+    """Every variable the agent reads, with its default and description (``--help-settings``)."""
+    fields = {field: name for name, field in VISION_ENV_NAMES.items() if name not in ("CAMERA_SOURCE", "DETECTOR")}
+    return settings_help(("edge agent (docs/edge.md)", AgentSettings, None),
+                         ("vision (docs/vision.md)", VisionSettings, fields))
+
+
+def _indented(title: str, lines: str) -> str:
+    return "\n  ".join([title, *lines.splitlines()])

@@ -28,8 +28,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .agent import vision_env_names
-from .config import AgentSettings, load_settings, read_env_file
+from .config import AgentSettings, load_edge_settings
 from .errors import ConfigError
 from .events import Status
 
@@ -50,14 +49,14 @@ class Check:
 def run_doctor(env_file: Path | None, report: bool = False, out=sys.stdout) -> int:
     """Run every check, print the screen (and the report); return the exit status."""
     try:
-        settings = load_settings(env_file, also_known=vision_env_names())
+        edge = load_edge_settings(env_file)
     except ConfigError as exc:
         _print(out, [Check("config", Status.FAIL, str(exc), "set the variables named above (docs/edge.md)")])
         return 2
+    settings = edge.agent
     checks = [Check("config", Status.PASS, f"settings valid for checkpoint {settings.checkpoint_id}"
                     + (f" (env file {env_file})" if env_file else ""))]
-    environment = {**(read_env_file(env_file) if env_file else {}), **os.environ}
-    hef = Path(environment["HAILO_HEF"]) if environment.get("HAILO_HEF") else None
+    hef = edge.vision.hailo_hef
     server, server_date = check_server(settings)
     checks += [server, check_camera(settings.camera_source), check_detector(settings.detector, hef=hef),
                check_database(settings.db_path), check_disk(settings.db_path), check_clock(server_date)]

@@ -22,7 +22,3 @@ class OutboxError(EdgeError):
 
 class ImageError(EdgeError):
     """An image given to the outbox is not a usable picture."""
-
-
-class VisionUnavailable(EdgeError):
-    """The vision package (camera + detector) is not installed in this build."""

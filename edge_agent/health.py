@@ -30,8 +30,8 @@ from .outbox import Kind, Outbox
 from .uplink import LinkState, UplinkStatus
 
 log = logging.getLogger(__name__)
-# Why the vision service is absent on a build without the vision package (not an error).
-VISION_NOT_INSTALLED = "vision package not installed"
+# Why the vision service is absent when the operator turned it off (not an error).
+VISION_DISABLED = "disabled (EDGE_VISION=0)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +141,10 @@ class HealthMonitor:
 
     def _vision(self) -> list[ComponentStatus]:
         if self.vision is None:
-            # A build without the vision package is a choice (WARN); one that failed to start
-            # (no camera, missing model data) is broken (FAIL), which the deploy's check catches.
-            why = self.vision_error or VISION_NOT_INSTALLED
-            status = Status.WARN if why == VISION_NOT_INSTALLED else Status.FAIL
+            # Vision turned off is a choice (WARN); vision that failed to start (no camera
+            # driver, missing model data) is broken (FAIL), which the deploy's check catches.
+            why = self.vision_error or VISION_DISABLED
+            status = Status.WARN if why == VISION_DISABLED else Status.FAIL
             return [ComponentStatus("camera", status, f"camera unavailable: {why}"),
                     ComponentStatus("detector", status, f"detection unavailable: {why}")]
         try:

@@ -12,9 +12,11 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import EdgeError
 
-class VisionError(Exception):
-    """Base of every error raised by ``edge_agent.vision``."""
+
+class VisionError(EdgeError):
+    """Base of every error raised by ``edge_agent.vision`` (an edge agent error like any other)."""
 
 
 class VisionConfigError(VisionError):

@@ -8,9 +8,9 @@ import sys
 from tests.support.ingest import REPO
 
 
-def cli(db_url: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+def cli(db_url: str, tmp_path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {"CENTRAL_DB_URL": db_url, "IMAGE_DIR": str(tmp_path / "img"), "PATH": "/usr/bin:/bin",
-           "INGEST_PORT": "1"}
+           "INGEST_PORT": "1", **(extra_env or {})}
     return subprocess.run([sys.executable, "-m", "central_server", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -64,3 +64,15 @@ def test_help_lists_the_commands(tmp_path):
                          capture_output=True, text=True, timeout=60).stdout
     for word in ("serve", "checkpoints", "doctor", "migrate", "CENTRAL_DB_URL"):
         assert word in out
+
+
+def test_doctor_report_hides_secrets_and_lists_checkpoints(tmp_path):
+    """doctor --report prints versions, settings with passwords hidden, and each checkpoint."""
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    cli(url, tmp_path, "checkpoints", "add", "77")
+    env = {"REDIS_URL": "redis://user:s3cret@127.0.0.1:1/0"}
+    report = cli(url, tmp_path, "doctor", "--report", extra_env=env).stdout
+    assert "## support report" in report and "SQLAlchemy " in report
+    assert "REDIS_URL=redis://user:***@127.0.0.1:1/0" in report and "s3cret" not in report
+    assert "checkpoints: 1" in report and "  77: never, last seen never" in report
+    assert "systemctl start aicamera-central.target" in report

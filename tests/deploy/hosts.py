@@ -23,15 +23,18 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 SCRIPT = REPO / "scripts" / "fleet-hosts"
 
-def _load_script():
-    loader = SourceFileLoader("fleet_hosts", str(SCRIPT))
-    module = module_from_spec(spec_from_loader("fleet_hosts", loader))
-    sys.modules["fleet_hosts"] = module  # dataclasses look their module up
+
+def script_module(name: str):
+    """``scripts/<name>`` (a Python script without .py) loaded as a module."""
+    module_name = name.replace("-", "_")
+    loader = SourceFileLoader(module_name, str(REPO / "scripts" / name))
+    module = module_from_spec(spec_from_loader(module_name, loader))
+    sys.modules[module_name] = module  # dataclasses look their module up
     loader.exec_module(module)
     return module
 
 
-script = _load_script()
+script = script_module("fleet-hosts")
 CENTRAL, EDGE_1, EDGE_2 = (h.name for h in script.HOSTS)
 EDGES = (EDGE_1, EDGE_2)
 HOSTS = (CENTRAL, *EDGES)

@@ -18,7 +18,8 @@ UNITS = {CENTRAL: ("aicamera-ingest.service", "aicamera-dashboard.service", "aic
                    "nginx.service", "nftables.service"),
          **dict.fromkeys(EDGES, ("aicamera-edge.service", "aicamera-edge.target", "nftables.service"))}
 # systemd-analyze security exposure (0 = locked down, 10 = fully exposed) documented in docs/deploy.md.
-MAX_EXPOSURE = {"aicamera-ingest.service": 2.0, "aicamera-dashboard.service": 2.0, "aicamera-edge.service": 2.5}
+# Measured on bookworm hosts: 1.1, 1.1 and 1.5.
+MAX_EXPOSURE = {"aicamera-ingest.service": 1.5, "aicamera-dashboard.service": 1.5, "aicamera-edge.service": 2.0}
 
 
 def test_first_deploy_changes_every_host(deployed):
@@ -74,9 +75,14 @@ def test_venvs_were_installed_offline_from_the_locked_wheels(deployed):
 
 
 def test_every_unit_is_enabled_and_active(deployed):
-    """Every service and target of each host is enabled and active under the host's systemd."""
+    """Every service and target of each host is enabled, and active under the host's systemd.
+
+    nftables.service only loads the rules at boot: the role loads its own table at once instead
+    (starting the service would flush every other table, e.g. Docker's).
+    """
     for host, units in UNITS.items():
-        assert out(host, f"systemctl is-active {' '.join(units)}").split() == ["active"] * len(units), host
+        running = [u for u in units if u != "nftables.service"]
+        assert out(host, f"systemctl is-active {' '.join(running)}").split() == ["active"] * len(running), host
         assert set(out(host, f"systemctl is-enabled {' '.join(units)}").split()) == {"enabled"}, host
 
 
@@ -120,7 +126,7 @@ def test_services_run_as_dynamic_users_with_private_state(deployed):
     for host, unit, user in ((CENTRAL, "aicamera-ingest", "aicamera-central"),
                              (EDGES[0], "aicamera-edge", "aicamera-edge")):
         pid = out(host, f"systemctl show -p MainPID --value {unit}")
-        assert out(host, f"ps -o user= -p {pid}") == user
+        assert out(host, f"ps -o user:32= -p {pid}") == user
         assert out(host, f"sudo stat -c %U /var/lib/private/{user}") == user
 
 

@@ -39,8 +39,8 @@ def edge_settings(tmp_path: Path, url: str, token: str | None, **overrides: Any)
 
 
 def no_vision(settings, sink):
-    """A vision loader for builds without the vision package."""
-    return None, "vision package not installed"
+    """The vision loader of an agent run with EDGE_VISION=0 (delivers the outbox only)."""
+    return None, "disabled (EDGE_VISION=0)"
 
 
 def fill_outbox(settings: AgentSettings, count: int, jpeg: bytes, prefix: str = "T") -> list[str]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 import urllib.error
 import urllib.request
 
-from edge_agent.agent import load_vision
+from edge_agent.agent import vision_loader
+from edge_agent.config import EdgeSettings
+from edge_agent.vision.config import VisionSettings
 from tests.edge_agent.conftest import make_event
 from tests.edge_agent.fakes import FakeVision
 from tests.edge_agent.harness import edge_counts, edge_settings, running_agent, stored, until
@@ -52,15 +53,14 @@ async def test_vision_events_flow_to_server_and_api_answers_over_http(tmp_path, 
     assert plates == {"V1", "V2", "V3"} and vision.closed
 
 
-async def test_agent_runs_without_vision_package_and_needs_token_beyond_localhost(tmp_path, monkeypatch):
-    """Without the vision package the agent still serves; a bound token guards the API."""
-    monkeypatch.setitem(sys.modules, "edge_agent.vision", None)  # a build without the package
-    settings = edge_settings(tmp_path, "ws://127.0.0.1:9", None, edge_api_token="tok-123")
-    assert load_vision(settings, None) == (None, "vision package not installed")
-    async with running_agent(settings, load_vision) as agent:
+async def test_agent_runs_without_vision_and_needs_token_beyond_localhost(tmp_path):
+    """With vision turned off the agent still serves; a bound token guards the API."""
+    settings = edge_settings(tmp_path, "ws://127.0.0.1:9", None, edge_api_token="tok-123", edge_vision=False)
+    loader = vision_loader(EdgeSettings(settings, VisionSettings()))
+    async with running_agent(settings, loader) as agent:
         assert http(agent.api_port, "/api/camera_status")[0] == 401
         status, body = http(agent.api_port, "/api/camera_status", token="tok-123")
-        assert status == 503 and "not installed" in body["message"]
+        assert status == 503 and "EDGE_VISION=0" in body["message"]
         health = http(agent.api_port, "/api/health_status", token="tok-123")[1]["health"]
         camera = next(c for c in health["components"] if c["component"] == "camera")
         assert camera["status"] == "WARN"

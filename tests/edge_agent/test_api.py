@@ -72,10 +72,10 @@ def test_camera_and_detection_endpoints_drive_vision(client, parts):
 
 
 def test_vision_absent_is_a_clear_503(parts):
-    """Without the vision package the camera endpoints say so instead of failing obscurely."""
-    bare = AgentParts(parts.outbox, parts.uplink, parts.health, None, "vision package not installed")
+    """Without vision (EDGE_VISION=0) the camera endpoints say so instead of failing obscurely."""
+    bare = AgentParts(parts.outbox, parts.uplink, parts.health, None, "disabled (EDGE_VISION=0)")
     answer = create_app(bare).test_client().post("/api/start_camera")
-    assert answer.status_code == 503 and "vision package not installed" in answer.json["message"]
+    assert answer.status_code == 503 and "EDGE_VISION=0" in answer.json["message"]
 
 
 def test_health_status_and_run_health_check(client, outbox):

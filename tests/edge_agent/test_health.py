@@ -45,11 +45,20 @@ def test_system_info_carries_the_figures_the_dashboard_charts(outbox, tmp_path):
     assert 0 <= metric(info, "disk") <= 100
 
 
-def test_vision_absent_is_warn_and_hailo_required_is_fail(outbox, tmp_path):
-    """No vision package: camera/detector WARN; DETECTOR=hailo without the device: FAIL."""
+def test_vision_off_is_warn_and_hailo_required_is_fail(outbox, tmp_path):
+    """Vision turned off: camera/detector WARN; DETECTOR=hailo without the device: FAIL."""
     comps = by_name(monitor(outbox, tmp_path, None, detector="hailo").check(queue=False))
-    assert comps["camera"].status is Status.WARN and "not installed" in comps["detector"].message
+    assert comps["camera"].status is Status.WARN and "EDGE_VISION=0" in comps["detector"].message
     assert comps["hailo"].status is Status.FAIL
+
+
+def test_vision_that_failed_to_start_is_fail(outbox, tmp_path):
+    """Vision that could not start (missing model data, no camera driver): camera and detector FAIL."""
+    health = monitor(outbox, tmp_path, None)
+    health.vision_error = "vision service failed to start: no Thai model"
+    comps = by_name(health.check(queue=False))
+    assert comps["camera"].status is comps["detector"].status is Status.FAIL
+    assert "no Thai model" in comps["detector"].message
     (tmp_path / "hailo0").touch()
     assert by_name(monitor(outbox, tmp_path, None).check(queue=False))["hailo"].status is Status.PASS
 

@@ -29,11 +29,26 @@ def test_read_plates_dispatches_all_following_arguments(monkeypatch):
     assert seen == [["a.jpg", "--json", "--help"]]
 
 
-def test_read_plates_without_vision_package_is_a_clear_error(monkeypatch, capsys):
-    """With no vision package, read-plates says so and exits 2."""
-    monkeypatch.setitem(sys.modules, "edge_agent.vision", None)
-    assert main(["read-plates", "x.jpg"]) == 2
-    assert "needs the vision package" in capsys.readouterr().err
+def test_help_settings_lists_every_variable_with_its_default(capsys):
+    """--help-settings lists the agent's, the vision pipeline's and the process's variables."""
+    assert main(["--help-settings"]) == 0
+    out = capsys.readouterr().out
+    assert "CHECKPOINT_ID" in out and "(required)" in out and "EDGE_RETENTION_DAYS" in out
+    assert "PLATE_SCRIPTS" in out and "SSL_CERT_FILE" in out
+
+
+def test_env_file_typo_and_ansibles_ca_line(tmp_path, capsys, monkeypatch):
+    """A typo in the env file is refused by name; SSL_CERT_FILE (written by Ansible) is accepted."""
+    monkeypatch.setenv("SSL_CERT_FILE", "/set/by/the/test")  # so loading does not export the file's
+    env = tmp_path / "edge.env"
+    env.write_text("CHECKPOINT_ID=1\nEDGE_RETENTON_DAYS=3\nSSL_CERT_FILE=/etc/ssl/ca.pem\n")
+    assert main(["--env-file", str(env), "doctor"]) == 2
+    assert "EDGE_RETENTON_DAYS: unknown setting" in capsys.readouterr().out
+    from edge_agent.config import load_edge_settings
+
+    env.write_text("CHECKPOINT_ID=1\nSSL_CERT_FILE=/etc/ssl/ca.pem\nPLATE_SCRIPTS=latin\n")
+    edge = load_edge_settings(env, environ={})
+    assert edge.agent.checkpoint_id == "1" and edge.vision.plate_scripts == ("latin",)
 
 
 def test_bad_settings_exit_2_with_the_variable_named(monkeypatch, capsys):
@@ -52,8 +67,10 @@ def test_missing_env_file_exits_2(tmp_path, capsys):
 
 def test_edge_vision_0_gives_a_relay_only_agent():
     """EDGE_VISION=0 builds no vision service and says why."""
-    from edge_agent.__main__ import vision_loader
-    from edge_agent.config import load_settings
+    from edge_agent.agent import vision_loader
+    from edge_agent.config import EdgeSettings, load_settings
+    from edge_agent.vision.config import VisionSettings
 
     settings = load_settings(checkpoint_id="1", edge_vision=False)
-    assert vision_loader(settings, None)(settings, None) == (None, "disabled (EDGE_VISION=0)")
+    loader = vision_loader(EdgeSettings(settings, VisionSettings()))
+    assert loader(settings, None) == (None, "disabled (EDGE_VISION=0)")
