@@ -19,10 +19,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import auth, db
+from fleet_store import db
+from fleet_store.logs import setup_logging
+
+from . import auth
 from .config import IngestSettings
 from .errors import CentralError
-from .logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, select, update
 
+from fleet_store.schema import checkpoints
+
 from .errors import CheckpointExists, UnknownCheckpoint
-from .schema import checkpoints
 
 TOKEN_PREFIX = "cpt_"
 

@@ -40,8 +40,9 @@ from fleet_protocol import (
     parse_message,
     success_answer,
 )
+from fleet_store import live
 
-from . import auth, live, presence
+from . import auth, presence
 from .config import IngestSettings
 from .errors import StorageUnavailable
 from .store import GroupCommitWriter, StoreResult

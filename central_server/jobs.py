@@ -23,9 +23,10 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
-from . import live
+from fleet_store import live
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
+
 from .config import IngestSettings
-from .schema import checkpoints, connection_events, health_monitors, lpr_detections
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from . import live
-from .schema import checkpoints, connection_events
+from fleet_store import live
+from fleet_store.schema import checkpoints, connection_events
+
 from .store import GroupCommitWriter
 
 log = logging.getLogger(__name__)

@@ -29,10 +29,10 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fleet_protocol import Detection, HealthReport, Message
+from fleet_store.schema import health_monitors, lpr_detections
 
 from .errors import StorageUnavailable
 from .images import ImageStore, StoredImage
-from .schema import health_monitors, lpr_detections
 
 log = logging.getLogger(__name__)
 _STOP = object()

@@ -22,12 +22,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from central_server import auth, db
-from central_server.schema import lpr_detections
+from central_server import auth
 from chaos.report import Outcome
 from edge_agent.agent import identity, outbox_config
 from edge_agent.events import PlateEvent
 from edge_agent.outbox import Outbox
+from fleet_store import db
+from fleet_store.schema import lpr_detections
 from tests.edge_agent.harness import agent_process, edge_counts, edge_settings
 from tests.support.images import scene_jpeg
 from tests.support.ingest import REPO, _free_port, ingest_env, ingest_settings, wait_healthy

@@ -20,7 +20,7 @@ from flask import Flask, current_app, request
 from flask_login import current_user
 from sqlalchemy import Engine
 
-from central_server import db
+from fleet_store import db
 
 from . import realtime
 from .config import DashboardSettings

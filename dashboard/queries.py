@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
 STATUS_RANK = {"PASS": 0, "WARN": 1, "FAIL": 2}
 # Keys the edge agent puts in ``system_info``; values may be numbers or strings like "45%" / "51.2C".

@@ -19,8 +19,8 @@ from flask_login import current_user
 from flask_socketio import SocketIO
 from sqlalchemy import Engine, func, select
 
-from central_server.live import CHECKPOINT_STATUS, DETECTION, HEALTH
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store.live import CHECKPOINT_STATUS, DETECTION, HEALTH
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
 from .events import detection_payload, health_payload, status_payload
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select, text
 
-from central_server.schema import lpr_detections
+from fleet_store.schema import lpr_detections
 
 from .errors import SearchError
 

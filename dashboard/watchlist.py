@@ -17,7 +17,7 @@ from functools import lru_cache
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from central_server.schema import watchlist
+from fleet_store.schema import watchlist
 
 from .errors import DashboardError
 

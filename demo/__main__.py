@@ -85,8 +85,8 @@ def provision(env: dict[str, str], spec: CheckpointSpec) -> str:
 
 def place_checkpoints(env: dict[str, str]) -> None:
     """Give the demo checkpoints their names and positions (for the map)."""
-    from central_server import db
-    from central_server.schema import checkpoints
+    from fleet_store import db
+    from fleet_store.schema import checkpoints
 
     engine = db.make_engine(env["CENTRAL_DB_URL"])
     with engine.begin() as conn:
@@ -98,9 +98,9 @@ def place_checkpoints(env: dict[str, str]) -> None:
 
 def demo_login(env: dict[str, str]) -> tuple[str, str]:
     """A fresh password for user ``admin`` on every run (created if missing)."""
-    from central_server import db
     from dashboard.errors import UserError
     from dashboard.users import Role, add_user, set_password
+    from fleet_store import db
 
     engine = db.make_engine(env["CENTRAL_DB_URL"])
     db.upgrade(engine)

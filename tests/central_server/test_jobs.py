@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from central_server import db, jobs
+from central_server import jobs
 from central_server.config import IngestSettings
-from central_server.live import NoLiveEvents, RedisLiveEvents
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store import db
+from fleet_store.live import NoLiveEvents, RedisLiveEvents
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 from tests.dashboard.support import add_checkpoint, add_detection, add_health
 
 

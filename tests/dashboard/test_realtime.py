@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from central_server.schema import checkpoints
 from dashboard.extensions import socketio
 from dashboard.realtime import DatabaseTail
+from fleet_store.schema import checkpoints
 from tests.dashboard.support import add_checkpoint, add_connection_event, add_detection, add_health
 
 DETECTION_KEYS = {"id", "checkpoint_id", "event_id", "license_plate", "confidence", "timestamp", "received_at",

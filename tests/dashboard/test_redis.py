@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from central_server import db
-from central_server.live import DETECTION, RedisLiveEvents
+from fleet_store import db
+from fleet_store.live import DETECTION, RedisLiveEvents
 from tests.dashboard.stack import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, dashboard_env, dashboard_process, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser, pytest.mark.slow,

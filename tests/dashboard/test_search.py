@@ -65,7 +65,7 @@ def test_search_follows_inserts_and_deletes(engine, plates):
     """The trigram index is kept in step with the table (new rows found, deleted rows gone)."""
     from sqlalchemy import delete
 
-    from central_server.schema import lpr_detections
+    from fleet_store.schema import lpr_detections
 
     add_detection(engine, "NEW777")
     assert _plates(engine, plate="w77") == ["NEW777"]

@@ -3,7 +3,7 @@
 Table names ``lpr_detections`` and ``health_monitors`` are fixed (users query
 them). Times are stored as naive UTC and read back as aware UTC through
 :class:`UTCDateTime`. Changes to this module need an Alembic revision in
-``central_server/migrations/versions``.
+``fleet_store/migrations/versions``.
 """
 
 from __future__ import annotations
