@@ -220,7 +220,7 @@ def partition(workdir: Path, seconds: float = 60.0, heartbeat: int = 10, rate: f
         central.process = subprocess.Popen([*link.prefix(link.central_ns), sys.executable, "-m", "central_server"],
                                            cwd=REPO, env=env, stdout=central.log, stderr=subprocess.STDOUT)
         _probe(link, link.edge_ns, link.central_ip, 8765)
-        token = auth.add_checkpoint(central.engine, "part", heartbeat_seconds=heartbeat)
+        token = auth.add_checkpoint(central.engine, "part", auth.CheckpointDetails(heartbeat_seconds=heartbeat))
         settings = edge_settings(workdir / "edge", f"ws://{link.central_ip}:8765", token, checkpoint_id="part",
                                  edge_health_interval_s=2, edge_reconnect_max_s=10)
         produced: list[str] = []
