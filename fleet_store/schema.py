@@ -140,6 +140,8 @@ connection_events = Table(
            comment="connected | disconnected | online | offline | refused"),
     Column("remote", String(64), nullable=False, server_default=""),
     Column("detail", String(255), nullable=False, server_default=""),
+    Column("status", String(16), nullable=True, comment="the checkpoint's status right after the event"),
+    Column("connected", Boolean, nullable=True, comment="whether it had an open connection right after"),
     Index("ix_connection_events_checkpoint_at", "checkpoint_id", "at"),
 )
 
