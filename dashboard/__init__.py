@@ -12,40 +12,25 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_login import current_user
 from sqlalchemy import Engine
 
-from central_server import db
+from fleet_store import db
+from fleet_store.live import LiveEvent
 
-from . import realtime, security
+from . import context, realtime, security
 from .config import DashboardSettings
+from .context import Fleet, fleet
 from .extensions import babel, csrf, login_manager, socketio
 from .throttle import LoginThrottle
 from .users import LOCALES, ensure_admin, get_user
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """What views need besides the request: settings, the engine, and the live tail (if any)."""
-
-    settings: DashboardSettings
-    engine: Engine
-    tail: realtime.DatabaseTail | None
-    throttle: LoginThrottle
-    sockets: realtime.SocketSessions
-
-
-def fleet() -> Fleet:
-    """The :class:`Fleet` of the current app."""
-    return current_app.extensions["fleet"]
 
 
 def create_app(settings: DashboardSettings, engine: Engine | None = None, migrate: bool = True,
@@ -62,7 +47,7 @@ def create_app(settings: DashboardSettings, engine: Engine | None = None, migrat
         if start_live and not settings.redis_url else None
     throttle = LoginThrottle(settings.dashboard_login_free_failures, settings.dashboard_login_window_seconds)
     sockets = realtime.SocketSessions(engine, _disconnect, settings.dashboard_session_recheck_seconds)
-    app.extensions["fleet"] = Fleet(settings, engine, tail, throttle, sockets)
+    context.init_app(app, Fleet(settings, engine, tail, throttle, sockets))
     _init_extensions(app, settings)
     _register_blueprints(app)
     security.init_app(app, settings)
@@ -73,8 +58,8 @@ def create_app(settings: DashboardSettings, engine: Engine | None = None, migrat
     return app
 
 
-def _emit(event: str, payload: dict) -> None:
-    socketio.emit(event, payload, namespace="/")
+def _emit(event: LiveEvent) -> None:
+    socketio.emit(event.name, event.payload, namespace="/")
 
 
 def _disconnect(sid: str) -> None:
@@ -141,10 +126,9 @@ def _load_user(login_id: str, wrapper):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import auth, detections, stats, watch
-    from .views import fleet as fleet_views
+    from .views import auth, detections, overview, stats, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, fleet_views, detections, stats, watch):
+    for module in (auth, overview, detections, stats, watch):
         app.register_blueprint(module.bp)
     register_template_helpers(app)

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import fleet
+from ..context import fleet
 from ..security import safe_next
 from ..users import LOCALES, User, authenticate, end_sessions, set_locale
 
@@ -51,8 +51,7 @@ def login():
         wait = throttle.begin(form.username.data, address)
         if wait:
             flash(_("Too many failed logins. Try again in %(seconds)d s.", seconds=int(wait) + 1), "error")
-            response = render_template("login.html", form=form), 429, {"Retry-After": str(int(wait) + 1)}
-            return response
+            return render_template("login.html", form=form), 429, {"Retry-After": str(int(wait) + 1)}
         user = authenticate(fleet().engine, form.username.data, form.password.data)
         if user is not None:
             throttle.succeeded(form.username.data, address)

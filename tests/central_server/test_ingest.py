@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 from tests.support.ingest import ingest_settings, running_ingest
 from tests.support.messages import detection, dumps, health
 

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from central_server import db
-from central_server.schema import metadata
+from fleet_store import db
+from fleet_store.schema import metadata
 
 FTS_TABLES = {"lpr_detections_plate_fts", "lpr_detections_plate_fts_data", "lpr_detections_plate_fts_idx",
               "lpr_detections_plate_fts_docsize", "lpr_detections_plate_fts_config"}

@@ -65,7 +65,7 @@ def test_search_follows_inserts_and_deletes(engine, plates):
     """The trigram index is kept in step with the table (new rows found, deleted rows gone)."""
     from sqlalchemy import delete
 
-    from central_server.schema import lpr_detections
+    from fleet_store.schema import lpr_detections
 
     add_detection(engine, "NEW777")
     assert _plates(engine, plate="w77") == ["NEW777"]
@@ -83,12 +83,13 @@ def test_bad_queries_are_refused():
 
 
 def test_export_writes_every_match_in_the_display_zone(engine, plates):
-    """CSV export has a header, every matching row and times in the fleet's zone."""
+    """CSV export starts with a BOM (Excel on Thai Windows), has a header, every matching row and local times."""
     text = "".join(export_csv(engine, SearchQuery(plate="1234"), ZoneInfo("Asia/Bangkok")))
-    lines = text.strip().splitlines()
-    assert lines[0].startswith("id,timestamp,checkpoint_id,license_plate")
+    assert text.startswith("\ufeff")
+    lines = text[1:].strip().splitlines()
+    assert lines[0].startswith("id,timestamp,checkpoint_id,license_plate,province,")
     assert len(lines) == 3
-    assert "2026-11-01T19:01:00+07:00,cp1,กข 1234,80.0" in lines[1]
+    assert "2026-11-01T19:01:00+07:00,cp1,กข 1234,,80.0" in lines[1]
 
 
 def test_search_page_and_csv_download(admin, sqlite_engine):

@@ -53,4 +53,4 @@ def test_admin_adds_an_entry_and_sees_recent_sightings(admin, sqlite_engine):
     assert "&lt;b&gt;bold&lt;/b&gt;" in body
     config = re.search(r'<script type="application/json" id="config">(.*?)</script>', admin.get("/").get_data(
         as_text=True), re.S).group(1)
-    assert '"watch": ["WANTED*"]' in config
+    assert '"watch": [["WANTED*", ""]]' in config

@@ -70,15 +70,14 @@ def refused_status(base: str, cookie: str | None = None, timeout: float = 5) -> 
     """The HTTP status a Socket.IO WebSocket handshake was refused with, ``"closed"`` when the server
     hung up without an answer (too many connections at once), ``"timeout"``, or None if it opened."""
     try:
-        ws = engineio_socket(base, cookie, timeout)
+        with engineio_socket(base, cookie, timeout):
+            return None
     except InvalidStatus as exc:
         return exc.response.status_code
     except (InvalidMessage, ConnectionClosed, ConnectionError):
         return "closed"
     except TimeoutError:
         return "timeout"
-    ws.close()
-    return None
 
 
 @contextlib.contextmanager

@@ -7,13 +7,13 @@ anonymous sender created before this revision (never given a token) stay allowed
 so a migration in progress keeps working; ``checkpoints add`` gives them a token.
 
 Revision ID: 0004
-Revises: 0002 (re-chained after fleet_store's 0003 at merge)
+Revises: 0003
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
