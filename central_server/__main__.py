@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     cps_sub = cps.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = cps_sub.add_parser("add", help="register a checkpoint; prints its token once, on the last line")
     add.add_argument("checkpoint_id")
+    add.add_argument("--anonymous", action="store_true",
+                     help="no token: let tokenless old senders use this id (needs INGEST_ALLOW_ANONYMOUS=1)")
     _detail_options(add)
     change = cps_sub.add_parser("set", help="set a checkpoint's name, site, position or heartbeat")
     change.add_argument("checkpoint_id")
@@ -104,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _checkpoints(engine, args) -> int:
-    if args.action == "add":
+    if args.action == "add" and args.anonymous:
+        auth.allow_anonymous(engine, args.checkpoint_id, _details(args))
+        print(f"checkpoint {args.checkpoint_id} registered without a token: tokenless senders may use it "
+              "while INGEST_ALLOW_ANONYMOUS=1")
+    elif args.action == "add":
         token = auth.add_checkpoint(engine, args.checkpoint_id, _details(args))
         print(f"checkpoint {args.checkpoint_id} registered; its token (shown only now) is:")
         print(token)
@@ -122,7 +128,8 @@ def _checkpoints(engine, args) -> int:
         rows = auth.list_checkpoints(engine)
         print(f"{'CHECKPOINT':<20} {'STATUS':<8} {'TOKEN':<12} {'LAST SEEN':<25} {'SITE':<16} {'POSITION':<21} NAME")
         for cp in rows:
-            token = "revoked" if cp.revoked_at else (cp.token_hint + "…" if cp.token_hint else "none")
+            token = "revoked" if cp.revoked_at else (cp.token_hint + "…" if cp.token_hint else
+                                                     "anonymous" if cp.anonymous_allowed else "none")
             seen = cp.last_seen_at.isoformat(timespec="seconds") if cp.last_seen_at else "never"
             where = f"{cp.latitude:.5f},{cp.longitude:.5f}" if cp.latitude is not None else "-"
             print(f"{cp.checkpoint_id:<20} {cp.status:<8} {token:<12} {seen:<25} {cp.site or '-':<16} "

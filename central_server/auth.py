@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, select, update
 
+from fleet_protocol import valid_checkpoint_id
 from fleet_store.schema import checkpoints
 
 from .errors import CheckpointExists, UnknownCheckpoint
@@ -72,6 +73,7 @@ class CheckpointInfo:
     connected: bool
     latitude: float | None
     longitude: float | None
+    anonymous_allowed: bool = False
 
 
 def _now() -> datetime:
@@ -81,10 +83,13 @@ def _now() -> datetime:
 def add_checkpoint(engine: Engine, checkpoint_id: str, details: CheckpointDetails = CheckpointDetails()) -> str:
     """Register ``checkpoint_id`` (or re-key a revoked one) with ``details``; return its new token.
 
-    Raises :class:`CheckpointExists` when it already has a live token (use rotate).
+    Raises :class:`CheckpointExists` when it already has a live token (use rotate), and
+    ValueError for an id the protocol would refuse. A tokened id no longer takes anonymous senders.
     """
+    _check_id(checkpoint_id)
     token = new_token()
-    values = {"token_hash": hash_token(token), "token_hint": token[:10], "revoked_at": None, **details.values()}
+    values = {"token_hash": hash_token(token), "token_hint": token[:10], "revoked_at": None,
+              "anonymous_allowed": False, **details.values()}
     with engine.begin() as conn:
         row = conn.execute(select(checkpoints.c.token_hash, checkpoints.c.revoked_at)
                            .where(checkpoints.c.checkpoint_id == checkpoint_id)).first()
@@ -96,6 +101,39 @@ def add_checkpoint(engine: Engine, checkpoint_id: str, details: CheckpointDetail
         else:
             conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id).values(**values))
     return token
+
+
+def allow_anonymous(engine: Engine, checkpoint_id: str, details: CheckpointDetails = CheckpointDetails()) -> None:
+    """Let tokenless senders write as ``checkpoint_id`` (only while ``INGEST_ALLOW_ANONYMOUS=1``).
+
+    Raises :class:`CheckpointExists` for an id that has, or ever had, a token: a
+    tokened checkpoint is never impersonated by a sender without its token.
+    """
+    _check_id(checkpoint_id)
+    with engine.begin() as conn:
+        row = conn.execute(select(checkpoints.c.token_hint).where(checkpoints.c.checkpoint_id == checkpoint_id)).first()
+        if row is None:
+            conn.execute(insert(checkpoints).values(checkpoint_id=checkpoint_id, created_at=_now(),
+                                                    anonymous_allowed=True, **details.values()))
+        elif row.token_hint:
+            raise CheckpointExists(f"checkpoint {checkpoint_id!r} has or had a token; it cannot go anonymous")
+        else:
+            conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
+                         .values(anonymous_allowed=True, **details.values()))
+
+
+def anonymous_allowed(engine: Engine, checkpoint_id: str) -> bool:
+    """True when an operator allowed tokenless senders for this id and it never had a token."""
+    with engine.connect() as conn:
+        row = conn.execute(select(checkpoints.c.anonymous_allowed, checkpoints.c.token_hint)
+                           .where(checkpoints.c.checkpoint_id == checkpoint_id)).first()
+    return row is not None and bool(row.anonymous_allowed) and not row.token_hint
+
+
+def _check_id(checkpoint_id: str) -> None:
+    if not valid_checkpoint_id(checkpoint_id):
+        raise ValueError(f"invalid checkpoint id {checkpoint_id!r}: use 1-64 letters, digits, '.', '_' or '-' "
+                         "(starting with a letter or digit)")
 
 
 def update_checkpoint(engine: Engine, checkpoint_id: str, details: CheckpointDetails) -> None:

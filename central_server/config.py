@@ -15,7 +15,8 @@ class IngestSettings(CommonSettings):
     ingest_host: str = Field("0.0.0.0", description="address the WebSocket ingest listens on")
     ingest_port: int = Field(8765, ge=0, le=65535, description="port of the ingest and /healthz")
     ingest_allow_anonymous: bool = Field(
-        False, description="1 accepts tokenless old senders for any checkpoint id (insecure; migration only)")
+        False, description="1 accepts tokenless old senders for ids registered with 'checkpoints add ID "
+                           "--anonymous' (never an id with a token; migration only)")
     ingest_reuse_port: bool = Field(False, description="share the port between several ingest processes")
     ingest_image_check: Literal["structure", "decode"] = Field(
         "structure", description="structure: JPEG markers/EOI/size (µs); decode: also a 1/8-scale decode")
@@ -26,6 +27,13 @@ class IngestSettings(CommonSettings):
                                      description="refused messages per connection per minute before it is closed")
     ingest_token_recheck_seconds: float = Field(
         15, gt=0, description="how often open connections are checked for revoked or rotated tokens")
+    ingest_token_recheck_grace: int = Field(
+        3, ge=1, description="rounds a connection may go unchecked (database down) before it is closed")
+    ingest_max_queue: int = Field(4, ge=1, le=64, description="received frames buffered per connection")
+    ingest_max_connections: int = Field(4000, ge=1, description="open connections in all (more get HTTP 503)")
+    ingest_max_connections_per_checkpoint: int = Field(
+        2, ge=1, description="open connections per checkpoint id (more get HTTP 429; 2 lets a reconnect "
+                             "overlap a dying connection)")
     retention_days: int = Field(30, ge=1, description="age after which detections and health rows are deleted")
     offline_after_seconds: int = Field(120, ge=10,
                                        description="default silence before a checkpoint is marked offline")

@@ -74,6 +74,7 @@ class GroupCommitWriter:
         self.healthy = True
         self.last_error = ""
         self._positioned: set[str] = set()  # checkpoints whose position was settled (this process)
+        self._unsure: list[StoredImage] = []  # files of failed batches whose rows may exist after all
 
     def start(self) -> None:
         self._thread.start()
@@ -156,6 +157,7 @@ class GroupCommitWriter:
                 return
             break
         self._recovered()
+        self._reconcile()
         self.stats["batches"] += 1
         self.stats["rows"] += len(batch)
         self.stats["duplicates"] += sum(result.duplicate for result in results)
@@ -185,10 +187,34 @@ class GroupCommitWriter:
                 positioned = self._adopt_positions(conn, [p.message for p in batch])
                 self.images.sync(written)
         except BaseException:
-            self.images.remove(written)
+            self._unsure.extend(written)
+            self._reconcile()
             raise
         self._positioned |= positioned
         return results
+
+    def _reconcile(self) -> None:
+        """Delete the files of failed batches that no stored row names; keep the rest.
+
+        A COMMIT can fail after it reached the database (the connection dropped while
+        the reply was on its way, an fsync error after the WAL was written): its rows may
+        exist, and the sender's resend is then answered as a duplicate. So files are only
+        removed once the database says no row names them; while it cannot say, they wait
+        for the next successful batch (an orphan costs disk; a missing file loses data).
+        """
+        if not self._unsure:
+            return
+        try:
+            with self.engine.connect() as conn:
+                named = _named_images(conn, [image.path for image in self._unsure])
+        except (DBAPIError, OSError):
+            return
+        unused = [image for image in self._unsure if image.path not in named]
+        if len(unused) < len(self._unsure):
+            log.warning("store: a failed commit had stored %d rows after all; their images are kept",
+                        len(self._unsure) - len(unused))
+        self.images.remove(unused)
+        self._unsure = []
 
     def _adopt_positions(self, conn: Connection, messages: list[Message]) -> set[str]:
         """Give a checkpoint without a position the first one its detections report; return whom.
@@ -288,6 +314,17 @@ def _existing_ids(conn: Connection, table, messages: list[Message]) -> dict[tupl
                             .where(tuple_(table.c.checkpoint_id, table.c.event_id).in_(chunk)))
         found.update({(r.checkpoint_id, r.event_id): r.id for r in rows})
     return found
+
+
+def _named_images(conn: Connection, paths: list[str]) -> set[str]:
+    """Which of these image paths a stored detection names (as its scene or its plate crop)."""
+    named: set[str] = set()
+    t = lpr_detections.c
+    for start in range(0, len(paths), 400):  # stay under SQLite's bound-parameter limit
+        chunk = paths[start:start + 400]
+        for column in (t.image_path, t.plate_image_path):
+            named.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return named
 
 
 def _insert_returning_ids(conn: Connection, table, rows: list[dict[str, Any]]) -> list[int]:

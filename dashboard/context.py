@@ -6,22 +6,26 @@ this module, never the package, so there is no import cycle between them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 from sqlalchemy import Engine
 
 from .config import DashboardSettings
-from .realtime import DatabaseTail
+from .realtime import DatabaseTail, SocketSessions
+from .throttle import LoginThrottle
 
 
 @dataclass(frozen=True)
 class Fleet:
-    """The dashboard's resources: settings, the engine, and the live tail (if it follows the database)."""
+    """The dashboard's resources: settings, the engine, the live tail (if it follows the database),
+    the login throttle and the open Socket.IO connections' logins."""
 
     settings: DashboardSettings
     engine: Engine
     tail: DatabaseTail | None
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    sockets: SocketSessions | None = None
 
 
 def init_app(app: Flask, fleet_: Fleet) -> None:

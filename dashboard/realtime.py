@@ -1,7 +1,10 @@
 """Live updates to browsers over Socket.IO.
 
-Browsers connect to namespace ``/`` and only after logging in (the ``connect``
-handler refuses anonymous sockets). Events reach them one of two ways:
+Browsers connect to namespace ``/`` and only after logging in: the WSGI gate
+(dashboard/security.py) answers 401 before Engine.IO sees an anonymous request,
+and the ``connect`` handler refuses again. :class:`SocketSessions` re-checks
+every open socket's login every few seconds and disconnects those whose user
+was removed or whose sessions were ended. Events reach them one of two ways:
 
 - ``REDIS_URL`` set: the ingest publishes on Flask-SocketIO's message queue and
   every dashboard process relays to its own browsers; nothing to do here.
@@ -17,6 +20,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import SocketIO
 from sqlalchemy import Engine, func, select
@@ -24,6 +28,8 @@ from sqlalchemy import Engine, func, select
 from fleet_store.live import LiveEvent
 from fleet_store.records import StatusChange, StoredDetection, StoredHealth
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
+
+from .users import session_versions
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -37,7 +43,72 @@ def register_handlers(socketio: SocketIO) -> None:
         if not current_user.is_authenticated:
             log.info("realtime: refused an unauthenticated Socket.IO connection")
             return False
+        sockets = current_app.extensions["fleet"].sockets
+        if sockets is not None:
+            sockets.add(request.sid, int(current_user.id), current_user.session_version)
         return None
+
+    @socketio.on("disconnect")
+    def _disconnect(reason=None):
+        sockets = current_app.extensions["fleet"].sockets
+        if sockets is not None:
+            sockets.discard(request.sid)
+
+
+class SocketSessions:
+    """Open Socket.IO connections and the login each was opened with.
+
+    ``check_once`` disconnects every socket whose user no longer exists or whose
+    session version moved on (logout, password change, ``users logout``); ``run``
+    does it every ``interval`` seconds. A database error is logged once and the
+    round retried: sockets stay open meanwhile, since pages re-check on every request.
+    """
+
+    def __init__(self, engine: Engine, disconnect, interval: float = 5.0):
+        self.engine = engine
+        self.disconnect = disconnect
+        self.interval = interval
+        self._sockets: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._failing = False
+
+    def add(self, sid: str, user_id: int, version: int) -> None:
+        with self._lock:
+            self._sockets[sid] = (user_id, version)
+
+    def discard(self, sid: str) -> None:
+        with self._lock:
+            self._sockets.pop(sid, None)
+
+    def check_once(self) -> list[str]:
+        """Disconnect sockets whose login ended; return their sids."""
+        with self._lock:
+            sockets = dict(self._sockets)
+        current = session_versions(self.engine, {user for user, _ in sockets.values()})
+        ended = [sid for sid, (user, version) in sockets.items() if current.get(user) != version]
+        for sid in ended:
+            log.info("realtime: disconnecting a Socket.IO connection whose login ended")
+            self.discard(sid)
+            self.disconnect(sid)
+        return ended
+
+    def run(self) -> None:
+        """Check every ``interval`` seconds until stopped."""
+        while not self._stop.wait(self.interval):
+            try:
+                self.check_once()
+            except Exception as exc:
+                if not self._failing:
+                    log.warning("realtime: re-checking logins of open sockets failed (%s); retrying", exc)
+                self._failing = True
+                continue
+            if self._failing:
+                log.info("realtime: re-checking logins of open sockets recovered")
+                self._failing = False
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class DatabaseTail:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,14 +100,22 @@ def search(engine: Engine, query: SearchQuery, page_size: int = PAGE_SIZE) -> Se
     return SearchPage(rows, rows[-1].id if more and rows else None)
 
 
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet whose list separator is ';' (or that splits on tabs or lines) starts a new cell
+# after any of these, whatever the quoting: a formula character right after one is guarded too.
+_SEPARATED_FORMULA = re.compile(r"([;,\t\r\n|])(?=[=+\-@])")
+
+
+def _cell(value):
+    """A CSV cell a spreadsheet will not run as a formula: numbers stay numbers, text is guarded."""
     if value is None:
         return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
-    value = str(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    value = _SEPARATED_FORMULA.sub(r"\1'", str(value))
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def export_csv(engine: Engine, query: SearchQuery, tz, limit: int = EXPORT_LIMIT) -> Iterator[str]:

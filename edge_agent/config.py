@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,9 +22,9 @@ from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .errors import ConfigError
+from fleet_protocol import valid_checkpoint_id
 
-_CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from .errors import ConfigError
 
 
 class AgentSettings(BaseSettings):
@@ -95,7 +94,7 @@ class AgentSettings(BaseSettings):
     @field_validator("checkpoint_id")
     @classmethod
     def _checkpoint_id(cls, value: str) -> str:
-        if not _CHECKPOINT_ID_RE.match(value):
+        if not valid_checkpoint_id(value):
             raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
         return value
 

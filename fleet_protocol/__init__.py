@@ -21,6 +21,7 @@ from .messages import (
     parse_answer,
     parse_message,
     success_answer,
+    valid_checkpoint_id,
 )
 from .metrics import LEGACY_KEYS, Metric
 from .provinces import THAI_PROVINCES
@@ -30,5 +31,5 @@ __all__ = [
     "Metric", "THAI_PROVINCES",
     "ProtocolError", "Refusal", "Table", "decode_check", "encode_message", "error_answer",
     "format_timestamp", "image_data_url", "inspect_jpeg", "parse_answer", "parse_message",
-    "success_answer",
+    "success_answer", "valid_checkpoint_id",
 ]

@@ -32,8 +32,9 @@ from .jpeg import decode_check, inspect_jpeg
 
 SUCCESS_MESSAGE = "Data saved successfully"
 DATA_URL_PREFIXES = ("data:image/jpeg;base64,", "data:image/jpg;base64,")
-_CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# Used with fullmatch: ``$`` would also accept a trailing newline ("gate-1\n").
+_CHECKPOINT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _HEALTH_STATUSES = {"PASS": "PASS", "OK": "PASS", "WARN": "WARN", "WARNING": "WARN",
                     "FAIL": "FAIL", "ERROR": "FAIL", "CRITICAL": "FAIL"}
 
@@ -289,7 +290,7 @@ class _FieldReader:
 
     def hostname(self) -> str:
         value = self.text("hostname", self.limits.max_hostname_chars)
-        if value and not _HOSTNAME_RE.match(value):
+        if value and not _HOSTNAME_RE.fullmatch(value):
             raise ProtocolError(ErrorCode.INVALID_FIELD,
                                 "'hostname' may hold letters, digits, '.', '-' and '_' only")
         return value
@@ -330,7 +331,7 @@ class _FieldReader:
             value = str(value)  # some old senders send the id as a number
         if not isinstance(value, str):
             raise ProtocolError(ErrorCode.INVALID_FIELD, "'checkpoint_id' must be a string")
-        if not _CHECKPOINT_ID_RE.match(value):
+        if not valid_checkpoint_id(value):
             raise ProtocolError(ErrorCode.INVALID_FIELD,
                                 "'checkpoint_id' must be 1-64 letters, digits, '.', '_' or '-'")
         return value
@@ -403,8 +404,16 @@ def _plate_char(ch: str) -> bool:
     return ch in " -./" or unicodedata.category(ch)[0] in "LMN"
 
 
+def valid_checkpoint_id(value: str) -> bool:
+    """True for a well-formed checkpoint id: 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)."""
+    return isinstance(value, str) and _CHECKPOINT_ID_RE.fullmatch(value) is not None
+
+
 def _check_blob_size(name: str, value: dict, limits: Limits) -> None:
-    size = len(json.dumps(value, ensure_ascii=False))
+    try:
+        size = len(json.dumps(value, ensure_ascii=False))
+    except RecursionError:  # orjson takes ~1000 levels; json.dumps does not
+        raise ProtocolError(ErrorCode.FIELD_TOO_LONG, f"{name} is nested too deeply") from None
     if size > limits.max_json_blob_bytes:
         raise ProtocolError(ErrorCode.FIELD_TOO_LONG,
                             f"{name} is {size} bytes of JSON; the limit is {limits.max_json_blob_bytes}")

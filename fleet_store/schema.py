@@ -72,6 +72,8 @@ checkpoints = Table(
     Column("heartbeat_seconds", Integer, nullable=True,
            comment="silence longer than this marks the checkpoint offline; NULL: OFFLINE_AFTER_SECONDS"),
     Column("site", String(64), nullable=False, server_default="", comment="the site the gate belongs to"),
+    Column("anonymous_allowed", Boolean, nullable=False, server_default="0",
+           comment="1: a tokenless sender may write as this id (INGEST_ALLOW_ANONYMOUS=1; revision 0004)"),
 )
 
 lpr_detections = Table(
@@ -164,6 +166,8 @@ users = Table(
     Column("role", String(16), nullable=False, server_default="viewer", comment="admin | viewer"),
     Column("locale", String(8), nullable=True, comment="th | en; NULL follows the browser"),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("session_version", Integer, nullable=False, server_default="1",
+           comment="bumped on logout, password change and 'users logout': older logins stop working (0004)"),
 )
 
 watchlist = Table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context, url_for
 from flask_login import login_required
@@ -13,6 +13,7 @@ from ..errors import SearchError
 from ..search import SearchQuery, export_csv, search
 
 bp = Blueprint("detections", __name__)
+MAX_ID = 2**63 - 1
 
 
 def _local_time(text: str | None, tz) -> datetime | None:
@@ -22,8 +23,13 @@ def _local_time(text: str | None, tz) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise SearchError(f"not a date and time: {text!r}") from None
-    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+        raise SearchError(f"not a date and time: {text[:40]!r}") from None
+    value = value.replace(tzinfo=tz) if value.tzinfo is None else value
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00 east of UTC
+        raise SearchError(f"date out of range: {text[:40]!r}") from None
+    return value
 
 
 def _number(text: str | None, kind=float):
@@ -32,7 +38,7 @@ def _number(text: str | None, kind=float):
     try:
         return kind(text)
     except ValueError:
-        raise SearchError(f"not a number: {text!r}") from None
+        raise SearchError(f"not a number: {text[:40]!r}") from None
 
 
 FILTERS = ("plate", "province", "checkpoint", "start", "end", "min_confidence")
@@ -44,7 +50,14 @@ def query_from_args(args, tz) -> SearchQuery:
                        checkpoint_id=args.get("checkpoint", "")[:64],
                        start=_local_time(args.get("start"), tz), end=_local_time(args.get("end"), tz),
                        min_confidence=_number(args.get("min_confidence")),
-                       before_id=_number(args.get("before"), int))
+                       before_id=_row_id(args.get("before")))
+
+
+def _row_id(text: str | None) -> int | None:
+    value = _number(text, int)
+    if value is not None and not 1 <= value <= MAX_ID:
+        raise SearchError(f"'before' must be a row id between 1 and {MAX_ID}")
+    return value
 
 
 @bp.route("/detections")

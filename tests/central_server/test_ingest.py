@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from central_server import auth
 from fleet_protocol import image_data_url
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 from tests.support.images import scene_jpeg
@@ -194,9 +195,12 @@ async def test_revoked_token_is_refused(ingest):
 
 
 async def test_anonymous_old_sender_only_when_enabled(sqlite_url, tmp_path, jpeg):
-    """With INGEST_ALLOW_ANONYMOUS=1 a tokenless sender is served and its checkpoint recorded."""
+    """With INGEST_ALLOW_ANONYMOUS=1 a tokenless sender is served as an id registered --anonymous."""
     settings = ingest_settings(sqlite_url, tmp_path, ingest_allow_anonymous=True)
     async with running_ingest(settings) as server:
+        engine = server.engine()
+        auth.allow_anonymous(engine, "legacy-9")
+        engine.dispose()
         async with connect(server.url) as ws:
             assert (await send_and_receive(ws, detection(jpeg, checkpoint_id="legacy-9")))["status"] == "success"
             assert (await send_and_receive(ws, detection(jpeg, checkpoint_id="other")))["code"] == \
