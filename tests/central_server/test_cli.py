@@ -37,7 +37,9 @@ def test_name_site_and_position_are_set_from_the_command_line(sqlite_url, tmp_pa
     assert added.returncode == 0, added.stderr
     changed = cli(sqlite_url, tmp_path, "checkpoints", "set", "gate-2", "--name", "ประตูทิศเหนือ", "--lat", "-33.9",
                   "--lon", "-70.6")
-    assert changed.returncode == 0, changed.stderr
+    assert changed.returncode == 0 and changed.stdout.strip() == "checkpoint gate-2 updated", changed.stderr
+    again = cli(sqlite_url, tmp_path, "checkpoints", "set", "gate-2", "--lat", "-33.9", "--lon", "-70.6")
+    assert again.stdout.strip() == "checkpoint gate-2 unchanged"  # a re-run of a deploy reports no change
     listing = cli(sqlite_url, tmp_path, "checkpoints", "list").stdout
     assert "Village A" in listing and "-33.90000,-70.60000" in listing and "ประตูทิศเหนือ" in listing
     for bad in (["--lat", "13.7"], ["--lat", "91", "--lon", "0"], []):
