@@ -14,3 +14,12 @@ def engine(db_url):
     db.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    """A migrated SQLite engine."""
+    engine = db.make_engine(sqlite_url)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
