@@ -6,7 +6,9 @@ file. One ``syncfs(2)`` per batch makes a whole batch durable (files and their
 directory entries) for the price of one journal commit; a per-file
 ``fdatasync`` costs ~4x the wall time and twice the kernel CPU (measured in
 bench/ingest.py's notes). Without syncfs (not Linux) each file is fdatasynced.
-A batch whose commit fails removes the files it wrote (no orphans).
+A batch whose commit fails removes the files it wrote once the database confirms
+that no row names them (store.GroupCommitWriter._reconcile: a COMMIT may fail after
+it took effect).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class ImageStore:
                 os.close(fd)
 
     def remove(self, images: list[StoredImage]) -> None:
-        """Delete files of a batch that was not committed (missing files are fine)."""
+        """Delete files that no stored row names (missing files are fine)."""
         for image in images:
             (self.root / image.path).unlink(missing_ok=True)
         self._known_dirs.clear()  # a failure may have been a deleted folder

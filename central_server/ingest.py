@@ -31,7 +31,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from fleet_protocol import (
-    Detection,
     ErrorCode,
     Limits,
     Message,
@@ -40,8 +39,9 @@ from fleet_protocol import (
     parse_message,
     success_answer,
 )
+from fleet_store import live
 
-from . import auth, live, presence
+from . import auth, presence
 from .config import IngestSettings
 from .errors import StorageUnavailable
 from .store import GroupCommitWriter, StoreResult
@@ -68,6 +68,7 @@ class Session:
     errors: collections.deque = field(default_factory=collections.deque)
     announced: bool = False
     read: int = 0
+    verified_at: float = field(default_factory=time.monotonic)  # last time its token was found still valid
 
 
 class Ingest:
@@ -92,6 +93,10 @@ class Ingest:
         """Answer ``/healthz``; authenticate everything else before the upgrade."""
         if request.path.split("?")[0] == "/healthz":
             return self.healthz()
+        if len(self.sessions) >= self.settings.ingest_max_connections:
+            log.warning("ingest: refused a connection from %s: %d connections open", _remote(connection),
+                        len(self.sessions))
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "too many connections; retry later\n")
         header = request.headers.get("Authorization")
         connection.token_hash = None
         if header is None:
@@ -107,15 +112,21 @@ class Ingest:
         if checkpoint_id is None:
             log.info("ingest: refused handshake from %s: unknown or revoked token", _remote(connection))
             return _refuse(connection, "unknown or revoked token")
+        if self._connections_of(checkpoint_id) >= self.settings.ingest_max_connections_per_checkpoint:
+            return _too_many(connection, checkpoint_id)
         connection.checkpoint_id = checkpoint_id
         connection.token_hash = auth.hash_token(token)
         return None
 
+    def _connections_of(self, checkpoint_id: str) -> int:
+        return sum(1 for s in self.sessions if s.checkpoint_id == checkpoint_id)
+
     def healthz(self) -> Response:
         """200 with a JSON summary while storage works, 503 while it fails."""
         ok = self.writer.healthy
+        # A code, not the driver's text: /healthz needs no login, and that text names hosts and users.
         body = {"status": "ok" if ok else "degraded", "connections": len(self.sessions),
-                "queue_depth": self.writer.depth(), "store_error": self.writer.last_error,
+                "queue_depth": self.writer.depth(), "store_error": "" if ok else "storage_unavailable",
                 "stored": self.writer.stats,
                 "draining": self.draining}
         status = http.HTTPStatus.OK if ok and not self.draining else http.HTTPStatus.SERVICE_UNAVAILABLE
@@ -128,6 +139,10 @@ class Ingest:
         """Serve one connection until it closes."""
         session = Session(ws, getattr(ws, "checkpoint_id", None), getattr(ws, "token_hash", None),
                           _remote(ws), asyncio.Queue(maxsize=self.settings.ingest_max_inflight))
+        if session.checkpoint_id and \
+                self._connections_of(session.checkpoint_id) >= self.settings.ingest_max_connections_per_checkpoint:
+            await ws.close(1013, "too many connections for this checkpoint; retry later")
+            return
         self.sessions.add(session)
         sender = asyncio.create_task(self._send_answers(session))
         try:
@@ -184,12 +199,28 @@ class Ingest:
 
     async def _bind(self, session: Session, message: Message) -> None:
         if session.checkpoint_id is None:  # anonymous: the first message names the checkpoint
+            await self._check_anonymous(message)
             session.checkpoint_id = message.checkpoint_id
             await self._announce(session, message.checkpoint_id)
         elif message.checkpoint_id != session.checkpoint_id:
             raise ProtocolError(ErrorCode.CHECKPOINT_MISMATCH,
                                 f"this connection's token belongs to checkpoint {session.checkpoint_id!r}, "
                                 f"not {message.checkpoint_id!r}", message.event_id)
+
+    async def _check_anonymous(self, message: Message) -> None:
+        """Refuse an anonymous sender an id with a token, one no operator allowed, or one already full."""
+        try:
+            allowed = await asyncio.to_thread(auth.anonymous_allowed, self.engine, message.checkpoint_id)
+        except Exception as exc:  # the database is down: retry later, never guess
+            raise ProtocolError(ErrorCode.UNAVAILABLE, "cannot check the checkpoint id; retry later",
+                                message.event_id) from exc
+        if not allowed:
+            raise ProtocolError(ErrorCode.CHECKPOINT_MISMATCH,
+                                f"checkpoint {message.checkpoint_id!r} does not accept senders without a token "
+                                "(an operator registers it with 'checkpoints add ID --anonymous')", message.event_id)
+        if self._connections_of(message.checkpoint_id) >= self.settings.ingest_max_connections_per_checkpoint:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, f"too many connections for checkpoint "
+                                f"{message.checkpoint_id!r}; retry later", message.event_id)
 
     async def _announce(self, session: Session, checkpoint_id: str) -> None:
         session.announced = True
@@ -226,8 +257,8 @@ class Ingest:
         except StorageUnavailable as exc:
             return error_answer(ProtocolError(ErrorCode.UNAVAILABLE,
                                               f"storage unavailable, retry later ({exc})", message.event_id))
-        if self.live.enabled and not result.duplicate:
-            self._spawn(self.live.publish(*live_event(message, result.row)))
+        if self.live.enabled and result.record is not None:
+            self._spawn(self.live.publish(result.record.live_event()))
         return success_answer(result.record_id, message.table.value, message.event_id, result.duplicate)
 
     def _spawn(self, coro) -> None:
@@ -252,35 +283,66 @@ class Ingest:
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2)
 
-    async def revocation_watch(self, interval: float = 15.0) -> None:
-        """Close connections whose token was revoked or rotated since the handshake."""
+    async def revocation_watch(self, interval: float = 15.0, grace_rounds: int = 3) -> None:
+        """Every ``interval`` s, close connections whose token was revoked or rotated (or whose
+        anonymous id was withdrawn).
+
+        A round that cannot reach the database is logged once and the watch goes on. A
+        connection that could not be re-checked for ``grace_rounds`` rounds is closed (fail
+        closed, code 1013): its sender reconnects and is authenticated afresh.
+        """
+        failing = False
         while True:
             await asyncio.sleep(interval)
-            for session in [s for s in self.sessions if s.token_hash]:
+            try:
+                await self._recheck_sessions()
+            except Exception as exc:
+                if not failing:
+                    log.error("ingest: cannot re-check the tokens of open connections (%s); connections "
+                              "unchecked for %d rounds will be closed", f"{type(exc).__name__}: {exc}"[:200],
+                              grace_rounds)
+                failing = True
+                await self._close_unverified(interval * grace_rounds)
+                continue
+            if failing:
+                log.info("ingest: re-checking tokens of open connections recovered")
+                failing = False
+
+    async def _recheck_sessions(self) -> None:
+        for session in list(self.sessions):
+            if session.checkpoint_id is None:  # anonymous and not bound yet: nothing to check
+                session.verified_at = time.monotonic()
+                continue
+            if session.token_hash:
                 valid = await asyncio.to_thread(auth.token_still_valid, self.engine,
                                                 session.checkpoint_id, session.token_hash)
-                if not valid:
-                    log.info("ingest: closing %s: token revoked", session.checkpoint_id)
-                    await session.ws.close(1008, "token revoked")
+            else:
+                valid = await asyncio.to_thread(auth.anonymous_allowed, self.engine, session.checkpoint_id)
+            if valid:
+                session.verified_at = time.monotonic()
+            else:
+                log.info("ingest: closing %s: token revoked", session.checkpoint_id)
+                await session.ws.close(1008, "token revoked")
 
-
-def live_event(message: Message, row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The live event (name, payload) announcing a freshly stored row."""
-    common = {"id": row["id"], "checkpoint_id": message.checkpoint_id, "event_id": message.event_id,
-              "timestamp": message.timestamp.isoformat(), "received_at": row["received_at"].isoformat(),
-              "hostname": message.hostname}
-    if isinstance(message, Detection):
-        return live.DETECTION, {**common, "license_plate": message.license_plate,
-                                "confidence": message.confidence, "image_path": row.get("image_path"),
-                                "latitude": message.latitude, "longitude": message.longitude}
-    return live.HEALTH, {**common, "component": message.component, "status": message.status,
-                         "message": message.message, "system_info": dict(message.system_info)}
-
+    async def _close_unverified(self, max_age: float) -> None:
+        cutoff = time.monotonic() - max_age
+        stale = [s for s in self.sessions if s.verified_at < cutoff]
+        for session in stale:
+            log.warning("ingest: closing %s: its token could not be re-checked", session.checkpoint_id)
+        if stale:
+            await asyncio.wait([asyncio.create_task(s.ws.close(1013, "cannot re-check the token; reconnect"))
+                                for s in stale], timeout=15)
 
 def _refuse(connection: ServerConnection, reason: str) -> Response:
     response = connection.respond(http.HTTPStatus.UNAUTHORIZED, reason + "\n")
     response.headers["WWW-Authenticate"] = 'Bearer realm="ingest"'
     return response
+
+
+def _too_many(connection: ServerConnection, checkpoint_id: str) -> Response:
+    log.warning("ingest: refused a connection of %s from %s: too many open", checkpoint_id, _remote(connection))
+    return connection.respond(http.HTTPStatus.TOO_MANY_REQUESTS,
+                              f"too many connections for checkpoint {checkpoint_id}; retry later\n")
 
 
 def _rate_limited() -> dict[str, Any]:

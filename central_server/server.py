@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from websockets.asyncio.server import serve
 
-from . import db, live
+from fleet_store import db, live
+
 from .config import IngestSettings
 from .images import ImageStore
 from .ingest import Ingest
@@ -47,11 +48,14 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
         async with serve(ingest.handler, settings.ingest_host, settings.ingest_port,
                          process_request=ingest.process_request, compression=None,
                          max_size=settings.ingest_max_message_bytes * 2,
+                         # frames buffered per connection: 4 x 4 MB bounds a busy sender's read side
+                         max_queue=settings.ingest_max_queue,
                          reuse_port=settings.ingest_reuse_port or None) as server:
             port = server.sockets[0].getsockname()[1]
             log.info("ingest: listening on %s:%d (db %s)", settings.ingest_host, port, engine.url.render_as_string())
-            background = [asyncio.create_task(ingest.presence.run()),
-                          asyncio.create_task(ingest.revocation_watch(settings.ingest_token_recheck_seconds))]
+            background = [_watched(ingest.presence.run(), "presence"),
+                          _watched(ingest.revocation_watch(settings.ingest_token_recheck_seconds,
+                                                           settings.ingest_token_recheck_grace), "revocation watch")]
             scheduler = start_scheduler(settings, engine, live_events)
             if ready:
                 ready(port)
@@ -67,6 +71,20 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
         await live_events.close()
         engine.dispose()
         log.info("ingest: stopped (%d rows stored in %d batches)", writer.stats["rows"], writer.stats["batches"])
+
+
+def _watched(coro, name: str) -> asyncio.Task:
+    """A background task that must run until shutdown; if it ever ends otherwise, say so loudly."""
+    task = asyncio.create_task(coro, name=name)
+
+    def ended(task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        log.critical("ingest: background task %r ended unexpectedly: %r", name, error, exc_info=error)
+
+    task.add_done_callback(ended)
+    return task
 
 
 def _raise_fd_limit() -> None:

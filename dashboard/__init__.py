@@ -12,37 +12,25 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_login import current_user
 from sqlalchemy import Engine
 
-from central_server import db
+from fleet_store import db
+from fleet_store.live import LiveEvent
 
-from . import realtime
+from . import context, realtime, security
 from .config import DashboardSettings
+from .context import Fleet, fleet
 from .extensions import babel, csrf, login_manager, socketio
+from .throttle import LoginThrottle
 from .users import LOCALES, ensure_admin, get_user
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """What views need besides the request: settings, the engine, and the live tail (if any)."""
-
-    settings: DashboardSettings
-    engine: Engine
-    tail: realtime.DatabaseTail | None
-
-
-def fleet() -> Fleet:
-    """The :class:`Fleet` of the current app."""
-    return current_app.extensions["fleet"]
 
 
 def create_app(settings: DashboardSettings, engine: Engine | None = None, migrate: bool = True,
@@ -57,16 +45,25 @@ def create_app(settings: DashboardSettings, engine: Engine | None = None, migrat
     app.config.update(_flask_config(settings))
     tail = realtime.DatabaseTail(engine, _emit, settings.dashboard_poll_interval) \
         if start_live and not settings.redis_url else None
-    app.extensions["fleet"] = Fleet(settings, engine, tail)
+    throttle = LoginThrottle(settings.dashboard_login_free_failures, settings.dashboard_login_window_seconds)
+    sockets = realtime.SocketSessions(engine, _disconnect, settings.dashboard_session_recheck_seconds)
+    context.init_app(app, Fleet(settings, engine, tail, throttle, sockets))
     _init_extensions(app, settings)
     _register_blueprints(app)
+    security.init_app(app, settings)
     if tail is not None:
         socketio.start_background_task(tail.run)
+    if start_live:
+        socketio.start_background_task(sockets.run)
     return app
 
 
-def _emit(event: str, payload: dict) -> None:
-    socketio.emit(event, payload, namespace="/")
+def _emit(event: LiveEvent) -> None:
+    socketio.emit(event.name, event.payload, namespace="/")
+
+
+def _disconnect(sid: str) -> None:
+    socketio.server.disconnect(sid, namespace="/")
 
 
 def _flask_config(settings: DashboardSettings) -> dict:
@@ -118,19 +115,20 @@ def _init_extensions(app: Flask, settings: DashboardSettings) -> None:
     realtime.register_handlers(socketio)
 
 
-def _load_user(user_id: str, wrapper):
+def _load_user(login_id: str, wrapper):
+    """The user of a session whose login id (``"<id>:<session version>"``) is still current, else None."""
+    user_id, _, version = login_id.partition(":")
     try:
         user = get_user(fleet().engine, int(user_id))
     except ValueError:
         return None
-    return wrapper(user) if user else None
+    return wrapper(user) if user and str(user.session_version) == version else None
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import auth, detections, stats, watch
-    from .views import fleet as fleet_views
+    from .views import auth, detections, overview, stats, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, fleet_views, detections, stats, watch):
+    for module in (auth, overview, detections, stats, watch):
         app.register_blueprint(module.bp)
     register_template_helpers(app)

@@ -5,6 +5,7 @@
     python -m dashboard users list
     python -m dashboard users passwd NAME
     python -m dashboard users remove NAME
+    python -m dashboard users logout NAME        # end every login of NAME (a lost or stolen cookie)
 
 Settings come from the environment (docs/dashboard.md), optionally from
 ``--env-file``. Passwords are read from the terminal, or from stdin with
@@ -20,12 +21,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from central_server import db
-from central_server.logs import setup_logging
+from fleet_store import db
+from fleet_store.logs import setup_logging
 
 from .config import DashboardSettings
 from .errors import DashboardError
-from .users import Role, add_user, list_users, remove_user, set_password
+from .users import Role, add_user, end_sessions_of, list_users, remove_user, set_password
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     remove = actions.add_parser("remove", help="delete a user (never the last admin)")
     remove.add_argument("username")
+    logout = actions.add_parser("logout", help="end every login of a user (cookies and open live pages)")
+    logout.add_argument("username")
     return parser
 
 
@@ -75,6 +78,9 @@ def _users(settings: DashboardSettings, args) -> int:
     elif args.action == "remove":
         remove_user(engine, args.username)
         print(f"user {args.username} removed")
+    elif args.action == "logout":
+        end_sessions_of(engine, args.username)
+        print(f"every login of {args.username} ended")
     else:
         print(f"{'USER':<24} {'ROLE':<8} {'LANGUAGE':<9} CREATED")
         for user in list_users(engine):

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from central_server.config import CommonSettings
+from fleet_store.config import CommonSettings
 
 
 class DashboardSettings(CommonSettings):
@@ -36,6 +36,27 @@ class DashboardSettings(CommonSettings):
     dashboard_secure_cookies: bool = Field(
         False, description="1 when served over https (behind the TLS proxy): cookies are sent only over TLS")
     dashboard_session_hours: int = Field(12, ge=1, description="how long a login lasts")
+    dashboard_session_recheck_seconds: float = Field(
+        5, gt=0, le=300, description="how often open Socket.IO connections re-check their login "
+                                     "(a removed user or ended session is disconnected)")
+    dashboard_trusted_proxies: int = Field(
+        0, ge=0, le=5, description="reverse proxies in front (1 behind nginx): client addresses come from "
+                                   "X-Forwarded-For; 0 = exposed directly")
+    dashboard_sockets_per_user: int = Field(8, ge=1, description="open Socket.IO connections per login")
+    dashboard_sockets_per_ip: int = Field(16, ge=1, description="open Socket.IO connections per client address")
+    dashboard_login_free_failures: int = Field(
+        5, ge=1, description="wrong passwords per account (and 4x that per address) before logins are slowed")
+    dashboard_login_window_seconds: int = Field(
+        900, ge=60, description="failed logins are remembered this long; also the longest back-off")
+    dashboard_header_timeout: float = Field(
+        10, gt=0, le=120, description="seconds a client may take to send request headers (slowloris)")
+    dashboard_pending_per_ip: int = Field(
+        8, ge=1, description="connections per address still sending headers (exposed directly only)")
+
+    @property
+    def socket_capacity(self) -> int:
+        """Socket.IO connections the process takes in all; the other threads stay free for pages."""
+        return max(1, self.dashboard_threads - max(4, self.dashboard_threads // 4))
 
     @field_validator("dashboard_allowed_origins", mode="before")
     @classmethod

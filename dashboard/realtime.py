@@ -1,28 +1,35 @@
 """Live updates to browsers over Socket.IO.
 
-Browsers connect to namespace ``/`` and only after logging in (the ``connect``
-handler refuses anonymous sockets). Events reach them one of two ways:
+Browsers connect to namespace ``/`` and only after logging in: the WSGI gate
+(dashboard/security.py) answers 401 before Engine.IO sees an anonymous request,
+and the ``connect`` handler refuses again. :class:`SocketSessions` re-checks
+every open socket's login every few seconds and disconnects those whose user
+was removed or whose sessions were ended. Events reach them one of two ways:
 
 - ``REDIS_URL`` set: the ingest publishes on Flask-SocketIO's message queue and
   every dashboard process relays to its own browsers; nothing to do here.
 - no Redis: :class:`DatabaseTail` polls the database every
   ``DASHBOARD_POLL_INTERVAL`` (0.05 s) for rows with ids above the last seen and
-  emits the same payloads the ingest would (dashboard/events.py).
+  emits the events their records make (``fleet_store.records``), which are the
+  ones the ingest would have published.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
+from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import SocketIO
 from sqlalchemy import Engine, func, select
 
-from central_server.live import CHECKPOINT_STATUS, DETECTION, HEALTH
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store.live import LiveEvent
+from fleet_store.records import StatusChange, StoredDetection, StoredHealth
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
-from .events import detection_payload, health_payload, status_payload
+from .users import session_versions
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -36,7 +43,72 @@ def register_handlers(socketio: SocketIO) -> None:
         if not current_user.is_authenticated:
             log.info("realtime: refused an unauthenticated Socket.IO connection")
             return False
+        sockets = current_app.extensions["fleet"].sockets
+        if sockets is not None:
+            sockets.add(request.sid, int(current_user.id), current_user.session_version)
         return None
+
+    @socketio.on("disconnect")
+    def _disconnect(reason=None):
+        sockets = current_app.extensions["fleet"].sockets
+        if sockets is not None:
+            sockets.discard(request.sid)
+
+
+class SocketSessions:
+    """Open Socket.IO connections and the login each was opened with.
+
+    ``check_once`` disconnects every socket whose user no longer exists or whose
+    session version moved on (logout, password change, ``users logout``); ``run``
+    does it every ``interval`` seconds. A database error is logged once and the
+    round retried: sockets stay open meanwhile, since pages re-check on every request.
+    """
+
+    def __init__(self, engine: Engine, disconnect, interval: float = 5.0):
+        self.engine = engine
+        self.disconnect = disconnect
+        self.interval = interval
+        self._sockets: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._failing = False
+
+    def add(self, sid: str, user_id: int, version: int) -> None:
+        with self._lock:
+            self._sockets[sid] = (user_id, version)
+
+    def discard(self, sid: str) -> None:
+        with self._lock:
+            self._sockets.pop(sid, None)
+
+    def check_once(self) -> list[str]:
+        """Disconnect sockets whose login ended; return their sids."""
+        with self._lock:
+            sockets = dict(self._sockets)
+        current = session_versions(self.engine, {user for user, _ in sockets.values()})
+        ended = [sid for sid, (user, version) in sockets.items() if current.get(user) != version]
+        for sid in ended:
+            log.info("realtime: disconnecting a Socket.IO connection whose login ended")
+            self.discard(sid)
+            self.disconnect(sid)
+        return ended
+
+    def run(self) -> None:
+        """Check every ``interval`` seconds until stopped."""
+        while not self._stop.wait(self.interval):
+            try:
+                self.check_once()
+            except Exception as exc:
+                if not self._failing:
+                    log.warning("realtime: re-checking logins of open sockets failed (%s); retrying", exc)
+                self._failing = True
+                continue
+            if self._failing:
+                log.info("realtime: re-checking logins of open sockets recovered")
+                self._failing = False
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class DatabaseTail:
@@ -47,7 +119,7 @@ class DatabaseTail:
     after the dashboard started are announced.
     """
 
-    def __init__(self, engine: Engine, emit, interval: float = 0.05):
+    def __init__(self, engine: Engine, emit: Callable[[LiveEvent], None], interval: float = 0.05):
         self.engine = engine
         self.emit = emit
         self.interval = interval
@@ -69,12 +141,12 @@ class DatabaseTail:
             changes = self._new(conn, "connection", connection_events)
             states = self._states(conn, {row.checkpoint_id for row in changes})
         for row in detections:
-            self.emit(DETECTION, detection_payload(row))
+            self.emit(StoredDetection.from_row(row).live_event())
         for row in health:
-            self.emit(HEALTH, health_payload(row))
+            self.emit(StoredHealth.from_row(row).live_event())
         for row in changes:
-            connected, status = states.get(row.checkpoint_id, (False, None))
-            self.emit(CHECKPOINT_STATUS, status_payload(row, connected, status))
+            connected, status = states.get(row.checkpoint_id, (False, "never"))
+            self.emit(StatusChange.from_row(row, connected, status).live_event())
         return len(detections) + len(health) + len(changes)
 
     def _new(self, conn, name: str, table) -> list:

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from central_server.schema import users
+from fleet_store.schema import users
 
 from .errors import UserError
 
-USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")  # used with fullmatch: no trailing newline
 MIN_PASSWORD = 8
 LOCALES = ("th", "en")
 HASH_METHOD = "scrypt"  # werkzeug's default; tests lower the cost
@@ -44,6 +44,7 @@ class User:
     role: Role
     locale: str | None
     created_at: datetime
+    session_version: int = 1
 
     @property
     def is_admin(self) -> bool:
@@ -51,7 +52,7 @@ class User:
 
 
 def _user(row) -> User:
-    return User(row.id, row.username, Role(row.role), row.locale, row.created_at)
+    return User(row.id, row.username, Role(row.role), row.locale, row.created_at, row.session_version)
 
 
 def _check_password(password: str) -> None:
@@ -61,7 +62,7 @@ def _check_password(password: str) -> None:
 
 def add_user(engine: Engine, username: str, password: str, role: Role = Role.VIEWER) -> User:
     """Create a user; raises :class:`UserError` for a bad name, short password or a taken name."""
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise UserError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
     _check_password(password)
     values = dict(username=username, password_hash=generate_password_hash(password, method=HASH_METHOD),
@@ -71,7 +72,7 @@ def add_user(engine: Engine, username: str, password: str, role: Role = Role.VIE
             new_id = conn.execute(insert(users).values(**values)).inserted_primary_key[0]
     except IntegrityError:
         raise UserError(f"user {username!r} already exists") from None
-    return User(new_id, username, Role(role), None, values["created_at"])
+    return User(new_id, username, Role(role), None, values["created_at"], 1)
 
 
 def list_users(engine: Engine) -> list[User]:
@@ -102,9 +103,40 @@ def set_password(engine: Engine, username: str, password: str) -> None:
     _check_password(password)
     with engine.begin() as conn:
         done = conn.execute(update(users).where(users.c.username == username)
-                            .values(password_hash=generate_password_hash(password, method=HASH_METHOD)))
+                            .values(password_hash=generate_password_hash(password, method=HASH_METHOD),
+                                    session_version=users.c.session_version + 1))
     if not done.rowcount:
         raise UserError(f"no such user {username!r}")
+
+
+def end_sessions(engine: Engine, user_id: int) -> None:
+    """End every login of this user (logout, or an admin's ``users logout``): bump its session version."""
+    with engine.begin() as conn:
+        conn.execute(update(users).where(users.c.id == user_id)
+                     .values(session_version=users.c.session_version + 1))
+
+
+def end_sessions_of(engine: Engine, username: str) -> None:
+    """:func:`end_sessions` by name; raises :class:`UserError` if unknown."""
+    user = _by_name(engine, username)
+    if user is None:
+        raise UserError(f"no such user {username!r}")
+    end_sessions(engine, user.id)
+
+
+def _by_name(engine: Engine, username: str) -> User | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+    return _user(row) if row else None
+
+
+def session_versions(engine: Engine, user_ids: set[int]) -> dict[int, int]:
+    """Current session version of each existing user among ``user_ids`` (removed users are absent)."""
+    if not user_ids:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(select(users.c.id, users.c.session_version).where(users.c.id.in_(user_ids)))
+        return {row.id: row.session_version for row in rows}
 
 
 def set_locale(engine: Engine, user_id: int, locale: str | None) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,13 +22,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from fleet_protocol import valid_checkpoint_id
 from fleet_protocol.settings import FleetSettings, SettingsError, read_env_file, settings_help
 
 from .errors import ConfigError, EdgeError
 from .vision.config import ENV_NAMES as VISION_ENV_NAMES
 from .vision.config import VisionSettings
-
-_CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class AgentSettings(FleetSettings):
@@ -97,7 +95,7 @@ class AgentSettings(FleetSettings):
     @field_validator("checkpoint_id")
     @classmethod
     def _checkpoint_id(cls, value: str) -> str:
-        if not _CHECKPOINT_ID_RE.match(value):
+        if not valid_checkpoint_id(value):
             raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
         return value
 

@@ -3,8 +3,7 @@
 Sans-I/O: functions take text/bytes/dicts and return frozen dataclasses or
 dicts; nothing here touches sockets, files or clocks (the caller passes
 ``now``). Both ends use this module: the ingest parses with ``parse_message``,
-the edge encodes with ``encode_detection``/``encode_health`` and reads answers
-with ``parse_answer``.
+the edge encodes with ``encode_message`` and reads answers with ``parse_answer``.
 
 v1 is the old senders' format (see docs/protocol.md)::
 
@@ -33,8 +32,9 @@ from .jpeg import decode_check, inspect_jpeg
 
 SUCCESS_MESSAGE = "Data saved successfully"
 DATA_URL_PREFIXES = ("data:image/jpeg;base64,", "data:image/jpg;base64,")
-_CHECKPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+# Used with fullmatch: ``$`` would also accept a trailing newline ("gate-1\n").
+_CHECKPOINT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 _HEALTH_STATUSES = {"PASS": "PASS", "OK": "PASS", "WARN": "WARN", "WARNING": "WARN",
                     "FAIL": "FAIL", "ERROR": "FAIL", "CRITICAL": "FAIL"}
 
@@ -52,6 +52,7 @@ class Limits:
 
     max_message_bytes: int = 2 * 1024 * 1024
     max_image_bytes: int = 1536 * 1024
+    max_plate_image_bytes: int = 256 * 1024
     max_image_pixels: int = 4096 * 4096
     max_plate_chars: int = 32
     max_short_chars: int = 64
@@ -65,7 +66,12 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One plate read, as validated. ``timestamp`` is timezone-aware UTC."""
+    """One plate read, as validated. ``timestamp`` is timezone-aware UTC.
+
+    ``province`` (Thai province name), ``province_confidence`` (0-100),
+    ``plate_raw`` (what the reader saw) and ``plate_image`` (the plate crop's
+    JPEG bytes) are the v1 extensions the edge sends; old senders omit them.
+    """
 
     checkpoint_id: str
     license_plate: str
@@ -81,6 +87,10 @@ class Detection:
     analog_gain: float | None = None
     lux: float | None = None
     event_id: str | None = None
+    province: str = ""
+    province_confidence: float | None = None
+    plate_raw: str = ""
+    plate_image: bytes | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     table = Table.LPR_DETECTION
@@ -130,7 +140,7 @@ Answer = Ack | Refusal
 _DETECTION_FIELDS = frozenset({
     "license_plate", "confidence", "checkpoint_id", "timestamp", "hostname", "vehicle_type",
     "vehicle_color", "latitude", "longitude", "image", "exposure_time", "analog_gain", "lux",
-    "event_id",
+    "event_id", "province", "province_confidence", "plate_raw", "plate_image",
 })
 _HEALTH_FIELDS = frozenset({
     "checkpoint_id", "hostname", "timestamp", "component", "status", "message", "system_info",
@@ -197,13 +207,10 @@ def _parse_envelope(obj: dict, data: Any, tz: tzinfo, now: datetime, limits: Lim
 
 
 def _parse_detection(r: _FieldReader, tz: tzinfo, now: datetime, limits: Limits) -> Detection:
-    confidence = r.number("confidence", required=True)
-    if not 0 <= confidence <= 100:
-        raise ProtocolError(ErrorCode.INVALID_FIELD, "'confidence' must be between 0 and 100")
     return Detection(
         checkpoint_id=r.checkpoint_id(),
         license_plate=r.plate(),
-        confidence=confidence,
+        confidence=r.percent("confidence", required=True),
         timestamp=r.timestamp(tz, now),
         hostname=r.hostname(),
         vehicle_type=r.text("vehicle_type", limits.max_short_chars),
@@ -215,6 +222,10 @@ def _parse_detection(r: _FieldReader, tz: tzinfo, now: datetime, limits: Limits)
         analog_gain=r.number("analog_gain"),
         lux=r.number("lux"),
         event_id=r.event_id(),
+        province=r.text("province", limits.max_short_chars),
+        province_confidence=r.percent("province_confidence"),
+        plate_raw=r.text("plate_raw", limits.max_short_chars),
+        plate_image=r.image("plate_image", limits.max_plate_image_bytes),
         extra=r.extra(_DETECTION_FIELDS),
     )
 
@@ -279,7 +290,7 @@ class _FieldReader:
 
     def hostname(self) -> str:
         value = self.text("hostname", self.limits.max_hostname_chars)
-        if value and not _HOSTNAME_RE.match(value):
+        if value and not _HOSTNAME_RE.fullmatch(value):
             raise ProtocolError(ErrorCode.INVALID_FIELD,
                                 "'hostname' may hold letters, digits, '.', '-' and '_' only")
         return value
@@ -293,6 +304,12 @@ class _FieldReader:
         if not math.isfinite(value) or abs(value) > 1e12:
             raise ProtocolError(ErrorCode.INVALID_FIELD, f"'{name}' must be a finite number")
         return float(value)
+
+    def percent(self, name: str, required: bool = False) -> float | None:
+        value = self.number(name, required)
+        if value is not None and not 0 <= value <= 100:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, f"'{name}' must be between 0 and 100")
+        return value
 
     def coordinate(self, name: str, bound: float) -> float | None:
         value = self.data.get(name)
@@ -314,7 +331,7 @@ class _FieldReader:
             value = str(value)  # some old senders send the id as a number
         if not isinstance(value, str):
             raise ProtocolError(ErrorCode.INVALID_FIELD, "'checkpoint_id' must be a string")
-        if not _CHECKPOINT_ID_RE.match(value):
+        if not valid_checkpoint_id(value):
             raise ProtocolError(ErrorCode.INVALID_FIELD,
                                 "'checkpoint_id' must be 1-64 letters, digits, '.', '_' or '-'")
         return value
@@ -348,20 +365,20 @@ class _FieldReader:
                                 f"'timestamp' {value} is out of range (clock not set?)")
         return parsed
 
-    def image(self) -> bytes | None:
-        value = self.data.get("image")
+    def image(self, name: str = "image", max_bytes: int | None = None) -> bytes | None:
+        value = self.data.get(name)
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            raise ProtocolError(ErrorCode.INVALID_FIELD, "'image' must be a data URL string")
-        payload = _strip_data_url(value)
-        if len(payload) * 3 // 4 > self.limits.max_image_bytes:
-            raise ProtocolError(ErrorCode.IMAGE_TOO_LARGE,
-                                f"image is over {self.limits.max_image_bytes} bytes")
+            raise ProtocolError(ErrorCode.INVALID_FIELD, f"'{name}' must be a data URL string")
+        payload = _strip_data_url(value, name)
+        max_bytes = self.limits.max_image_bytes if max_bytes is None else max_bytes
+        if len(payload) * 3 // 4 > max_bytes:
+            raise ProtocolError(ErrorCode.IMAGE_TOO_LARGE, f"'{name}' is over {max_bytes} bytes")
         try:
             jpeg = pybase64.b64decode(payload, validate=True)  # SIMD: ~10x binascii
         except (binascii.Error, ValueError) as exc:
-            raise ProtocolError(ErrorCode.INVALID_BASE64, f"image is not valid base64: {exc}") from None
+            raise ProtocolError(ErrorCode.INVALID_BASE64, f"'{name}' is not valid base64: {exc}") from None
         check = decode_check if self.limits.decode_images else inspect_jpeg
         check(jpeg, self.limits.max_image_pixels)
         return jpeg
@@ -387,19 +404,27 @@ def _plate_char(ch: str) -> bool:
     return ch in " -./" or unicodedata.category(ch)[0] in "LMN"
 
 
+def valid_checkpoint_id(value: str) -> bool:
+    """True for a well-formed checkpoint id: 1-64 of A-Z a-z 0-9 . _ - (not starting with . _ -)."""
+    return isinstance(value, str) and _CHECKPOINT_ID_RE.fullmatch(value) is not None
+
+
 def _check_blob_size(name: str, value: dict, limits: Limits) -> None:
-    size = len(json.dumps(value, ensure_ascii=False))
+    try:
+        size = len(json.dumps(value, ensure_ascii=False))
+    except RecursionError:  # orjson takes ~1000 levels; json.dumps does not
+        raise ProtocolError(ErrorCode.FIELD_TOO_LONG, f"{name} is nested too deeply") from None
     if size > limits.max_json_blob_bytes:
         raise ProtocolError(ErrorCode.FIELD_TOO_LONG,
                             f"{name} is {size} bytes of JSON; the limit is {limits.max_json_blob_bytes}")
 
 
-def _strip_data_url(value: str) -> str:
+def _strip_data_url(value: str, name: str) -> str:
     for prefix in DATA_URL_PREFIXES:
         if value.startswith(prefix):
             return value[len(prefix):]
     if value.startswith("data:"):
-        raise ProtocolError(ErrorCode.INVALID_IMAGE, "image data URL must be image/jpeg;base64")
+        raise ProtocolError(ErrorCode.INVALID_IMAGE, f"'{name}' data URL must be image/jpeg;base64")
     return value  # bare base64, as some old senders sent it
 
 
@@ -437,8 +462,23 @@ def detection_data(d: Detection, local_tz: tzinfo) -> dict[str, Any]:
     }
     if d.event_id:
         data["event_id"] = d.event_id
+    data.update(_plate_extensions(d))
     data.update(d.extra)
     return data
+
+
+def _plate_extensions(d: Detection) -> dict[str, Any]:
+    """The v1 extensions a detection carries (only those that are set: old receivers see less)."""
+    extensions: dict[str, Any] = {}
+    if d.province:
+        extensions["province"] = d.province
+    if d.province_confidence is not None:
+        extensions["province_confidence"] = d.province_confidence
+    if d.plate_raw:
+        extensions["plate_raw"] = d.plate_raw
+    if d.plate_image:
+        extensions["plate_image"] = image_data_url(d.plate_image)
+    return extensions
 
 
 def health_data(h: HealthReport, local_tz: tzinfo) -> dict[str, Any]:

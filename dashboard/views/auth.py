@@ -9,8 +9,9 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import fleet
-from ..users import LOCALES, User, authenticate, set_locale
+from ..context import fleet
+from ..security import safe_next
+from ..users import LOCALES, User, authenticate, end_sessions, set_locale
 
 bp = Blueprint("auth", __name__)
 
@@ -25,6 +26,11 @@ class LoginUser(UserMixin):
         self.is_admin = user.is_admin
         self.locale = user.locale
         self.role = user.role.value
+        self.session_version = user.session_version
+
+    def get_id(self) -> str:
+        """The login id kept in the session: the user and its session version (bumped to end sessions)."""
+        return f"{self.id}:{self.session_version}"
 
 
 class LoginForm(FlaskForm):
@@ -34,17 +40,21 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths are followed after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("fleet.overview")
+    return safe_next(target) or url_for("fleet.overview")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        throttle, address = fleet().throttle, request.remote_addr or "?"
+        wait = throttle.begin(form.username.data, address)
+        if wait:
+            flash(_("Too many failed logins. Try again in %(seconds)d s.", seconds=int(wait) + 1), "error")
+            return render_template("login.html", form=form), 429, {"Retry-After": str(int(wait) + 1)}
         user = authenticate(fleet().engine, form.username.data, form.password.data)
         if user is not None:
+            throttle.succeeded(form.username.data, address)
             login_user(LoginUser(user))
             return redirect(_safe_next(request.args.get("next")))
         flash(_("Wrong username or password."), "error")
@@ -54,6 +64,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """End this login and every other copy of its cookie (the user's session version moves on)."""
+    end_sessions(fleet().engine, int(current_user.id))
     logout_user()
     return redirect(url_for("auth.login"))
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context
+from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context, url_for
 from flask_login import login_required
 
-from .. import fleet, queries
+from .. import queries
+from ..context import fleet
 from ..errors import SearchError
 from ..search import SearchQuery, export_csv, search
 
 bp = Blueprint("detections", __name__)
+MAX_ID = 2**63 - 1
 
 
 def _local_time(text: str | None, tz) -> datetime | None:
@@ -21,8 +23,13 @@ def _local_time(text: str | None, tz) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise SearchError(f"not a date and time: {text!r}") from None
-    return value.replace(tzinfo=tz) if value.tzinfo is None else value
+        raise SearchError(f"not a date and time: {text[:40]!r}") from None
+    value = value.replace(tzinfo=tz) if value.tzinfo is None else value
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00 east of UTC
+        raise SearchError(f"date out of range: {text[:40]!r}") from None
+    return value
 
 
 def _number(text: str | None, kind=float):
@@ -31,15 +38,26 @@ def _number(text: str | None, kind=float):
     try:
         return kind(text)
     except ValueError:
-        raise SearchError(f"not a number: {text!r}") from None
+        raise SearchError(f"not a number: {text[:40]!r}") from None
+
+
+FILTERS = ("plate", "province", "checkpoint", "start", "end", "min_confidence")
 
 
 def query_from_args(args, tz) -> SearchQuery:
     """Build a :class:`SearchQuery` from request arguments; raises :class:`SearchError` on bad input."""
-    return SearchQuery(plate=args.get("plate", "")[:32], checkpoint_id=args.get("checkpoint", "")[:64],
+    return SearchQuery(plate=args.get("plate", "")[:32], province=args.get("province", "")[:64],
+                       checkpoint_id=args.get("checkpoint", "")[:64],
                        start=_local_time(args.get("start"), tz), end=_local_time(args.get("end"), tz),
                        min_confidence=_number(args.get("min_confidence")),
-                       before_id=_number(args.get("before"), int))
+                       before_id=_row_id(args.get("before")))
+
+
+def _row_id(text: str | None) -> int | None:
+    value = _number(text, int)
+    if value is not None and not 1 <= value <= MAX_ID:
+        raise SearchError(f"'before' must be a row id between 1 and {MAX_ID}")
+    return value
 
 
 @bp.route("/detections")
@@ -49,9 +67,20 @@ def search_page():
     try:
         query = query_from_args(request.args, settings.tz)
     except SearchError as exc:
-        return render_template("search.html", error=str(exc), page=None, args=request.args), 400
+        return render_template("search.html", error=str(exc), page=None, args=request.args, filters=_filters(),
+                               older=None), 400
     page = search(fleet().engine, query)
-    return render_template("search.html", error=None, page=page, args=request.args)
+    return render_template("search.html", error=None, page=page, args=request.args, filters=_filters(),
+                           older=_older_url(page.next_before))
+
+
+def _filters() -> dict[str, str]:
+    """The search filters of this request (nothing else is carried into links)."""
+    return {key: request.args[key] for key in FILTERS if request.args.get(key)}
+
+
+def _older_url(next_before: int | None) -> str | None:
+    return url_for("detections.search_page", **_filters(), before=next_before) if next_before else None
 
 
 @bp.route("/detections.csv")
@@ -74,15 +103,33 @@ def detail(detection_id: int):
     row = queries.detection(fleet().engine, detection_id)
     if row is None:
         abort(404)
-    has_image = queries.image_file(fleet().settings.image_dir, row.image_path) is not None
-    return render_template("detail.html", d=row, has_image=has_image)
+    image_dir = fleet().settings.image_dir
+    return render_template("detail.html", d=row,
+                           has_image=queries.image_file(image_dir, row.image_path) is not None,
+                           has_plate_image=queries.image_file(image_dir, row.plate_image_path) is not None)
 
 
 @bp.route("/detections/<int:detection_id>/image")
 @login_required
 def image(detection_id: int):
+    """The scene the plate was read in."""
+    return _stored_jpeg(detection_id, "image_path")
+
+
+@bp.route("/detections/<int:detection_id>/plate")
+@login_required
+def plate_image(detection_id: int):
+    """The plate crop, as the checkpoint cut it from its sharpest frame."""
+    return _stored_jpeg(detection_id, "plate_image_path")
+
+
+def _stored_jpeg(detection_id: int, column: str):
     row = queries.detection(fleet().engine, detection_id)
-    path = queries.image_file(fleet().settings.image_dir, row.image_path) if row else None
+    path = queries.image_file(fleet().settings.image_dir, getattr(row, column)) if row else None
     if path is None:
         abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=86400, conditional=True)
+    response = send_file(path, mimetype="image/jpeg", conditional=True)
+    response.cache_control.public = False
+    response.cache_control.private = True  # personal data: never in a shared cache
+    response.cache_control.max_age = 3600
+    return response

@@ -52,7 +52,7 @@ def test_same_event_through_two_processes_is_stored_once(pg_url, tmp_path):
 
 def test_two_processes_share_one_port_with_reuse_port(pg_url, tmp_path):
     """With INGEST_REUSE_PORT=1 two processes listen on one port and both take connections."""
-    settings = ingest_settings(pg_url, tmp_path, ingest_reuse_port=True)
+    settings = ingest_settings(pg_url, tmp_path, ingest_reuse_port=True, ingest_max_connections_per_checkpoint=64)
     port = _free_port()
     with ingest_process(settings, port=port) as a, ingest_process(settings, port=port):
         token = a.add_checkpoint("1")

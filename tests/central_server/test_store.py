@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from central_server import db
 from central_server.errors import StorageUnavailable
 from central_server.images import ImageStore
 from central_server.store import GroupCommitWriter
 from fleet_protocol import Detection
+from fleet_store import db
 
 
 def make_detection(i: int, jpeg: bytes | None, event_id: str | None = None) -> Detection:
@@ -40,7 +40,8 @@ async def test_queued_messages_share_commits(writer, jpeg):
 
 
 async def test_failed_commit_fails_every_message_and_leaves_no_files(sqlite_url, tmp_path, jpeg):
-    """When the database refuses, each future gets StorageUnavailable and written images are removed."""
+    """When the database refuses, each future gets StorageUnavailable; images no row names are removed
+    once the database can say so (the next successful batch)."""
     engine = db.make_engine(sqlite_url)
     db.upgrade(engine)
     images = tmp_path / "img"
@@ -51,10 +52,13 @@ async def test_failed_commit_fails_every_message_and_leaves_no_files(sqlite_url,
     with pytest.raises(StorageUnavailable):
         await writer.submit(make_detection(1, jpeg))
     assert not writer.healthy and "lpr_detections" in writer.last_error
-    assert list(images.rglob("*.jpg")) == []
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE moved RENAME TO lpr_detections"))
     result = await writer.submit(make_detection(2, jpeg))
     assert result.record_id > 0 and writer.healthy
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT image_path FROM lpr_detections WHERE id = :id"),
+                              {"id": result.record_id}).scalar_one()
+    assert [p.relative_to(images).as_posix() for p in images.rglob("*.jpg")] == [stored]
     writer.stop()
     engine.dispose()

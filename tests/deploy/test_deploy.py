@@ -6,12 +6,13 @@ systemctl, systemd-analyze, nft and nginx.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
 import pytest
 
-from .hosts import CENTRAL, EDGES, HOSTS, REPO, out, ssh
+from .hosts import CENTRAL, EDGES, HOSTS, REPO, as_central_user, out, ssh
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 UNITS = {CENTRAL: ("aicamera-ingest.service", "aicamera-dashboard.service", "aicamera-central.target",
@@ -84,6 +85,16 @@ def test_every_unit_is_enabled_and_active(deployed):
         running = [u for u in units if u != "nftables.service"]
         assert out(host, f"systemctl is-active {' '.join(running)}").split() == ["active"] * len(running), host
         assert set(out(host, f"systemctl is-enabled {' '.join(units)}").split()) == {"enabled"}, host
+
+
+def test_inventory_names_and_places_the_checkpoints(deployed):
+    """edge_checkpoint_name/site/latitude/longitude reach the central checkpoints table and the edge env file."""
+    row = as_central_user("import json, sqlite3; db = sqlite3.connect('/var/lib/aicamera-central/central.db'); "
+                          "print(json.dumps(db.execute('SELECT name, site, latitude, longitude FROM checkpoints "
+                          "WHERE checkpoint_id = ?', ('201',)).fetchone()))")
+    assert json.loads(row) == ["Test gate 201", "Test site", 13.75, 100.5]
+    env = out(EDGES[0], "sudo cat /etc/aicamera/edge/.env.production")
+    assert "EDGE_LATITUDE='13.75'" in env and "EDGE_LONGITUDE='100.5'" in env
 
 
 def test_units_pass_systemd_analyze_verify(deployed):

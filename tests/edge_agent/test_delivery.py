@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from central_server.schema import health_monitors
+from fleet_store.schema import health_monitors
 from tests.edge_agent.harness import (
     TIME_SCALE,
     agent_process,

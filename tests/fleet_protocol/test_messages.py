@@ -18,6 +18,7 @@ from fleet_protocol import (
     Refusal,
     encode_message,
     error_answer,
+    image_data_url,
     parse_answer,
     parse_message,
     success_answer,
@@ -93,9 +94,26 @@ def test_real_plate_texts_are_accepted(plate):
 
 
 def test_unknown_fields_are_kept_as_extra():
-    """Fields beyond v1 are kept (bounded), not silently dropped."""
-    d = parse(detection(None, plate_raw="กข 1234", province="Bangkok"))
-    assert d.extra == {"plate_raw": "กข 1234", "province": "Bangkok"}
+    """Fields beyond v1 and its extensions are kept (bounded), not silently dropped."""
+    d = parse(detection(None, lane="2", camera="north"))
+    assert d.extra == {"lane": "2", "camera": "north"}
+
+
+def test_plate_extensions_are_read_and_round_trip():
+    """Province, its score, the raw read and the plate crop are fields of their own, both ways."""
+    message = detection(JPEG, license_plate="1กข1234", province="กรุงเทพมหานคร", province_confidence=97.5,
+                        plate_raw="1กข 1234", plate_image=image_data_url(JPEG))
+    d = parse(message)
+    assert (d.province, d.province_confidence, d.plate_raw, d.plate_image) == \
+        ("กรุงเทพมหานคร", 97.5, "1กข 1234", JPEG)
+    assert d.extra == {}
+    assert json.loads(encode_message(d, BKK)) == message
+
+
+def test_plate_image_over_its_own_limit_is_refused():
+    """The plate crop has a smaller limit than the scene (256 KiB by default)."""
+    message = detection(None, plate_image=image_data_url(JPEG))
+    assert code_of(message, max_plate_image_bytes=len(JPEG) // 2) == ErrorCode.IMAGE_TOO_LARGE
 
 
 def _truncated() -> str:
@@ -154,6 +172,13 @@ BAD = {
     "health system_info list": (health(system_info=[1]), ErrorCode.INVALID_FIELD),
     "health info huge": (health(system_info={"x": "y" * 10000}), ErrorCode.FIELD_TOO_LONG),
     "huge unknown field": (detection(None, junk="z" * 10000), ErrorCode.FIELD_TOO_LONG),
+    "province too long": (detection(None, province="ก" * 65), ErrorCode.FIELD_TOO_LONG),
+    "province not text": (detection(None, province=5), ErrorCode.INVALID_FIELD),
+    "plate_raw too long": (detection(None, plate_raw="x" * 65), ErrorCode.FIELD_TOO_LONG),
+    "province score over 100": (detection(None, province_confidence=101), ErrorCode.INVALID_FIELD),
+    "plate image not jpeg": (detection(None, plate_image=image_data_url(b"GIF89a" + b"\0" * 500)),
+                             ErrorCode.INVALID_IMAGE),
+    "plate image bad base64": (detection(None, plate_image="@@@"), ErrorCode.INVALID_BASE64),
     "deep nesting": ("[" * 100000 + "]" * 100000, ErrorCode.INVALID_JSON),
 }
 

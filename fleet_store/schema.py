@@ -3,7 +3,7 @@
 Table names ``lpr_detections`` and ``health_monitors`` are fixed (users query
 them). Times are stored as naive UTC and read back as aware UTC through
 :class:`UTCDateTime`. Changes to this module need an Alembic revision in
-``central_server/migrations/versions``.
+``fleet_store/migrations/versions``.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ checkpoints = Table(
     Column("longitude", Float, nullable=True),
     Column("heartbeat_seconds", Integer, nullable=True,
            comment="silence longer than this marks the checkpoint offline; NULL: OFFLINE_AFTER_SECONDS"),
+    Column("site", String(64), nullable=False, server_default="", comment="the site the gate belongs to"),
+    Column("anonymous_allowed", Boolean, nullable=False, server_default="0",
+           comment="1: a tokenless sender may write as this id (INGEST_ALLOW_ANONYMOUS=1; revision 0004)"),
 )
 
 lpr_detections = Table(
@@ -80,6 +83,10 @@ lpr_detections = Table(
     Column("checkpoint_id", String(64), nullable=False),
     Column("event_id", String(36), nullable=True),
     Column("license_plate", String(32), nullable=False),
+    Column("province", String(64), nullable=False, server_default="",
+           comment="Thai province name; empty when not read"),
+    Column("province_confidence", Float, nullable=True),
+    Column("plate_raw", String(64), nullable=False, server_default=""),
     Column("confidence", Float, nullable=False),
     Column("timestamp", UTCDateTime, nullable=False),
     Column("hostname", String(255), nullable=False, server_default=""),
@@ -90,6 +97,9 @@ lpr_detections = Table(
     Column("image_path", String(512), nullable=True, comment="relative to IMAGE_DIR"),
     Column("image_sha256", String(64), nullable=True),
     Column("image_size", Integer, nullable=True),
+    Column("plate_image_path", String(512), nullable=True, comment="plate crop, relative to IMAGE_DIR"),
+    Column("plate_image_sha256", String(64), nullable=True),
+    Column("plate_image_size", Integer, nullable=True),
     Column("exposure_time", Float, nullable=True),
     Column("analog_gain", Float, nullable=True),
     Column("lux", Float, nullable=True),
@@ -100,6 +110,7 @@ lpr_detections = Table(
     Index("ix_lpr_detections_timestamp", "timestamp"),
     Index("ix_lpr_detections_received_at", "received_at"),
     Index("ix_lpr_detections_plate", "license_plate"),
+    Index("ix_lpr_detections_province", "province"),
 )
 
 health_monitors = Table(
@@ -131,6 +142,8 @@ connection_events = Table(
            comment="connected | disconnected | online | offline | refused"),
     Column("remote", String(64), nullable=False, server_default=""),
     Column("detail", String(255), nullable=False, server_default=""),
+    Column("status", String(16), nullable=True, comment="the checkpoint's status right after the event"),
+    Column("connected", Boolean, nullable=True, comment="whether it had an open connection right after"),
     Index("ix_connection_events_checkpoint_at", "checkpoint_id", "at"),
 )
 
@@ -153,15 +166,52 @@ users = Table(
     Column("role", String(16), nullable=False, server_default="viewer", comment="admin | viewer"),
     Column("locale", String(8), nullable=True, comment="th | en; NULL follows the browser"),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("session_version", Integer, nullable=False, server_default="1",
+           comment="bumped on logout, password change and 'users logout': older logins stop working (0004)"),
 )
 
-watchlist = Table(
-    "watchlist",
+
+def _plate_list(name: str, *unique: str) -> Table:
+    """A plate list (``fleet_store.lists``): the watchlist and the allow-list share this shape."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("pattern", String(64), nullable=False,
+               comment="plate, or a pattern with * and ?; compared without spaces/dashes, case-insensitively"),
+        Column("province", String(64), nullable=False, server_default="", comment="empty: any province"),
+        Column("note", String(255), nullable=False, server_default=""),
+        Column("tags", String(300), nullable=False, server_default="", comment="comma-separated, lower case"),
+        Column("expires_at", UTCDateTime, nullable=True, comment="NULL: never"),
+        Column("tolerance", Integer, nullable=False, server_default="0",
+               comment="1: also one character of difference (watchlist only)"),
+        Column("site", String(64), nullable=False, server_default="", comment="allow-list: only this site"),
+        Column("checkpoint_id", String(64), nullable=False, server_default="",
+               comment="allow-list: only this checkpoint"),
+        Column("created_by", String(64), nullable=False, server_default=""),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=True),
+        UniqueConstraint(*unique, name=f"uq_{name}_entry" if len(unique) > 2 else f"uq_{name}_pattern_province"),
+    )
+
+
+watchlist = _plate_list("watchlist", "pattern", "province")
+allowlist = _plate_list("allowlist", "pattern", "province", "site", "checkpoint_id")
+
+# --------------------------------------------------------------------------- audit (revision 0005)
+
+audit_log = Table(
+    "audit_log",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("pattern", String(64), nullable=False, unique=True,
-           comment="plate, or a pattern with * and ?; compared without spaces/dashes, case-insensitively"),
-    Column("note", String(255), nullable=False, server_default=""),
-    Column("created_by", String(64), nullable=False, server_default=""),
-    Column("created_at", UTCDateTime, nullable=False),
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False, comment="user name, 'apikey:NAME' or 'cli'"),
+    Column("action", String(64), nullable=False, comment="e.g. search, export, view, correct, list.add, login"),
+    Column("subject", String(255), nullable=False, server_default="", comment="e.g. detection:123, user:bob"),
+    Column("plate", String(32), nullable=True, comment="the registration the action was about, if any"),
+    Column("remote", String(64), nullable=False, server_default="", comment="client address"),
+    Column("detail", JSON, nullable=True),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_plate", "plate"),
+    Index("ix_audit_log_actor_at", "actor", "at"),
 )
