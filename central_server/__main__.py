@@ -18,8 +18,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from fleet_protocol.settings import SettingsError, settings_help
 from fleet_store import db
 from fleet_store.logs import setup_logging
 
@@ -36,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                "INGEST_ALLOW_ANONYMOUS, RETENTION_DAYS, FLEET_TIMEZONE, LOG_FILE ... "
                "(see docs/operations.md).")
     parser.add_argument("--env-file", type=Path, help="read settings from this file (KEY=value lines)")
+    parser.add_argument("--help-settings", action="store_true",
+                        help="list every setting (environment variable) with its default, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the ingest server (the default)")
     sub.add_parser("migrate", help="bring the database schema up to date")
@@ -79,10 +80,13 @@ def _details(args: argparse.Namespace) -> auth.CheckpointDetails:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.help_settings:
+        print(settings_help(("central_server settings (docs/operations.md)", IngestSettings, None)))
+        return 0
     try:
         settings = IngestSettings.load(args.env_file)
-    except ValidationError as exc:
-        print(f"error: invalid settings:\n{exc}", file=sys.stderr)
+    except SettingsError as exc:
+        print("error: invalid settings:\n  " + str(exc).replace("\n", "\n  "), file=sys.stderr)
         return 2
     command = args.command or "serve"
     if command == "doctor":

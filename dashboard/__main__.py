@@ -19,8 +19,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from fleet_protocol.settings import SettingsError, settings_help
 from fleet_store import db
 from fleet_store.logs import setup_logging
 
@@ -37,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                "DASHBOARD_ADMIN_PASSWORD, DASHBOARD_SECRET_KEY, DASHBOARD_ALLOWED_ORIGINS, FLEET_TIMEZONE "
                "... (see docs/dashboard.md).")
     parser.add_argument("--env-file", type=Path, help="read settings from this file (KEY=value lines)")
+    parser.add_argument("--help-settings", action="store_true",
+                        help="list every setting (environment variable) with its default, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="serve the dashboard with gunicorn (the default)")
     users = sub.add_parser("users", help="manage dashboard users")
@@ -91,10 +92,13 @@ def _users(settings: DashboardSettings, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.help_settings:
+        print(settings_help(("dashboard settings (docs/dashboard.md)", DashboardSettings, None)))
+        return 0
     try:
         settings = DashboardSettings.load(args.env_file)
-    except ValidationError as exc:
-        print(f"error: invalid settings:\n{exc}", file=sys.stderr)
+    except SettingsError as exc:
+        print("error: invalid settings:\n  " + str(exc).replace("\n", "\n  "), file=sys.stderr)
         return 2
     try:
         if args.command == "users":

@@ -122,9 +122,9 @@ def settings_help(*models: tuple[str, type[BaseModel], Mapping[str, str] | None]
             if names is not None and field_name not in names:
                 continue  # not read from the environment
             name = (names or {}).get(field_name, field_name.upper())
-            lines.append(f"  {name:<28} default {_default(field)!s:<24} {field.description or ''}".rstrip())
+            lines.append(f"  {name:<32} default {_default(field)!s:<24} {field.description or ''}".rstrip())
     lines.append("process (allowed in any env file, exported to the process):")
-    lines += [f"  {name:<28} {'':<32} {text}" for name, text in PROCESS_ENV_NAMES.items()]
+    lines += [f"  {name:<32} {'':<32} {text}" for name, text in PROCESS_ENV_NAMES.items()]
     return "\n".join(lines)
 
 

@@ -13,14 +13,16 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleet_protocol.settings import FleetSettings
 
 
-class CommonSettings(BaseSettings):
-    """Database, image store, broker and time zone (shared by ingest and dashboard)."""
+class CommonSettings(FleetSettings):
+    """Database, image store, broker and time zone (shared by ingest and dashboard).
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_file=None,
-                                      case_sensitive=False)
+    Built with :meth:`~fleet_protocol.settings.FleetSettings.load`: unknown names in an env file
+    are errors, problems name the environment variable.
+    """
 
     central_db_url: str = Field("sqlite:///var/central.db",
                                 description="SQLAlchemy URL; postgresql+psycopg://... for scale")
@@ -45,15 +47,6 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value):
         return value or None
-
-    @classmethod
-    def load(cls, env_file: Path | None = None):
-        """Settings from the environment, after ``env_file`` if given (exits when it is missing)."""
-        if env_file is None:
-            return cls()
-        if not env_file.is_file():
-            raise SystemExit(f"error: env file {env_file} does not exist")
-        return cls(_env_file=env_file)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -73,7 +73,7 @@ def test_invalid_settings_are_reported_not_traced(tmp_path):
     env = {"INGEST_PORT": "99999", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-m", "central_server", "doctor"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=60)
-    assert result.returncode == 2 and "ingest_port" in result.stderr
+    assert result.returncode == 2 and "INGEST_PORT: Input should be less than or equal to 65535" in result.stderr
 
 
 def test_help_lists_the_commands(tmp_path):
@@ -94,3 +94,19 @@ def test_doctor_report_hides_secrets_and_lists_checkpoints(tmp_path):
     assert "REDIS_URL=redis://user:***@127.0.0.1:1/0" in report and "s3cret" not in report
     assert "checkpoints: 1" in report and "  77: never, last seen never" in report
     assert "systemctl start aicamera-central.target" in report
+
+
+def test_env_file_typo_is_an_error_naming_it(tmp_path):
+    """An unknown name in --env-file (INGEST_PROT) exits 2 naming it; Ansible's file shape loads."""
+    env = tmp_path / "ingest.env"
+    env.write_text("CENTRAL_DB_URL='sqlite:///x.db'\nINGEST_PROT=9000\n")
+    typo = subprocess.run([sys.executable, "-m", "central_server", "--env-file", str(env), "doctor"], cwd=REPO,
+                          env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+    assert typo.returncode == 2 and "INGEST_PROT: unknown setting in" in typo.stderr
+
+
+def test_help_settings_lists_every_variable():
+    """--help-settings lists each variable with its default and description."""
+    out = subprocess.run([sys.executable, "-m", "central_server", "--help-settings"], cwd=REPO,
+                         capture_output=True, text=True, timeout=60).stdout
+    assert "INGEST_PORT" in out and "8765" in out and "CENTRAL_DB_URL" in out and "RETENTION_DAYS" in out

@@ -43,7 +43,7 @@ def test_check_mode_reports_no_change_one_checkpoint_at_a_time(deployed):
 
 def test_check_mode_tells_a_config_change_without_making_it(deployed):
     """A changed setting under `--tags config --check --diff` is reported, unprinted and unmade."""
-    env_file = "/etc/aicamera/central/.env.production"
+    env_file = "/etc/aicamera/central/ingest.env"
     before = out(CENTRAL, f"sudo sha256sum {env_file}")
     run = deployed.playbook("--limit", CENTRAL, "--tags", "config", "--check", "--diff",
                             "-e", "central_retention_days=7")
@@ -129,7 +129,9 @@ def test_env_files_are_private_and_carry_a_token(deployed):
         assert out(host, "stat -c %a /etc/aicamera/edge/ca.pem") == "644"
         tokens.add(env["CHECKPOINT_TOKEN"])
     assert len(tokens) == len(EDGES) and all(len(t) >= 20 for t in tokens)
-    assert out(CENTRAL, "sudo stat -c '%a %U' /etc/aicamera/central/.env.production") == "600 root"
+    for process in ("ingest", "dashboard"):
+        assert out(CENTRAL, f"sudo stat -c '%a %U' /etc/aicamera/central/{process}.env") == "600 root"
+    assert "DASHBOARD_" not in out(CENTRAL, "sudo cat /etc/aicamera/central/ingest.env")
 
 
 def test_services_run_as_dynamic_users_with_private_state(deployed):
@@ -153,3 +155,22 @@ def test_nginx_and_logrotate_accept_the_deployed_files(deployed):
     ssh(CENTRAL, "sudo nginx -t -q")
     proc = ssh(EDGES[0], "sudo logrotate -d /etc/logrotate.d/aicamera-edge")
     assert b"error" not in proc.stderr.lower(), proc.stderr
+
+
+def test_services_read_their_settings_strictly_under_systemd(deployed):
+    """Each unit passes its env file with --env-file (a credential): a typo in it stops the service, named."""
+    for host, unit in ((CENTRAL, "aicamera-ingest"), (EDGES[0], "aicamera-edge")):
+        assert "--env-file" in out(host, f"systemctl show -p ExecStart --value {unit}")
+    report = ssh(CENTRAL, "sudo aicamera-admin doctor --report", check=False).stdout.decode()
+    assert "[OK  ] database" in report and "INGEST_PORT=8765" in report and "checkpoints: 2" in report, report
+    users = ssh(CENTRAL, "echo 'a-long-password' | sudo aicamera-admin users add alice --password-stdin "
+                         "&& sudo aicamera-admin users list").stdout.decode()
+    assert "alice" in users and "admin" in users
+    ssh(EDGES[1], "sudo sh -c 'echo EDGE_RETENTON_DAYS=3 >> /etc/aicamera/edge/.env.production' "
+                  "&& sudo systemctl restart aicamera-edge", check=False)
+    try:
+        log = out(EDGES[1], "sleep 3; sudo journalctl -u aicamera-edge -n 20 --no-pager")
+        assert "EDGE_RETENTON_DAYS: unknown setting" in log, log
+    finally:
+        ssh(EDGES[1], "sudo sed -i '/^EDGE_RETENTON_DAYS=/d' /etc/aicamera/edge/.env.production "
+                      "&& sudo systemctl restart aicamera-edge")
