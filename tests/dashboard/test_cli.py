@@ -50,7 +50,7 @@ def test_invalid_settings_are_reported(sqlite_url):
     env = {**os.environ, "CENTRAL_DB_URL": sqlite_url, "DASHBOARD_PORT": "99999", "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-m", "dashboard", "users", "list"], capture_output=True, text=True,
                             env=env, cwd=REPO, timeout=60)
-    assert result.returncode == 2 and "dashboard_port" in result.stderr
+    assert result.returncode == 2 and "DASHBOARD_PORT" in result.stderr
 
 
 @pytest.mark.slow

@@ -37,13 +37,13 @@ def test_help_settings_lists_every_variable_with_its_default(capsys):
     assert "PLATE_SCRIPTS" in out and "SSL_CERT_FILE" in out
 
 
-def test_env_file_typo_and_ansibles_ca_line(tmp_path, capsys, monkeypatch):
+def test_env_file_typo_and_ansibles_ca_line(tmp_path, capfd, monkeypatch):
     """A typo in the env file is refused by name; SSL_CERT_FILE (written by Ansible) is accepted."""
     monkeypatch.setenv("SSL_CERT_FILE", "/set/by/the/test")  # so loading does not export the file's
     env = tmp_path / "edge.env"
     env.write_text("CHECKPOINT_ID=1\nEDGE_RETENTON_DAYS=3\nSSL_CERT_FILE=/etc/ssl/ca.pem\n")
     assert main(["--env-file", str(env), "doctor"]) == 2
-    assert "EDGE_RETENTON_DAYS: unknown setting" in capsys.readouterr().out
+    assert "EDGE_RETENTON_DAYS: unknown setting" in capfd.readouterr().out
     from edge_agent.config import load_edge_settings
 
     env.write_text("CHECKPOINT_ID=1\nSSL_CERT_FILE=/etc/ssl/ca.pem\nPLATE_SCRIPTS=latin\n")
