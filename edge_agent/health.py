@@ -25,8 +25,9 @@ from typing import Any
 import psutil
 
 from .cleanup import CapWatch
+from .delivery import Kind
 from .events import ComponentStatus, Status, VisionService
-from .outbox import Kind, Outbox
+from .outbox import Outbox
 from .uplink import LinkState, UplinkStatus
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from edge_agent.cleanup import CapWatch, CleanupReport, StorageUse
+from edge_agent.cleanup import CapWatch, CleanupReport
+from edge_agent.delivery import Kind
 from edge_agent.events import Status
 from edge_agent.health import HealthConfig, HealthMonitor
+from edge_agent.outbox_reader import StorageUse
 from edge_agent.uplink import LinkState, UplinkStatus
 from tests.edge_agent.fakes import FakeVision
 
@@ -31,7 +33,7 @@ def test_all_components_reported_and_queued(outbox, tmp_path):
     assert set(comps) == {"system", "disk", "temperature", "camera", "detector", "hailo", "outbox", "uplink"}
     assert comps["temperature"].message.startswith("SoC at 51.2")
     assert comps["uplink"].status is Status.PASS and snap.system_info["memory_usage"].endswith("%")
-    assert outbox.query("SELECT count(*) AS n FROM health_checks")[0]["n"] == len(comps)
+    assert outbox.backlog(Kind.HEALTH).pending == len(comps)
 
 
 def test_system_info_carries_the_figures_the_dashboard_charts(outbox, tmp_path):
