@@ -42,7 +42,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from websockets.asyncio.client import connect
 
-from fleet_protocol import Detection, HealthReport, Refusal, encode_message, parse_answer
+from fleet_protocol import Detection, HealthReport, Metric, Refusal, encode_message, parse_answer
 
 log = logging.getLogger("demo.standin")
 THAI_FONTS = [Path("/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf"), Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf"),
@@ -113,10 +113,13 @@ def _draw_plate(draw: ImageDraw.ImageDraw, plate: str, x: int, y: int, province:
 
 
 def system_info(rng: random.Random, backlog: int) -> dict:
-    """Plausible Pi figures, in the old senders' format (percent strings)."""
-    return {"cpu_usage": f"{rng.uniform(8, 65):.0f}%", "memory_usage": f"{rng.uniform(30, 70):.0f}%",
-            "disk_usage": f"{rng.uniform(20, 40):.0f}%", "temperature": round(rng.uniform(45, 72), 1),
-            "outbox_backlog": backlog, "platform": "linux", "python_version": "3.11"}
+    """Plausible Pi figures as the edge agent writes them: numbers under the declared metric keys."""
+    cpu, memory = round(rng.uniform(8, 65), 1), round(rng.uniform(30, 70), 1)
+    return {Metric.CPU_PERCENT.value: cpu, Metric.MEMORY_PERCENT.value: memory,
+            Metric.DISK_PERCENT.value: round(rng.uniform(20, 40), 1),
+            Metric.TEMPERATURE_C.value: round(rng.uniform(45, 72), 1), Metric.OUTBOX_BACKLOG.value: backlog,
+            Metric.UPTIME_S.value: rng.randint(3600, 30 * 86400),
+            "cpu_usage": f"{cpu:.0f}%", "memory_usage": f"{memory:.0f}%", "platform": "linux", "python_version": "3.11"}
 
 
 class Standin:
