@@ -37,9 +37,10 @@ from pathlib import Path
 from sqlalchemy import insert, text
 from websockets.asyncio.client import connect
 
-from central_server import auth, db
-from central_server.schema import checkpoints, health_monitors, lpr_detections
+from central_server import auth
 from demo.standin import random_plate
+from fleet_store import db
+from fleet_store.schema import checkpoints, health_monitors, lpr_detections
 from tests.dashboard.stack import (
     ADMIN_PASSWORD,
     CHROMIUM,

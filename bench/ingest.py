@@ -25,7 +25,8 @@ from pathlib import Path
 import psutil
 
 from bench.loadgen import LoadResult, hold_idle, run_load
-from central_server import auth, db
+from central_server import auth
+from fleet_store import db
 from tests.support.images import scene_jpeg
 from tests.support.ingest import _free_port, ingest_env, ingest_settings, wait_healthy
 

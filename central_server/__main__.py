@@ -1,7 +1,8 @@
 """``python -m central_server``: the ingest, and admin subcommands.
 
     python -m central_server                 # serve (same as 'serve')
-    python -m central_server checkpoints add ID [--name NAME]   # prints the token last
+    python -m central_server checkpoints add ID [--name N] [--site S] [--lat LAT --lon LON]   # token last
+    python -m central_server checkpoints set ID [--name N] [--site S] [--lat LAT --lon LON] [--heartbeat S]
     python -m central_server checkpoints list | revoke ID | rotate ID
     python -m central_server migrate
     python -m central_server doctor
@@ -19,10 +20,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import auth, db
+from fleet_store import db
+from fleet_store.logs import setup_logging
+
+from . import auth
 from .config import IngestSettings
 from .errors import CentralError
-from .logs import setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,14 +44,33 @@ def build_parser() -> argparse.ArgumentParser:
     cps_sub = cps.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = cps_sub.add_parser("add", help="register a checkpoint; prints its token once, on the last line")
     add.add_argument("checkpoint_id")
-    add.add_argument("--name", default="", help="a human name, e.g. 'North gate'")
-    add.add_argument("--heartbeat", type=int, help="seconds of silence before it counts as offline")
+    _detail_options(add)
+    change = cps_sub.add_parser("set", help="set a checkpoint's name, site, position or heartbeat")
+    change.add_argument("checkpoint_id")
+    _detail_options(change)
     cps_sub.add_parser("list", help="list checkpoints (tokens are never shown)")
     revoke = cps_sub.add_parser("revoke", help="revoke a checkpoint's token (open connections are closed)")
     revoke.add_argument("checkpoint_id")
     rotate = cps_sub.add_parser("rotate", help="issue a new token; the old one stops working")
     rotate.add_argument("checkpoint_id")
     return parser
+
+
+def _detail_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="a human name, e.g. 'North gate' (up to 128 characters)")
+    parser.add_argument("--site", help="the site it belongs to, e.g. 'Village A' (up to 64 characters)")
+    parser.add_argument("--lat", type=float, help="latitude in degrees (WGS84), with --lon; shown on the map")
+    parser.add_argument("--lon", type=float, help="longitude in degrees (WGS84), with --lat")
+    parser.add_argument("--heartbeat", type=int, help="seconds of silence before it counts as offline")
+
+
+def _details(args: argparse.Namespace) -> auth.CheckpointDetails:
+    for value, limit, option in ((args.name, 128, "--name"), (args.site, 64, "--site")):
+        if value is not None and len(value) > limit:
+            raise ValueError(f"{option} is longer than {limit} characters")
+    if args.heartbeat is not None and args.heartbeat < 10:
+        raise ValueError("--heartbeat must be at least 10 seconds")
+    return auth.CheckpointDetails(args.name, args.site, args.lat, args.lon, args.heartbeat)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,16 +98,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"schema at revision {db.current_revision(engine)}")
             return 0
         return _checkpoints(engine, args)
-    except CentralError as exc:
+    except (CentralError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
 def _checkpoints(engine, args) -> int:
     if args.action == "add":
-        token = auth.add_checkpoint(engine, args.checkpoint_id, args.name, args.heartbeat)
+        token = auth.add_checkpoint(engine, args.checkpoint_id, _details(args))
         print(f"checkpoint {args.checkpoint_id} registered; its token (shown only now) is:")
         print(token)
+    elif args.action == "set":
+        auth.update_checkpoint(engine, args.checkpoint_id, _details(args))
+        print(f"checkpoint {args.checkpoint_id} updated")
     elif args.action == "rotate":
         token = auth.rotate_token(engine, args.checkpoint_id)
         print(f"checkpoint {args.checkpoint_id} has a new token (the old one no longer works):")
@@ -95,11 +120,13 @@ def _checkpoints(engine, args) -> int:
         print(f"checkpoint {args.checkpoint_id}: token revoked")
     else:
         rows = auth.list_checkpoints(engine)
-        print(f"{'CHECKPOINT':<20} {'STATUS':<8} {'TOKEN':<12} {'LAST SEEN':<25} NAME")
+        print(f"{'CHECKPOINT':<20} {'STATUS':<8} {'TOKEN':<12} {'LAST SEEN':<25} {'SITE':<16} {'POSITION':<21} NAME")
         for cp in rows:
             token = "revoked" if cp.revoked_at else (cp.token_hint + "…" if cp.token_hint else "none")
             seen = cp.last_seen_at.isoformat(timespec="seconds") if cp.last_seen_at else "never"
-            print(f"{cp.checkpoint_id:<20} {cp.status:<8} {token:<12} {seen:<25} {cp.name}")
+            where = f"{cp.latitude:.5f},{cp.longitude:.5f}" if cp.latitude is not None else "-"
+            print(f"{cp.checkpoint_id:<20} {cp.status:<8} {token:<12} {seen:<25} {cp.site or '-':<16} "
+                  f"{where:<21} {cp.name}")
     return 0
 
 

@@ -1,4 +1,6 @@
-"""Per-checkpoint ingest tokens: issued once, stored as SHA-256, bound to one checkpoint id.
+"""The checkpoint registry: per-checkpoint ingest tokens and what operators say about each gate.
+
+Tokens are issued once, stored as SHA-256 and bound to one checkpoint id.
 
 Tokens are 256-bit random strings, so a plain SHA-256 (no salt/KDF) is enough:
 nothing useful can be brute-forced from the hash. Lookup is by hash; the final
@@ -15,8 +17,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert, select, update
 
+from fleet_store.schema import checkpoints
+
 from .errors import CheckpointExists, UnknownCheckpoint
-from .schema import checkpoints
 
 TOKEN_PREFIX = "cpt_"
 
@@ -32,35 +35,56 @@ def new_token() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckpointDetails:
+    """What an operator sets on a checkpoint; ``None`` leaves a field as it is."""
+
+    name: str | None = None
+    site: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    heartbeat_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both a latitude and a longitude, or neither")
+        if self.latitude is not None and not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
+            raise ValueError("latitude must be within ±90 and longitude within ±180")
+
+    def values(self) -> dict:
+        """The column values to write (only the fields that were given)."""
+        given = {"name": self.name, "site": self.site, "latitude": self.latitude, "longitude": self.longitude,
+                 "heartbeat_seconds": self.heartbeat_seconds}
+        return {column: value for column, value in given.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
 class CheckpointInfo:
     """A registered checkpoint as listings show it."""
 
     checkpoint_id: str
     name: str
+    site: str
     token_hint: str
     created_at: datetime
     revoked_at: datetime | None
     last_seen_at: datetime | None
     status: str
     connected: bool
+    latitude: float | None
+    longitude: float | None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def add_checkpoint(engine: Engine, checkpoint_id: str, name: str = "",
-                   heartbeat_seconds: int | None = None) -> str:
-    """Register ``checkpoint_id`` (or re-key a revoked one) and return its new token.
+def add_checkpoint(engine: Engine, checkpoint_id: str, details: CheckpointDetails = CheckpointDetails()) -> str:
+    """Register ``checkpoint_id`` (or re-key a revoked one) with ``details``; return its new token.
 
     Raises :class:`CheckpointExists` when it already has a live token (use rotate).
     """
     token = new_token()
-    values = {"token_hash": hash_token(token), "token_hint": token[:10], "revoked_at": None}
-    if name:
-        values["name"] = name
-    if heartbeat_seconds:
-        values["heartbeat_seconds"] = heartbeat_seconds
+    values = {"token_hash": hash_token(token), "token_hint": token[:10], "revoked_at": None, **details.values()}
     with engine.begin() as conn:
         row = conn.execute(select(checkpoints.c.token_hash, checkpoints.c.revoked_at)
                            .where(checkpoints.c.checkpoint_id == checkpoint_id)).first()
@@ -72,6 +96,18 @@ def add_checkpoint(engine: Engine, checkpoint_id: str, name: str = "",
         else:
             conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id).values(**values))
     return token
+
+
+def update_checkpoint(engine: Engine, checkpoint_id: str, details: CheckpointDetails) -> None:
+    """Set a registered checkpoint's name, site, position or heartbeat (its token is untouched)."""
+    values = details.values()
+    if not values:
+        raise ValueError("nothing to set: give --name, --site, --lat/--lon or --heartbeat")
+    with engine.begin() as conn:
+        result = conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
+                              .values(**values))
+    if result.rowcount == 0:
+        raise UnknownCheckpoint(f"no checkpoint {checkpoint_id!r}")
 
 
 def rotate_token(engine: Engine, checkpoint_id: str) -> str:

@@ -14,7 +14,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import db
+from fleet_store import db
+
 from .config import IngestSettings
 
 MIN_FREE_BYTES = 1024**3

@@ -31,7 +31,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from fleet_protocol import (
-    Detection,
     ErrorCode,
     Limits,
     Message,
@@ -40,8 +39,9 @@ from fleet_protocol import (
     parse_message,
     success_answer,
 )
+from fleet_store import live
 
-from . import auth, live, presence
+from . import auth, presence
 from .config import IngestSettings
 from .errors import StorageUnavailable
 from .store import GroupCommitWriter, StoreResult
@@ -226,8 +226,8 @@ class Ingest:
         except StorageUnavailable as exc:
             return error_answer(ProtocolError(ErrorCode.UNAVAILABLE,
                                               f"storage unavailable, retry later ({exc})", message.event_id))
-        if self.live.enabled and not result.duplicate:
-            self._spawn(self.live.publish(*live_event(message, result.row)))
+        if self.live.enabled and result.record is not None:
+            self._spawn(self.live.publish(result.record.live_event()))
         return success_answer(result.record_id, message.table.value, message.event_id, result.duplicate)
 
     def _spawn(self, coro) -> None:
@@ -262,19 +262,6 @@ class Ingest:
                 if not valid:
                     log.info("ingest: closing %s: token revoked", session.checkpoint_id)
                     await session.ws.close(1008, "token revoked")
-
-
-def live_event(message: Message, row: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The live event (name, payload) announcing a freshly stored row."""
-    common = {"id": row["id"], "checkpoint_id": message.checkpoint_id, "event_id": message.event_id,
-              "timestamp": message.timestamp.isoformat(), "received_at": row["received_at"].isoformat(),
-              "hostname": message.hostname}
-    if isinstance(message, Detection):
-        return live.DETECTION, {**common, "license_plate": message.license_plate,
-                                "confidence": message.confidence, "image_path": row.get("image_path"),
-                                "latitude": message.latitude, "longitude": message.longitude}
-    return live.HEALTH, {**common, "component": message.component, "status": message.status,
-                         "message": message.message, "system_info": dict(message.system_info)}
 
 
 def _refuse(connection: ServerConnection, reason: str) -> Response:

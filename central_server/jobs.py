@@ -23,9 +23,11 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
-from . import live
+from fleet_store import live
+from fleet_store.records import CheckpointStatus, PresenceEvent, StatusChange
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
+
 from .config import IngestSettings
-from .schema import checkpoints, connection_events, health_monitors, lpr_detections
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,12 @@ class OfflineChange:
     checkpoint_id: str
     at: datetime
     last_seen_at: datetime | None
+    connected: bool = False
+
+    def status_change(self) -> StatusChange:
+        """The change as dashboards hear it."""
+        return StatusChange(self.checkpoint_id, PresenceEvent.OFFLINE, self.at, self.connected,
+                            CheckpointStatus.OFFLINE)
 
 
 def _now() -> datetime:
@@ -136,30 +144,26 @@ def mark_offline(engine: Engine, default_heartbeat: int, now: datetime | None = 
     changes: list[OfflineChange] = []
     with engine.begin() as conn:
         candidates = conn.execute(select(checkpoints.c.checkpoint_id, checkpoints.c.last_seen_at,
-                                         checkpoints.c.heartbeat_seconds)
-                                  .where(checkpoints.c.status == "online")).all()
+                                         checkpoints.c.heartbeat_seconds, checkpoints.c.connected)
+                                  .where(checkpoints.c.status == CheckpointStatus.ONLINE.value)).all()
         for cp in candidates:
             limit = now - timedelta(seconds=cp.heartbeat_seconds or default_heartbeat)
             if cp.last_seen_at is not None and cp.last_seen_at >= limit:
                 continue
             done = conn.execute(update(checkpoints).where(
-                checkpoints.c.checkpoint_id == cp.checkpoint_id, checkpoints.c.status == "online",
+                checkpoints.c.checkpoint_id == cp.checkpoint_id,
+                checkpoints.c.status == CheckpointStatus.ONLINE.value,
                 or_(checkpoints.c.last_seen_at.is_(None), checkpoints.c.last_seen_at <= limit))
-                .values(status="offline"))
+                .values(status=CheckpointStatus.OFFLINE.value))
             if done.rowcount:
-                conn.execute(insert(connection_events).values(checkpoint_id=cp.checkpoint_id, at=now,
-                                                              event="offline", detail="silent too long"))
-                changes.append(OfflineChange(cp.checkpoint_id, now, cp.last_seen_at))
+                change = OfflineChange(cp.checkpoint_id, now, cp.last_seen_at, bool(cp.connected))
+                conn.execute(insert(connection_events).values(detail="silent too long",
+                                                              **change.status_change().row()))
+                changes.append(change)
     for change in changes:
         log.info("offline: checkpoint %s is offline (last seen %s)", change.checkpoint_id,
                  change.last_seen_at.isoformat(timespec="seconds") if change.last_seen_at else "never")
     return changes
-
-
-def offline_payload(change: OfflineChange, connected: bool = False) -> dict:
-    """The ``checkpoint_status`` live payload for an offline change (docs/dashboard.md)."""
-    return {"checkpoint_id": change.checkpoint_id, "connected": connected, "event": "offline",
-            "status": "offline", "at": change.at.isoformat()}
 
 
 # --------------------------------------------------------------------------- wiring
@@ -172,20 +176,20 @@ class _Announcer:
         self.live = live_events
         self.loop = loop
 
-    def __call__(self, event: str, payload: dict) -> None:
+    def __call__(self, event: live.LiveEvent) -> None:
         if not self.live.enabled or self.loop.is_closed():
             return
-        future = asyncio.run_coroutine_threadsafe(self.live.publish(event, payload), self.loop)
+        future = asyncio.run_coroutine_threadsafe(self.live.publish(event), self.loop)
         try:
             future.result(timeout=5)
         except Exception as exc:  # publishing is best effort; the row is the truth
-            log.warning("offline: could not publish %s: %s", event, exc)
+            log.warning("offline: could not publish %s: %s", event.name, exc)
 
 
 def offline_job(engine: Engine, default_heartbeat: int, announce) -> None:
     """Scheduled wrapper: mark silent checkpoints offline and announce each change."""
     for change in mark_offline(engine, default_heartbeat):
-        announce(live.CHECKPOINT_STATUS, offline_payload(change))
+        announce(change.status_change().live_event())
 
 
 def retention_job(engine: Engine, image_dir: Path, retention_days: int) -> None:
@@ -217,4 +221,4 @@ def start_scheduler(settings: IngestSettings, engine: Engine, live_events: live.
 
 
 __all__ = ["OfflineChange", "RetentionResult", "delete_old_detections", "delete_old_health", "mark_offline",
-           "offline_payload", "run_retention", "start_scheduler"]
+           "run_retention", "start_scheduler"]

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from . import live
-from .schema import checkpoints, connection_events
+from fleet_store import live
+from fleet_store.records import CheckpointStatus, PresenceEvent, StatusChange
+from fleet_store.schema import checkpoints, connection_events
+
 from .store import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -44,36 +46,36 @@ class Presence:
         self._connections[checkpoint_id] = self._connections.get(checkpoint_id, 0) + 1
         log.info("ingest: checkpoint %s connected from %s%s", checkpoint_id, remote,
                  " (anonymous)" if anonymous else "")
-        await self._write_transition(checkpoint_id, "connected", remote, connected=True)
+        await self._write_transition(checkpoint_id, PresenceEvent.CONNECTED, remote, connected=True)
 
     async def disconnected(self, checkpoint_id: str, remote: str) -> None:
         """Record a closed connection; ``connected`` clears when its last one closes."""
         left = self._connections.get(checkpoint_id, 1) - 1
         self._connections[checkpoint_id] = left
         log.info("ingest: checkpoint %s disconnected (%s)", checkpoint_id, remote)
-        await self._write_transition(checkpoint_id, "disconnected", remote, connected=left > 0)
+        await self._write_transition(checkpoint_id, PresenceEvent.DISCONNECTED, remote, connected=left > 0)
 
-    async def _write_transition(self, checkpoint_id: str, event: str, remote: str, connected: bool) -> None:
+    async def _write_transition(self, checkpoint_id: str, event: PresenceEvent, remote: str,
+                                connected: bool) -> None:
         now = _now()
 
-        def job(conn: Connection) -> None:
+        def job(conn: Connection) -> StatusChange:
             _ensure_row(conn, checkpoint_id, now)
             values = {"connected": connected, "last_seen_at": now}
             if connected:
-                values["status"] = "online"
-            conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
-                         .values(**values))
-            conn.execute(insert(connection_events).values(checkpoint_id=checkpoint_id, at=now,
-                                                          event=event, remote=remote[:64]))
+                values["status"] = CheckpointStatus.ONLINE.value
+            status = conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
+                                  .values(**values).returning(checkpoints.c.status)).scalar_one()
+            change = StatusChange(checkpoint_id, event, now, connected, CheckpointStatus(status))
+            conn.execute(insert(connection_events).values(remote=remote[:64], **change.row()))
+            return change
 
         try:
-            await self.writer.call(job)
+            change = await self.writer.call(job)
         except Exception as exc:  # presence is best effort: never fail the connection for it
-            log.warning("ingest: could not record %s of %s: %s", event, checkpoint_id, exc)
+            log.warning("ingest: could not record %s of %s: %s", event.value, checkpoint_id, exc)
             return
-        await self.live.publish(live.CHECKPOINT_STATUS, {
-            "checkpoint_id": checkpoint_id, "connected": connected, "event": event,
-            "status": "online" if connected else None, "at": now.isoformat()})
+        await self.live.publish(change.live_event())
 
     async def flush(self) -> None:
         """Write pending last-seen times; announce checkpoints that came back online."""
@@ -85,15 +87,18 @@ class Presence:
             # One conditional UPDATE decides who came back, so a concurrent offline job can't
             # slip between a read and a write (that produced offline, offline without online).
             back = conn.execute(update(checkpoints).where(
-                checkpoints.c.checkpoint_id.in_(list(seen)), checkpoints.c.status != "online")
-                .values(status="online").returning(checkpoints.c.checkpoint_id)).scalars().all()
+                checkpoints.c.checkpoint_id.in_(list(seen)), checkpoints.c.status != CheckpointStatus.ONLINE.value)
+                .values(status=CheckpointStatus.ONLINE.value).returning(checkpoints.c.checkpoint_id)).scalars().all()
             for checkpoint_id, when in seen.items():
                 conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
                              .values(last_seen_at=when))
-            for checkpoint_id in back:
-                conn.execute(insert(connection_events).values(checkpoint_id=checkpoint_id,
-                                                              at=seen[checkpoint_id], event="online"))
-            return list(back)
+            connected = dict(conn.execute(select(checkpoints.c.checkpoint_id, checkpoints.c.connected)
+                                          .where(checkpoints.c.checkpoint_id.in_(list(back)))).all()) if back else {}
+            changes = [StatusChange(cp, PresenceEvent.ONLINE, seen[cp], bool(connected.get(cp)),
+                                    CheckpointStatus.ONLINE) for cp in back]
+            for change in changes:
+                conn.execute(insert(connection_events).values(**change.row()))
+            return changes
 
         try:
             back = await self.writer.call(job)
@@ -102,11 +107,9 @@ class Presence:
             for checkpoint_id, when in seen.items():
                 self._seen.setdefault(checkpoint_id, when)
             return
-        for checkpoint_id in back:
-            log.info("ingest: checkpoint %s is back online", checkpoint_id)
-            await self.live.publish(live.CHECKPOINT_STATUS, {
-                "checkpoint_id": checkpoint_id, "connected": True, "event": "online",
-                "status": "online", "at": seen[checkpoint_id].isoformat()})
+        for change in back:
+            log.info("ingest: checkpoint %s is back online", change.checkpoint_id)
+            await self.live.publish(change.live_event())
 
     async def run(self, interval: float = 5.0) -> None:
         """Flush every ``interval`` seconds until cancelled."""

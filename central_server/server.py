@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from websockets.asyncio.server import serve
 
-from . import db, live
+from fleet_store import db, live
+
 from .config import IngestSettings
 from .images import ImageStore
 from .ingest import Ingest

@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fleet_protocol import Detection, HealthReport, Message
+from fleet_store.records import StoredDetection, StoredHealth, StoredRecord
+from fleet_store.schema import checkpoints, health_monitors, lpr_detections
 
 from .errors import StorageUnavailable
 from .images import ImageStore, StoredImage
-from .schema import health_monitors, lpr_detections
 
 log = logging.getLogger(__name__)
 _STOP = object()
@@ -40,11 +41,11 @@ _STOP = object()
 
 @dataclass(frozen=True, slots=True)
 class StoreResult:
-    """The outcome of storing one message."""
+    """The outcome of storing one message: the new row's record, or the first one's id for a repeat."""
 
     record_id: int
     duplicate: bool
-    row: dict[str, Any]
+    record: StoredRecord | None = None
 
 
 @dataclass(slots=True)
@@ -72,6 +73,7 @@ class GroupCommitWriter:
         self.stats = {"batches": 0, "rows": 0, "duplicates": 0, "failures": 0}
         self.healthy = True
         self.last_error = ""
+        self._positioned: set[str] = set()  # checkpoints whose position was settled (this process)
 
     def start(self) -> None:
         self._thread.start()
@@ -180,11 +182,29 @@ class GroupCommitWriter:
                     indexes = [i for i, p in enumerate(batch) if isinstance(p.message, kind)]
                     if indexes:
                         self._write_table(conn, table, batch, indexes, results, written)
+                positioned = self._adopt_positions(conn, [p.message for p in batch])
                 self.images.sync(written)
         except BaseException:
             self.images.remove(written)
             raise
+        self._positioned |= positioned
         return results
+
+    def _adopt_positions(self, conn: Connection, messages: list[Message]) -> set[str]:
+        """Give a checkpoint without a position the first one its detections report; return whom.
+
+        An operator's position (``checkpoints set --lat --lon``, Ansible) is never
+        overwritten; each checkpoint is looked at once per process.
+        """
+        done: set[str] = set()
+        for m in messages:
+            if isinstance(m, Detection) and m.latitude is not None and m.longitude is not None \
+                    and m.checkpoint_id not in self._positioned and m.checkpoint_id not in done:
+                conn.execute(update(checkpoints).where(
+                    checkpoints.c.checkpoint_id == m.checkpoint_id, checkpoints.c.latitude.is_(None),
+                    checkpoints.c.longitude.is_(None)).values(latitude=m.latitude, longitude=m.longitude))
+                done.add(m.checkpoint_id)
+        return done
 
     def _write_table(self, conn: Connection, table, batch, indexes, results, written) -> None:
         """Insert the new rows of one table; fill ``results`` for every index."""
@@ -203,38 +223,51 @@ class GroupCommitWriter:
                 new_rows.append(self._row(batch[i], written))
                 new_indexes.append(i)
         ids = _insert_returning_ids(conn, table, new_rows)
+        record_type = StoredDetection if table is lpr_detections else StoredHealth
         for i, row, record_id in zip(new_indexes, new_rows, ids, strict=True):
             row["id"] = record_id
-            results[i] = StoreResult(record_id, False, row)
+            results[i] = StoreResult(record_id, False, record_type.from_row(row))
         for i in indexes:
             if isinstance(results[i], tuple):
                 kind, ref = results[i]
                 record_id = ref if kind == "dup" else results[ref].record_id
-                results[i] = StoreResult(record_id, True, {"id": record_id})
+                results[i] = StoreResult(record_id, True)
 
     def _row(self, pending: _Pending, written: list[StoredImage]) -> dict[str, Any]:
         message = pending.message
         if isinstance(message, HealthReport):
             return health_row(message, pending.received_at)
-        image = None
-        if message.image:
-            image = self.images.write(message.checkpoint_id, pending.received_at, message.image)
-            written.append(image)
-        return detection_row(message, pending.received_at, image)
+        scene = self._write_image(message.checkpoint_id, pending.received_at, message.image, written)
+        plate = self._write_image(message.checkpoint_id, pending.received_at, message.plate_image, written)
+        return detection_row(message, pending.received_at, scene, plate)
+
+    def _write_image(self, checkpoint_id: str, when: datetime, data: bytes | None,
+                     written: list[StoredImage]) -> StoredImage | None:
+        if not data:
+            return None
+        image = self.images.write(checkpoint_id, when, data)
+        written.append(image)
+        return image
 
 
-def detection_row(d: Detection, received_at: datetime, image: StoredImage | None) -> dict[str, Any]:
-    """The ``lpr_detections`` row for a validated detection."""
+def detection_row(d: Detection, received_at: datetime, image: StoredImage | None,
+                  plate_image: StoredImage | None = None) -> dict[str, Any]:
+    """The ``lpr_detections`` row for a validated detection and its stored scene and plate crop."""
     return {
         "checkpoint_id": d.checkpoint_id, "event_id": d.event_id, "license_plate": d.license_plate,
+        "province": d.province, "province_confidence": d.province_confidence, "plate_raw": d.plate_raw,
         "confidence": d.confidence, "timestamp": d.timestamp, "hostname": d.hostname,
         "vehicle_type": d.vehicle_type, "vehicle_color": d.vehicle_color,
         "latitude": d.latitude, "longitude": d.longitude,
-        "image_path": image.path if image else None, "image_sha256": image.sha256 if image else None,
-        "image_size": image.size if image else None, "exposure_time": d.exposure_time,
-        "analog_gain": d.analog_gain, "lux": d.lux, "extra": dict(d.extra) or None,
-        "received_at": received_at,
+        **_image_columns("image", image), **_image_columns("plate_image", plate_image),
+        "exposure_time": d.exposure_time, "analog_gain": d.analog_gain, "lux": d.lux,
+        "extra": dict(d.extra) or None, "received_at": received_at,
     }
+
+
+def _image_columns(prefix: str, image: StoredImage | None) -> dict[str, Any]:
+    return {f"{prefix}_path": image.path if image else None, f"{prefix}_sha256": image.sha256 if image else None,
+            f"{prefix}_size": image.size if image else None}
 
 
 def health_row(h: HealthReport, received_at: datetime) -> dict[str, Any]:

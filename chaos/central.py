@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from websockets.asyncio.client import connect
 
-from central_server.schema import lpr_detections
 from chaos.pg import private_postgres
 from chaos.report import Outcome
 from chaos.sender import SenderStats, send_all
+from fleet_store.schema import lpr_detections
 from tests.support.images import scene_jpeg
 from tests.support.ingest import ingest_process, ingest_settings
 from tests.support.messages import detection, dumps

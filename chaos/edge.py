@@ -22,12 +22,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from central_server import auth, db
-from central_server.schema import lpr_detections
+from central_server import auth
 from chaos.report import Outcome
 from edge_agent.agent import identity, outbox_config
 from edge_agent.events import PlateEvent
 from edge_agent.outbox import Outbox
+from fleet_store import db
+from fleet_store.schema import lpr_detections
 from tests.edge_agent.harness import agent_process, edge_backlog, edge_settings
 from tests.support.images import scene_jpeg
 from tests.support.ingest import REPO, _free_port, ingest_env, ingest_settings, wait_healthy
@@ -219,7 +220,7 @@ def partition(workdir: Path, seconds: float = 60.0, heartbeat: int = 10, rate: f
         central.process = subprocess.Popen([*link.prefix(link.central_ns), sys.executable, "-m", "central_server"],
                                            cwd=REPO, env=env, stdout=central.log, stderr=subprocess.STDOUT)
         _probe(link, link.edge_ns, link.central_ip, 8765)
-        token = auth.add_checkpoint(central.engine, "part", heartbeat_seconds=heartbeat)
+        token = auth.add_checkpoint(central.engine, "part", auth.CheckpointDetails(heartbeat_seconds=heartbeat))
         settings = edge_settings(workdir / "edge", f"ws://{link.central_ip}:8765", token, checkpoint_id="part",
                                  edge_health_interval_s=2, edge_reconnect_max_s=10)
         produced: list[str] = []

@@ -12,37 +12,24 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from flask_login import current_user
 from sqlalchemy import Engine
 
-from central_server import db
+from fleet_store import db
+from fleet_store.live import LiveEvent
 
-from . import realtime
+from . import context, realtime
 from .config import DashboardSettings
+from .context import Fleet, fleet
 from .extensions import babel, csrf, login_manager, socketio
 from .users import LOCALES, ensure_admin, get_user
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """What views need besides the request: settings, the engine, and the live tail (if any)."""
-
-    settings: DashboardSettings
-    engine: Engine
-    tail: realtime.DatabaseTail | None
-
-
-def fleet() -> Fleet:
-    """The :class:`Fleet` of the current app."""
-    return current_app.extensions["fleet"]
 
 
 def create_app(settings: DashboardSettings, engine: Engine | None = None, migrate: bool = True,
@@ -57,7 +44,7 @@ def create_app(settings: DashboardSettings, engine: Engine | None = None, migrat
     app.config.update(_flask_config(settings))
     tail = realtime.DatabaseTail(engine, _emit, settings.dashboard_poll_interval) \
         if start_live and not settings.redis_url else None
-    app.extensions["fleet"] = Fleet(settings, engine, tail)
+    context.init_app(app, Fleet(settings, engine, tail))
     _init_extensions(app, settings)
     _register_blueprints(app)
     if tail is not None:
@@ -65,8 +52,8 @@ def create_app(settings: DashboardSettings, engine: Engine | None = None, migrat
     return app
 
 
-def _emit(event: str, payload: dict) -> None:
-    socketio.emit(event, payload, namespace="/")
+def _emit(event: LiveEvent) -> None:
+    socketio.emit(event.name, event.payload, namespace="/")
 
 
 def _flask_config(settings: DashboardSettings) -> dict:
@@ -127,10 +114,9 @@ def _load_user(user_id: str, wrapper):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import auth, detections, stats, watch
-    from .views import fleet as fleet_views
+    from .views import auth, detections, overview, stats, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, fleet_views, detections, stats, watch):
+    for module in (auth, overview, detections, stats, watch):
         app.register_blueprint(module.bp)
     register_template_helpers(app)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from central_server import db
-from central_server.logs import setup_logging
+from fleet_store import db
+from fleet_store.logs import setup_logging
 
 from .config import DashboardSettings
 from .errors import DashboardError

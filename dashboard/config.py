@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from central_server.config import CommonSettings
+from fleet_store.config import CommonSettings
 
 
 class DashboardSettings(CommonSettings):

@@ -7,58 +7,18 @@ queries whatever the fleet size (no query per checkpoint).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_protocol import Metric
+from fleet_store.metrics import METRIC_NAMES, metric, metrics_of
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
 STATUS_RANK = {"PASS": 0, "WARN": 1, "FAIL": 2}
-# Keys the edge agent puts in ``system_info``; values may be numbers or strings like "45%" / "51.2C".
-METRICS = {
-    "cpu": ("cpu_usage", "cpu_percent"),
-    "memory": ("memory_usage", "memory_percent"),
-    "disk": ("disk_usage", "disk_percent"),
-    "temperature": ("temperature", "cpu_temperature", "temperature_c"),
-    "backlog": ("outbox_backlog", "backlog", "pending"),
-}
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-# The edge agent (edge_agent/health.py) reports some figures only in a component's message.
-MESSAGE_METRICS = {
-    "temperature": ("temperature", re.compile(r"(-?\d+(?:\.\d+)?)\s*°C")),
-    "disk": ("disk", re.compile(r"\((\d+(?:\.\d+)?)% used\)")),
-    "outbox": ("backlog", re.compile(r"^(\d+) (?:detections )?unsent")),
-}
-
-
-def metric(system_info: dict[str, Any] | None, name: str) -> float | None:
-    """One metric from ``system_info`` as a number (``"45%"`` -> 45.0), or None."""
-    for key in METRICS[name]:
-        value = (system_info or {}).get(key)
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int | float):
-            return float(value)
-        found = _NUMBER.search(str(value))
-        if found:
-            return float(found.group())
-    return None
-
-
-def metrics_of(system_info: dict[str, Any] | None, component: str = "", message: str = "") -> dict[str, float]:
-    """Every metric one health row carries: ``system_info`` keys, else the component's message."""
-    found = {name: value for name in METRICS if (value := metric(system_info, name)) is not None}
-    if component in MESSAGE_METRICS:
-        name, pattern = MESSAGE_METRICS[component]
-        match = pattern.search(message or "")
-        if match and name not in found:
-            found[name] = float(match.group(1))
-    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +77,7 @@ def _worst(rows) -> str | None:
 
 def _backlog(rows) -> float | None:
     for row in sorted(rows, key=lambda r: r.id, reverse=True):  # newest report that carries one
-        value = metrics_of(row.system_info, row.component, row.message).get("backlog")
+        value = metric(row.system_info, Metric.OUTBOX_BACKLOG)
         if value is not None:
             return value
     return None
@@ -175,20 +135,19 @@ class HealthSeries:
 
 
 def health_series(engine: Engine, checkpoint_id: str, since: datetime, max_points: int = 1500) -> HealthSeries:
-    """CPU, memory, disk, temperature and backlog reported since ``since`` (thinned to ``max_points``)."""
+    """Every health metric reported since ``since``, keyed by Metric value (thinned to ``max_points``)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(health_monitors.c.timestamp, health_monitors.c.system_info,
-                                   health_monitors.c.component, health_monitors.c.message)
+        rows = conn.execute(select(health_monitors.c.timestamp, health_monitors.c.system_info)
                             .where(health_monitors.c.checkpoint_id == checkpoint_id,
                                    health_monitors.c.timestamp >= since)
                             .order_by(health_monitors.c.timestamp)).all()
     points: dict[float, dict] = defaultdict(dict)
     for row in rows:  # one health round reports every component at one time: merge them into one point
-        points[round(row.timestamp.timestamp())].update(metrics_of(row.system_info, row.component, row.message))
+        points[round(row.timestamp.timestamp())].update(metrics_of(row.system_info))
     times = [t for t in sorted(points) if points[t]]
     step = max(1, len(times) // max_points)
     times = times[::step]
-    return HealthSeries(times, {name: [points[t].get(name) for t in times] for name in METRICS})
+    return HealthSeries(times, {name: [points[t].get(name) for t in times] for name in METRIC_NAMES})
 
 
 def connection_history(engine: Engine, checkpoint_id: str, limit: int = 50) -> list[ConnectionEvent]:

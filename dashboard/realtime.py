@@ -7,22 +7,23 @@ handler refuses anonymous sockets). Events reach them one of two ways:
   every dashboard process relays to its own browsers; nothing to do here.
 - no Redis: :class:`DatabaseTail` polls the database every
   ``DASHBOARD_POLL_INTERVAL`` (0.05 s) for rows with ids above the last seen and
-  emits the same payloads the ingest would (dashboard/events.py).
+  emits the events their records make (``fleet_store.records``), which are the
+  ones the ingest would have published.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from flask_login import current_user
 from flask_socketio import SocketIO
 from sqlalchemy import Engine, func, select
 
-from central_server.live import CHECKPOINT_STATUS, DETECTION, HEALTH
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
-
-from .events import detection_payload, health_payload, status_payload
+from fleet_store.live import LiveEvent
+from fleet_store.records import StatusChange, StoredDetection, StoredHealth
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -47,7 +48,7 @@ class DatabaseTail:
     after the dashboard started are announced.
     """
 
-    def __init__(self, engine: Engine, emit, interval: float = 0.05):
+    def __init__(self, engine: Engine, emit: Callable[[LiveEvent], None], interval: float = 0.05):
         self.engine = engine
         self.emit = emit
         self.interval = interval
@@ -69,12 +70,12 @@ class DatabaseTail:
             changes = self._new(conn, "connection", connection_events)
             states = self._states(conn, {row.checkpoint_id for row in changes})
         for row in detections:
-            self.emit(DETECTION, detection_payload(row))
+            self.emit(StoredDetection.from_row(row).live_event())
         for row in health:
-            self.emit(HEALTH, health_payload(row))
+            self.emit(StoredHealth.from_row(row).live_event())
         for row in changes:
-            connected, status = states.get(row.checkpoint_id, (False, None))
-            self.emit(CHECKPOINT_STATUS, status_payload(row, connected, status))
+            connected, status = states.get(row.checkpoint_id, (False, "never"))
+            self.emit(StatusChange.from_row(row, connected, status).live_event())
         return len(detections) + len(health) + len(changes)
 
     def _new(self, conn, name: str, table) -> list:

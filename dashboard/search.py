@@ -1,4 +1,4 @@
-"""Detection search: partial plate (Thai or Latin), checkpoint, time range, minimum confidence.
+"""Detection search: partial plate (Thai or Latin), province, checkpoint, time range, minimum confidence.
 
 Plate parts of three characters or more use the trigram index made by
 migration 0002 (SQLite: FTS5 ``trigram`` table; PostgreSQL: ``pg_trgm`` GIN
@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select, text
 
-from central_server.schema import lpr_detections
+from fleet_store.schema import lpr_detections
 
 from .errors import SearchError
 
@@ -25,8 +25,11 @@ PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
 _LIKE_SPECIALS = str.maketrans("", "", "%_\\")
 _FTS_IDS = text("SELECT rowid FROM lpr_detections_plate_fts WHERE license_plate LIKE :fts_pattern")
-CSV_COLUMNS = ("id", "timestamp", "checkpoint_id", "license_plate", "confidence", "hostname", "vehicle_type",
-               "vehicle_color", "latitude", "longitude", "image_path", "image_sha256", "received_at")
+CSV_COLUMNS = ("id", "timestamp", "checkpoint_id", "license_plate", "province", "confidence",
+               "province_confidence", "plate_raw", "hostname", "vehicle_type", "vehicle_color", "latitude",
+               "longitude", "image_path", "image_sha256", "plate_image_path", "received_at")
+# Excel on Windows (Thai locale included) reads a CSV as the ANSI code page unless it starts with a BOM.
+UTF8_BOM = "\ufeff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class SearchQuery:
     """What to look for; every field is optional. Times are aware."""
 
     plate: str = ""
+    province: str = ""
     checkpoint_id: str = ""
     start: datetime | None = None
     end: datetime | None = None
@@ -71,6 +75,8 @@ def _statement(engine: Engine, query: SearchQuery):
                                                  .columns(rowid=lpr_detections.c.id.type)))
         else:
             statement = statement.where(t.license_plate.ilike(pattern))
+    if query.province:
+        statement = statement.where(t.province == query.province)
     if query.checkpoint_id:
         statement = statement.where(t.checkpoint_id == query.checkpoint_id)
     if query.start:
@@ -104,8 +110,9 @@ def _cell(value) -> str:
 
 
 def export_csv(engine: Engine, query: SearchQuery, tz, limit: int = EXPORT_LIMIT) -> Iterator[str]:
-    """Matching detections as CSV text chunks (header first; times in ``tz``), at most ``limit`` rows."""
+    """Matching detections as CSV text chunks (a BOM and the header first; times in ``tz``), at most ``limit`` rows."""
     buffer = io.StringIO()
+    buffer.write(UTF8_BOM)
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     with engine.connect() as conn:

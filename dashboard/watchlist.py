@@ -3,8 +3,11 @@
 A pattern is compared with a plate after both are normalised (spaces and
 dashes removed, Latin letters upper-cased). ``*`` stands for any run of
 characters and ``?`` for exactly one; anything else must match literally and
-the whole plate must match. The browser applies the same rule to live events
-(``static/app.js``, ``watchMatch``); :func:`matches` is the reference.
+the whole plate must match. An entry that names a province catches only reads
+of that province (``1กข1234 กรุงเทพมหานคร`` is not ``1กข1234 เชียงใหม่``); an
+entry without one catches the plate from any province. The browser applies the
+same rule to live events (``static/app.js``, ``watchMatch``); :func:`catches`
+is the reference.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from functools import lru_cache
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from central_server.schema import watchlist
+from fleet_protocol import THAI_PROVINCES
+from fleet_store.schema import watchlist
 
 from .errors import DashboardError
 
@@ -31,6 +35,7 @@ class WatchEntry:
 
     id: int
     pattern: str
+    province: str
     note: str
     created_by: str
     created_at: datetime
@@ -52,26 +57,38 @@ def matches(pattern: str, plate: str) -> bool:
     return _compiled(pattern).fullmatch(normalise(plate)) is not None
 
 
-def add_entry(engine: Engine, pattern: str, note: str, created_by: str) -> WatchEntry:
-    """Add a pattern; raises :class:`DashboardError` if it is empty, malformed or already listed."""
+def catches(entry: WatchEntry, plate: str, province: str) -> bool:
+    """Whether a read of ``plate`` in ``province`` is caught by ``entry`` (pattern and, if named, province)."""
+    return (not entry.province or entry.province == province) and matches(entry.pattern, plate)
+
+
+def add_entry(engine: Engine, pattern: str, note: str, created_by: str, province: str = "") -> WatchEntry:
+    """Add a pattern (for one province, or any when ``province`` is empty).
+
+    Raises :class:`DashboardError` if the pattern is empty or malformed, the
+    province is not one of the 77, or the entry is already listed.
+    """
     pattern = normalise(pattern)
     if not _VALID.match(pattern) or not pattern.strip("*?"):
         raise DashboardError("a watchlist pattern needs at least one plate character (max 64)")
+    if province and province not in THAI_PROVINCES:
+        raise DashboardError(f"{province!r} is not a Thai province")
     now = datetime.now(UTC)
     try:
         with engine.begin() as conn:
             new_id = conn.execute(insert(watchlist).values(
-                pattern=pattern, note=note[:255], created_by=created_by, created_at=now)).inserted_primary_key[0]
+                pattern=pattern, province=province, note=note[:255], created_by=created_by,
+                created_at=now)).inserted_primary_key[0]
     except IntegrityError:
-        raise DashboardError(f"{pattern} is already on the watchlist") from None
-    return WatchEntry(new_id, pattern, note[:255], created_by, now)
+        raise DashboardError(f"{pattern} {province} is already on the watchlist".replace("  ", " ")) from None
+    return WatchEntry(new_id, pattern, province, note[:255], created_by, now)
 
 
 def list_entries(engine: Engine) -> list[WatchEntry]:
     """Every entry, by pattern."""
     with engine.connect() as conn:
-        rows = conn.execute(select(watchlist).order_by(watchlist.c.pattern)).all()
-    return [WatchEntry(r.id, r.pattern, r.note, r.created_by, r.created_at) for r in rows]
+        rows = conn.execute(select(watchlist).order_by(watchlist.c.pattern, watchlist.c.province)).all()
+    return [WatchEntry(r.id, r.pattern, r.province, r.note, r.created_by, r.created_at) for r in rows]
 
 
 def remove_entry(engine: Engine, entry_id: int) -> bool:

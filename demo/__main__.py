@@ -27,8 +27,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import update
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -42,6 +40,7 @@ class CheckpointSpec:
     longitude: float
 
 
+DEMO_SITE = "Demo town"
 CHECKPOINTS = (
     CheckpointSpec("demo-1", "Rama IV gate", 13.7262, 100.5343),
     CheckpointSpec("demo-2", "Airport road", 13.9126, 100.6068),
@@ -72,35 +71,33 @@ def base_env(data: Path) -> dict[str, str]:
     return env
 
 
+def _central_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "central_server", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+
+
 def provision(env: dict[str, str], spec: CheckpointSpec) -> str:
-    """Register a checkpoint (or rotate its token on a re-run) and return the token (last output line)."""
+    """Register a checkpoint (or rotate its token on a re-run), set its name, site and position for
+    the map with the same commands an operator uses, and return the token (last output line)."""
     for action in ("add", "rotate"):
-        args = ["checkpoints", action, spec.checkpoint_id] + (["--name", spec.name] if action == "add" else [])
-        result = subprocess.run([sys.executable, "-m", "central_server", *args], env=env, cwd=REPO,
-                                capture_output=True, text=True, timeout=60)
+        result = _central_cli(env, "checkpoints", action, spec.checkpoint_id)
         if result.returncode == 0:
-            return result.stdout.strip().splitlines()[-1]
-    raise SystemExit(f"demo: could not provision {spec.checkpoint_id}: {result.stderr.strip()}")
-
-
-def place_checkpoints(env: dict[str, str]) -> None:
-    """Give the demo checkpoints their names and positions (for the map)."""
-    from central_server import db
-    from central_server.schema import checkpoints
-
-    engine = db.make_engine(env["CENTRAL_DB_URL"])
-    with engine.begin() as conn:
-        for spec in CHECKPOINTS:
-            conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == spec.checkpoint_id)
-                         .values(name=spec.name, latitude=spec.latitude, longitude=spec.longitude))
-    engine.dispose()
+            token = result.stdout.strip().splitlines()[-1]
+            break
+    else:
+        raise SystemExit(f"demo: could not provision {spec.checkpoint_id}: {result.stderr.strip()}")
+    placed = _central_cli(env, "checkpoints", "set", spec.checkpoint_id, "--name", spec.name, "--site", DEMO_SITE,
+                          "--lat", str(spec.latitude), "--lon", str(spec.longitude))
+    if placed.returncode != 0:
+        raise SystemExit(f"demo: could not place {spec.checkpoint_id}: {placed.stderr.strip()}")
+    return token
 
 
 def demo_login(env: dict[str, str]) -> tuple[str, str]:
     """A fresh password for user ``admin`` on every run (created if missing)."""
-    from central_server import db
     from dashboard.errors import UserError
     from dashboard.users import Role, add_user, set_password
+    from fleet_store import db
 
     engine = db.make_engine(env["CENTRAL_DB_URL"])
     db.upgrade(engine)
@@ -222,7 +219,6 @@ def run(args: argparse.Namespace) -> int:
     ingest_env = {**env, "INGEST_HOST": "127.0.0.1", "INGEST_PORT": str(args.ingest_port),
                   "OFFLINE_AFTER_SECONDS": "30"}
     tokens = {spec.checkpoint_id: provision(ingest_env, spec) for spec in CHECKPOINTS}
-    place_checkpoints(env)
     username, password = demo_login(env)
     dash_env = {**env, "DASHBOARD_HOST": "127.0.0.1", "DASHBOARD_PORT": str(args.port),
                 "DASHBOARD_SECRET_FILE": str(data / "dashboard-secret.key")}

@@ -23,10 +23,11 @@ from .messages import (
     success_answer,
 )
 from .metrics import LEGACY_KEYS, Metric
+from .provinces import THAI_PROVINCES
 
 __all__ = [
     "Ack", "Answer", "Detection", "ErrorCode", "HealthReport", "JpegInfo", "LEGACY_KEYS", "Limits", "Message",
-    "Metric",
+    "Metric", "THAI_PROVINCES",
     "ProtocolError", "Refusal", "Table", "decode_check", "encode_message", "error_answer",
     "format_timestamp", "image_data_url", "inspect_jpeg", "parse_answer", "parse_message",
     "success_answer",

@@ -19,23 +19,25 @@
     return el("span", {class: "badge s-" + (status || "none")}, (cfg.labels[status] ?? status) || "–");
   }
 
-  // ---- watchlist: same rule as dashboard/watchlist.py (normalise, * and ?, whole plate)
+  // ---- watchlist: same rule as dashboard/watchlist.py (normalise, * and ?, whole plate, province if named)
   const norm = (p) => String(p).replace(/[\s-]+/g, "").toUpperCase();
   function globRe(pattern) {
     const body = Array.from(norm(pattern)).map((c) => c === "*" ? ".*" : c === "?" ? "." :
       c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("");
     return new RegExp("^" + body + "$", "su");
   }
-  const watch = cfg.watch.map((p) => [p, globRe(p)]);
+  const watch = cfg.watch.map(([p, province]) => [p, province, globRe(p)]);
   window.watchMatch = (pattern, plate) => globRe(pattern).test(norm(plate));
 
   function alertFor(d) {
-    const hit = watch.find(([, re]) => re.test(norm(d.license_plate)));
+    const hit = watch.find(([, province, re]) => (!province || province === d.province) &&
+      re.test(norm(d.license_plate)));
     if (!hit) return;
     const box = el("div", {class: "alert", role: "alert"});
     box.append(el("strong", {}, cfg.alertText + ": "));
     const link = el("a", {href: "/detections/" + d.id, class: "plate"}, d.license_plate);
-    box.append(link, el("span", {}, " (" + hit[0] + ") · " + d.checkpoint_id + " · " + localTime(d.timestamp)));
+    box.append(link, el("span", {}, " " + (d.province || "") + " (" + hit[0] + (hit[1] ? " " + hit[1] : "") + ") · " +
+      d.checkpoint_id + " · " + localTime(d.timestamp)));
     const close = el("button", {type: "button", "aria-label": "close"}, "×");
     close.addEventListener("click", () => box.remove());
     box.append(close);
@@ -46,15 +48,17 @@
   function detectionRow(d, withImage) {
     const tr = el("tr", {"data-id": d.id, class: "new"});
     const thumb = el("td", {class: "thumb"});
-    if (d.image_path && withImage) {  // decoded off the main thread so live events are not held up
-      thumb.append(el("img", {src: "/detections/" + d.id + "/image", alt: "", decoding: "async",
+    const picture = d.has_plate_image ? "/plate" : d.has_image ? "/image" : null;  // the crop shows the read best
+    if (picture && withImage) {  // decoded off the main thread so live events are not held up
+      thumb.append(el("img", {src: "/detections/" + d.id + picture, alt: "", decoding: "async",
         fetchpriority: "low"}));
     }
     const plate = el("td", {class: "plate"});
     plate.append(el("a", {href: "/detections/" + d.id}, d.license_plate));
     const cp = el("td");
     cp.append(el("a", {href: "/checkpoints/" + encodeURIComponent(d.checkpoint_id)}, d.checkpoint_id));
-    tr.append(thumb, plate, el("td", {}, Number(d.confidence).toFixed(1)), cp, el("td", {}, localTime(d.timestamp)));
+    tr.append(thumb, plate, el("td", {class: "province"}, d.province || ""), el("td", {}, Number(d.confidence).toFixed(1)),
+      cp, el("td", {}, localTime(d.timestamp)));
     return tr;
   }
   // Rows are added at most every FLUSH_MS, newest first. Only the newest BATCH_THUMBS rows of a
@@ -121,7 +125,7 @@
     row.querySelector("td.seen").textContent = localTime(iso || new Date().toISOString());
     return row;
   }
-  function backlogOf(h) { return metricsOf(h).backlog ?? null; }
+  function backlogOf(h) { return metricsOf(h).outbox_backlog ?? null; }
 
   function onDetection(d) {
     alertFor(d);
@@ -173,29 +177,8 @@
   }
 
   const charts = [];
-  const METRIC_KEYS = {cpu: ["cpu_usage", "cpu_percent"], memory: ["memory_usage", "memory_percent"],
-    disk: ["disk_usage", "disk_percent"], temperature: ["temperature", "cpu_temperature", "temperature_c"],
-    backlog: ["outbox_backlog", "backlog", "pending"]};
-  // Same rules as dashboard/queries.py metrics_of: system_info keys, else the component's message.
-  const MESSAGE_METRICS = {temperature: ["temperature", /(-?\d+(?:\.\d+)?)\s*°C/],
-    disk: ["disk", /\((\d+(?:\.\d+)?)% used\)/], outbox: ["backlog", /^(\d+) (?:detections )?unsent/]};
-  function metricsOf(h) {
-    const info = h.system_info || {}, found = {};
-    for (const [name, keys] of Object.entries(METRIC_KEYS)) {
-      for (const k of keys) {
-        const v = info[k];
-        if (v === undefined || v === null || typeof v === "boolean") continue;
-        const m = String(v).match(/-?\d+(?:\.\d+)?/);
-        if (m) { found[name] = parseFloat(m[0]); break; }
-      }
-    }
-    const rule = MESSAGE_METRICS[h.component];
-    if (rule && found[rule[0]] === undefined) {
-      const m = String(h.message || "").match(rule[1]);
-      if (m) found[rule[0]] = parseFloat(m[1]);
-    }
-    return found;
-  }
+  // Figures arrive as numbers (fleet_store/metrics.py reads them once, on the server).
+  const metricsOf = (h) => h.metrics || {};
   const tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), cfg.tz);
   function plotWidth(node) { return Math.max(260, node.clientWidth || 300); }
 

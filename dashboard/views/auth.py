@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import fleet
+from ..context import fleet
 from ..users import LOCALES, User, authenticate, set_locale
 
 bp = Blueprint("auth", __name__)

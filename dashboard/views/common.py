@@ -9,7 +9,9 @@ from flask import Flask, abort
 from flask_babel import get_locale
 from flask_login import current_user
 
-from .. import fleet
+from fleet_protocol import THAI_PROVINCES
+
+from ..context import fleet
 from ..watchlist import list_entries
 
 
@@ -38,8 +40,10 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        watch = [e.pattern for e in list_entries(fleet().engine)] if current_user.is_authenticated else []
-        return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch}
+        watch = [[e.pattern, e.province] for e in list_entries(fleet().engine)] \
+            if current_user.is_authenticated else []
+        return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch,
+                "provinces": THAI_PROVINCES}
 
     tiles = fleet_settings(app).tiles_origin
     policy = ("default-src 'self'; img-src 'self' data:" + (f" {tiles}" if tiles else "") + "; "

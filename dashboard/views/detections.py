@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context
+from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context, url_for
 from flask_login import login_required
 
-from .. import fleet, queries
+from .. import queries
+from ..context import fleet
 from ..errors import SearchError
 from ..search import SearchQuery, export_csv, search
 
@@ -34,9 +35,13 @@ def _number(text: str | None, kind=float):
         raise SearchError(f"not a number: {text!r}") from None
 
 
+FILTERS = ("plate", "province", "checkpoint", "start", "end", "min_confidence")
+
+
 def query_from_args(args, tz) -> SearchQuery:
     """Build a :class:`SearchQuery` from request arguments; raises :class:`SearchError` on bad input."""
-    return SearchQuery(plate=args.get("plate", "")[:32], checkpoint_id=args.get("checkpoint", "")[:64],
+    return SearchQuery(plate=args.get("plate", "")[:32], province=args.get("province", "")[:64],
+                       checkpoint_id=args.get("checkpoint", "")[:64],
                        start=_local_time(args.get("start"), tz), end=_local_time(args.get("end"), tz),
                        min_confidence=_number(args.get("min_confidence")),
                        before_id=_number(args.get("before"), int))
@@ -49,9 +54,20 @@ def search_page():
     try:
         query = query_from_args(request.args, settings.tz)
     except SearchError as exc:
-        return render_template("search.html", error=str(exc), page=None, args=request.args), 400
+        return render_template("search.html", error=str(exc), page=None, args=request.args, filters=_filters(),
+                               older=None), 400
     page = search(fleet().engine, query)
-    return render_template("search.html", error=None, page=page, args=request.args)
+    return render_template("search.html", error=None, page=page, args=request.args, filters=_filters(),
+                           older=_older_url(page.next_before))
+
+
+def _filters() -> dict[str, str]:
+    """The search filters of this request (nothing else is carried into links)."""
+    return {key: request.args[key] for key in FILTERS if request.args.get(key)}
+
+
+def _older_url(next_before: int | None) -> str | None:
+    return url_for("detections.search_page", **_filters(), before=next_before) if next_before else None
 
 
 @bp.route("/detections.csv")
@@ -74,15 +90,33 @@ def detail(detection_id: int):
     row = queries.detection(fleet().engine, detection_id)
     if row is None:
         abort(404)
-    has_image = queries.image_file(fleet().settings.image_dir, row.image_path) is not None
-    return render_template("detail.html", d=row, has_image=has_image)
+    image_dir = fleet().settings.image_dir
+    return render_template("detail.html", d=row,
+                           has_image=queries.image_file(image_dir, row.image_path) is not None,
+                           has_plate_image=queries.image_file(image_dir, row.plate_image_path) is not None)
 
 
 @bp.route("/detections/<int:detection_id>/image")
 @login_required
 def image(detection_id: int):
+    """The scene the plate was read in."""
+    return _stored_jpeg(detection_id, "image_path")
+
+
+@bp.route("/detections/<int:detection_id>/plate")
+@login_required
+def plate_image(detection_id: int):
+    """The plate crop, as the checkpoint cut it from its sharpest frame."""
+    return _stored_jpeg(detection_id, "plate_image_path")
+
+
+def _stored_jpeg(detection_id: int, column: str):
     row = queries.detection(fleet().engine, detection_id)
-    path = queries.image_file(fleet().settings.image_dir, row.image_path) if row else None
+    path = queries.image_file(fleet().settings.image_dir, getattr(row, column)) if row else None
     if path is None:
         abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=86400, conditional=True)
+    response = send_file(path, mimetype="image/jpeg", conditional=True)
+    response.cache_control.public = False
+    response.cache_control.private = True  # personal data: never in a shared cache
+    response.cache_control.max_age = 3600
+    return response

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, render_template, request
 from flask_login import login_required
 
-from .. import fleet, queries
+from .. import queries
+from ..context import fleet
 
 bp = Blueprint("stats", __name__)
 SPANS = {"hour": timedelta(hours=48), "day": timedelta(days=30)}

@@ -9,9 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import fleet, queries
+from .. import queries
+from ..context import fleet
 from ..errors import DashboardError
-from ..watchlist import add_entry, list_entries, matches, remove_entry
+from ..watchlist import add_entry, catches, list_entries, remove_entry
 from .common import admin_required
 
 bp = Blueprint("watch", __name__)
@@ -19,6 +20,7 @@ bp = Blueprint("watch", __name__)
 
 class WatchForm(FlaskForm):
     pattern = StringField("pattern", validators=[DataRequired(), Length(max=64)])
+    province = StringField("province", validators=[Length(max=64)])
     note = StringField("note", validators=[Length(max=255)])
 
 
@@ -31,7 +33,7 @@ class RemoveForm(FlaskForm):
 def watchlist():
     entries = list_entries(fleet().engine)
     recent = queries.recent_detections(fleet().engine, limit=500)
-    hits = [(row, e) for row in recent for e in entries if matches(e.pattern, row.license_plate)][:50]
+    hits = [(row, e) for row in recent for e in entries if catches(e, row.license_plate, row.province)][:50]
     return render_template("watchlist.html", entries=entries, hits=hits, form=WatchForm(), remove=RemoveForm())
 
 
@@ -42,7 +44,8 @@ def add():
     form = WatchForm()
     if form.validate_on_submit():
         try:
-            add_entry(fleet().engine, form.pattern.data, form.note.data or "", current_user.username)
+            add_entry(fleet().engine, form.pattern.data, form.note.data or "", current_user.username,
+                      form.province.data or "")
         except DashboardError as exc:
             flash(str(exc), "error")
         else:

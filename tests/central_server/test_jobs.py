@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from central_server import db, jobs
+from central_server import jobs
 from central_server.config import IngestSettings
-from central_server.live import NoLiveEvents, RedisLiveEvents
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store import db
+from fleet_store.live import NoLiveEvents, RedisLiveEvents
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 from tests.dashboard.support import add_checkpoint, add_detection, add_health
 
 
@@ -98,8 +99,9 @@ def test_mark_offline_uses_each_checkpoints_heartbeat(engine):
     assert states == {"silent": "offline", "recent": "online", "patient": "online", "new": "never"}
     assert [tuple(e) for e in events] == [("silent", "offline")]
     assert jobs.mark_offline(engine, default_heartbeat=120, now=now) == []  # a transition is reported once
-    payload = jobs.offline_payload(changes[0])
-    assert payload["event"] == "offline" and payload["status"] == "offline" and payload["connected"] is False
+    payload = changes[0].status_change().live_event().payload
+    # connected as the row says: a link can be open and silent
+    assert payload["event"] == "offline" and payload["status"] == "offline" and payload["connected"] is True
 
 
 async def test_scheduler_runs_both_jobs_off_the_event_loop(sqlite_url, tmp_path):
@@ -140,7 +142,7 @@ async def test_scheduler_announces_offline_on_redis(sqlite_url, tmp_path, redis_
     db.upgrade(engine)
     add_checkpoint(engine, "quiet")
     with engine.begin() as conn:
-        conn.execute(update(checkpoints).values(last_seen_at=datetime.now(UTC) - timedelta(hours=1)))
+        conn.execute(update(checkpoints).values(last_seen_at=datetime.now(UTC) - timedelta(hours=1), connected=False))
     client = redis.Redis.from_url(redis_url)
     pubsub = client.pubsub()
     pubsub.subscribe("flask-socketio")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from central_server.schema import lpr_detections
+from fleet_store.schema import lpr_detections
 from tests.support.images import scene_jpeg
 from tests.support.ingest import ingest_process, ingest_settings
 from tests.support.messages import detection, dumps

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from central_server import db
 from central_server.errors import StorageUnavailable
 from central_server.images import ImageStore
 from central_server.store import GroupCommitWriter
 from fleet_protocol import Detection
+from fleet_store import db
 
 
 def make_detection(i: int, jpeg: bytes | None, event_id: str | None = None) -> Detection:

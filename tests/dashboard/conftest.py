@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from central_server import db
 from dashboard import create_app, users
 from dashboard.config import DashboardSettings
 from dashboard.users import Role, add_user
+from fleet_store import db
 
 ADMIN_PASSWORD = "admin-pass-123"
 VIEWER_PASSWORD = "viewer-pass-123"

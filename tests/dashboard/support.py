@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from central_server.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
 
 def add_checkpoint(engine, checkpoint_id: str, status: str = "online", lat: float | None = 13.75,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from central_server import db
-from central_server.schema import checkpoints
+from fleet_store import db
+from fleet_store.schema import checkpoints
 from tests.dashboard.stack import (
     ADMIN_PASSWORD,
     CHROMIUM,

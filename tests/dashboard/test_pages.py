@@ -47,7 +47,7 @@ def test_health_view_has_components_series_and_history(admin, sqlite_engine):
     add_connection_event(sqlite_engine, "cp1", "offline")
     page = admin.get("/checkpoints/cp1").get_data(as_text=True)
     assert "server unreachable" in page and "s-FAIL" in page
-    assert '"cpu": [10.0, 35.0, 80.0]' in page and '"temperature": [61.5, 61.5, 61.5]' in page
+    assert '"cpu_percent": [10.0, 35.0, 80.0]' in page and '"temperature_c": [61.5, 61.5, 61.5]' in page
     history = re.search(r'<table class="grid-table" id="history">.*?</table>', page, re.S).group(0)
     assert history.index("offline") < history.index("connected")
     assert admin.get("/checkpoints/missing").status_code == 404
@@ -75,6 +75,24 @@ def test_detail_serves_the_stored_image(admin, sqlite_engine, settings):
     assert "No stored image." in admin.get(f"/detections/{without}").get_data(as_text=True)
     assert admin.get(f"/detections/{without}/image").status_code == 404
     assert admin.get("/detections/999999").status_code == 404
+
+
+def test_province_and_plate_crop_are_shown_beside_the_plate(admin, sqlite_engine, settings):
+    """The live feed and the detail page show the province; the detail page and lists show the plate crop."""
+    crop = scene_jpeg(160, 72, seed=5)
+    path = settings.image_dir / "2026/11/24/cp1/p.jpg"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(crop)
+    found = add_detection(sqlite_engine, "1กข1234", province="เชียงใหม่", province_confidence=88.0,
+                          plate_raw="1กข 1234", plate_image_path="2026/11/24/cp1/p.jpg")
+    live = admin.get("/live").get_data(as_text=True)
+    assert '<td class="province">เชียงใหม่</td>' in live and f"/detections/{found}/plate" in live
+    detail = admin.get(f"/detections/{found}").get_data(as_text=True)
+    assert 'id="detail-province">เชียงใหม่<' in detail and "(88.0)" in detail and "1กข 1234" in detail
+    assert 'id="detail-plate-image"' in detail
+    image = admin.get(f"/detections/{found}/plate")
+    assert image.data == crop and "private" in image.headers["Cache-Control"]
+    assert "public" not in image.headers["Cache-Control"]
 
 
 def test_image_paths_cannot_escape_the_image_dir(tmp_path):
@@ -122,26 +140,15 @@ def test_times_are_shown_in_the_fleet_zone(admin, sqlite_engine):
     assert "2026-11-01 10:00:00" in admin.get("/live").get_data(as_text=True)
 
 
-def test_metrics_from_the_edge_agents_messages():
-    """Temperature, disk and backlog are read from the edge agent's component messages when not in system_info."""
-    assert queries.metrics_of({"cpu_usage": "12%", "memory_usage": "45%"}, "system", "CPU 12%, memory 45%") == \
-        {"cpu": 12.0, "memory": 45.0}
-    assert queries.metrics_of(None, "temperature", "SoC at 61.2 °C") == {"temperature": 61.2}
-    assert queries.metrics_of(None, "disk", "5230 MB free (41% used)") == {"disk": 41.0}
-    assert queries.metrics_of(None, "outbox", "17 detections unsent") == {"backlog": 17.0}
-    assert queries.metrics_of(None, "outbox", "3 unsent, oldest 900 s old") == {"backlog": 3.0}
-    assert queries.metrics_of({"outbox_backlog": 5}, "outbox", "17 detections unsent") == {"backlog": 5.0}
-
-
 def test_health_series_merges_one_round_of_components(sqlite_engine):
     """Components reported at the same moment become one chart point with every metric."""
     when = ago(minutes=5)
     add_health(sqlite_engine, "cp1", "system", "PASS", "CPU 20%, memory 50%", when=when,
                cpu_usage="20%", memory_usage="50%")
-    add_health(sqlite_engine, "cp1", "temperature", "PASS", "SoC at 55.0 °C", when=when,
-               cpu_usage="20%", memory_usage="50%")
-    add_health(sqlite_engine, "cp1", "outbox", "PASS", "4 detections unsent", when=when)
+    add_health(sqlite_engine, "cp1", "temperature", "PASS", "SoC at 55.0 °C", when=when, temperature_c=55.0)
+    add_health(sqlite_engine, "cp1", "outbox", "PASS", "4 detections unsent", when=when, outbox_backlog=4)
     series = queries.health_series(sqlite_engine, "cp1", ago(hours=1))
     assert len(series.t) == 1
-    assert {k: v[0] for k, v in series.values.items()} == {"cpu": 20.0, "memory": 50.0, "disk": None,
-                                                           "temperature": 55.0, "backlog": 4.0}
+    assert {k: v[0] for k, v in series.values.items()} == {
+        "cpu_percent": 20.0, "memory_percent": 50.0, "disk_percent": None, "temperature_c": 55.0,
+        "outbox_backlog": 4.0, "uptime_s": None}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from central_server.schema import checkpoints
 from dashboard.extensions import socketio
 from dashboard.realtime import DatabaseTail
+from fleet_store.schema import checkpoints
 from tests.dashboard.support import add_checkpoint, add_connection_event, add_detection, add_health
 
-DETECTION_KEYS = {"id", "checkpoint_id", "event_id", "license_plate", "confidence", "timestamp", "received_at",
-                  "hostname", "image_path", "latitude", "longitude"}
-HEALTH_KEYS = {"id", "checkpoint_id", "event_id", "component", "status", "message", "system_info", "timestamp",
+DETECTION_KEYS = {"id", "checkpoint_id", "event_id", "license_plate", "province", "confidence", "timestamp",
+                  "received_at", "hostname", "vehicle_type", "latitude", "longitude", "has_image", "has_plate_image"}
+HEALTH_KEYS = {"id", "checkpoint_id", "event_id", "component", "status", "message", "metrics", "timestamp",
                "received_at", "hostname"}
 
 
@@ -19,7 +19,7 @@ def test_tail_emits_only_new_rows_once(sqlite_engine):
     """Rows present at start are skipped; each new row is emitted exactly once, in id order."""
     add_detection(sqlite_engine, "BEFORE")
     sent = []
-    tail = DatabaseTail(sqlite_engine, lambda event, payload: sent.append((event, payload)))
+    tail = DatabaseTail(sqlite_engine, lambda event: sent.append((event.name, event.payload)))
     first = add_detection(sqlite_engine, "AFTER1")
     add_detection(sqlite_engine, "AFTER2")
     add_health(sqlite_engine, cpu_usage="5%")
@@ -28,14 +28,14 @@ def test_tail_emits_only_new_rows_once(sqlite_engine):
     assert [(e, p.get("license_plate")) for e, p in sent] == [
         ("detection", "AFTER1"), ("detection", "AFTER2"), ("health", None)]
     assert set(sent[0][1]) == DETECTION_KEYS and sent[0][1]["id"] == first
-    assert set(sent[2][1]) == HEALTH_KEYS and sent[2][1]["system_info"] == {"cpu_usage": "5%"}
+    assert set(sent[2][1]) == HEALTH_KEYS and sent[2][1]["metrics"] == {"cpu_percent": 5.0}
 
 
 def test_tail_announces_status_changes_with_the_checkpoints_state(sqlite_engine):
     """A connection event becomes checkpoint_status with the checkpoint's current connected/status."""
     add_checkpoint(sqlite_engine, "cp1")
     sent = []
-    tail = DatabaseTail(sqlite_engine, lambda event, payload: sent.append((event, payload)))
+    tail = DatabaseTail(sqlite_engine, lambda event: sent.append((event.name, event.payload)))
     with sqlite_engine.begin() as conn:
         conn.execute(update(checkpoints).values(status="offline", connected=False))
     add_connection_event(sqlite_engine, "cp1", "offline")
@@ -48,7 +48,7 @@ def test_tail_announces_status_changes_with_the_checkpoints_state(sqlite_engine)
 def test_tail_reaches_logged_in_socketio_clients(app, admin, sqlite_engine):
     """What the tail emits arrives at a logged-in Socket.IO client."""
     client = socketio.test_client(app, flask_test_client=admin)
-    tail = DatabaseTail(sqlite_engine, lambda event, payload: socketio.emit(event, payload, namespace="/"))
+    tail = DatabaseTail(sqlite_engine, lambda event: socketio.emit(event.name, event.payload, namespace="/"))
     add_detection(sqlite_engine, "SEEN1")
     tail.poll_once()
     received = client.get_received()

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from central_server import db
-from central_server.live import DETECTION, RedisLiveEvents
+from fleet_store import db
+from fleet_store.live import DETECTION, LiveEvent, RedisLiveEvents
 from tests.dashboard.stack import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, dashboard_env, dashboard_process, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.browser, pytest.mark.slow,
@@ -22,7 +22,7 @@ def _publish(redis_url: str, payload: dict) -> None:
     """Publish as the ingest does, from an event loop of its own thread (Playwright owns this one's)."""
     async def go():
         live = RedisLiveEvents(redis_url)
-        await live.publish(DETECTION, payload)
+        await live.publish(LiveEvent(DETECTION, payload))
         await live.close()
 
     with ThreadPoolExecutor(1) as pool:

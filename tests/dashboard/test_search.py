@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -65,7 +67,7 @@ def test_search_follows_inserts_and_deletes(engine, plates):
     """The trigram index is kept in step with the table (new rows found, deleted rows gone)."""
     from sqlalchemy import delete
 
-    from central_server.schema import lpr_detections
+    from fleet_store.schema import lpr_detections
 
     add_detection(engine, "NEW777")
     assert _plates(engine, plate="w77") == ["NEW777"]
@@ -83,12 +85,13 @@ def test_bad_queries_are_refused():
 
 
 def test_export_writes_every_match_in_the_display_zone(engine, plates):
-    """CSV export has a header, every matching row and times in the fleet's zone."""
+    """CSV export starts with a BOM (Excel on Thai Windows), has a header, every matching row and local times."""
     text = "".join(export_csv(engine, SearchQuery(plate="1234"), ZoneInfo("Asia/Bangkok")))
-    lines = text.strip().splitlines()
-    assert lines[0].startswith("id,timestamp,checkpoint_id,license_plate")
+    assert text.startswith("\ufeff")
+    lines = text[1:].strip().splitlines()
+    assert lines[0].startswith("id,timestamp,checkpoint_id,license_plate,province,")
     assert len(lines) == 3
-    assert "2026-11-01T19:01:00+07:00,cp1,กข 1234,80.0" in lines[1]
+    assert "2026-11-01T19:01:00+07:00,cp1,กข 1234,,80.0" in lines[1]
 
 
 def test_search_page_and_csv_download(admin, sqlite_engine):
@@ -100,6 +103,36 @@ def test_search_page_and_csv_download(admin, sqlite_engine):
     response = admin.get("/detections.csv?plate=Q12&checkpoint=cp9")
     assert response.headers["Content-Disposition"].startswith("attachment; filename=\"detections-")
     assert response.get_data(as_text=True).count("QQ1234") == 1
+
+
+def test_search_filters_by_province(admin, sqlite_engine):
+    """The same registration from two provinces is two cars: the province filter tells them apart."""
+    add_detection(sqlite_engine, "1กข1234", province="กรุงเทพมหานคร")
+    add_detection(sqlite_engine, "1กข1234", province="เชียงใหม่")
+    page = admin.get("/detections?plate=กข1234&province=เชียงใหม่").get_data(as_text=True)
+    assert page.count('<td class="province">') == 1 and '<td class="province">เชียงใหม่</td>' in page
+    assert '<option selected>เชียงใหม่</option>' in page
+    csv_text = admin.get("/detections.csv?province=เชียงใหม่").get_data(as_text=True)
+    assert csv_text.count("เชียงใหม่") == 1 and "กรุงเทพมหานคร" not in csv_text
+
+
+def test_older_pages_keep_the_filters_and_render(admin, sqlite_engine):
+    """Three clicks on Older walk through the matches; each page renders and keeps only the search filters."""
+    for n in range(130):
+        add_detection(sqlite_engine, f"OLD{n:03d}", "cp7")
+    add_detection(sqlite_engine, "OTHER", "cp8")
+    url, seen = "/detections?plate=OLD&checkpoint=cp7&endpoint=x&_external=1", []
+    for _ in range(3):
+        response = admin.get(url)
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        seen += re.findall(r">(OLD\d{3})</a>", page)
+        older = re.search(r'id="older" href="([^"]+)"', page)
+        if older is None:
+            break
+        url = html.unescape(older.group(1))
+        assert "endpoint" not in url and "_external" not in url and "checkpoint=cp7" in url
+    assert len(seen) == 130 and len(set(seen)) == 130
 
 
 def test_search_page_explains_bad_input(admin):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from central_server.schema import users as users_table
 from dashboard.errors import UserError
 from dashboard.users import Role, add_user, authenticate, ensure_admin, list_users, set_locale
+from fleet_store.schema import users as users_table
 
 
 def test_passwords_are_hashed_and_checked(sqlite_engine):

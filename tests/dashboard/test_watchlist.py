@@ -7,7 +7,7 @@ import re
 import pytest
 
 from dashboard.errors import DashboardError
-from dashboard.watchlist import add_entry, list_entries, matches, normalise, remove_entry
+from dashboard.watchlist import add_entry, catches, list_entries, matches, normalise, remove_entry
 from tests.dashboard.support import add_detection
 
 
@@ -25,6 +25,18 @@ from tests.dashboard.support import add_detection
 def test_matching_rule(pattern, plate, hit):
     """Whole-plate match after removing spaces/dashes; * any run, ? one character, others literal."""
     assert matches(pattern, plate) is hit
+
+
+def test_an_entry_naming_a_province_catches_only_that_province(sqlite_engine):
+    """1กข1234 in Bangkok is not 1กข1234 in Chiang Mai; an entry without a province catches both."""
+    bangkok = add_entry(sqlite_engine, "1กข1234", "", "boss", province="กรุงเทพมหานคร")
+    anywhere = add_entry(sqlite_engine, "1กข1234", "", "boss")
+    assert catches(bangkok, "1กข 1234", "กรุงเทพมหานคร") and not catches(bangkok, "1กข1234", "เชียงใหม่")
+    assert catches(anywhere, "1กข1234", "เชียงใหม่") and catches(anywhere, "1กข1234", "")
+    with pytest.raises(DashboardError, match="not a Thai province"):
+        add_entry(sqlite_engine, "2กข1234", "", "boss", province="Bangkok")
+    assert [(e.pattern, e.province) for e in list_entries(sqlite_engine)] == [
+        ("1กข1234", ""), ("1กข1234", "กรุงเทพมหานคร")]
 
 
 def test_entries_are_stored_normalised_and_unique(sqlite_engine):
@@ -53,4 +65,4 @@ def test_admin_adds_an_entry_and_sees_recent_sightings(admin, sqlite_engine):
     assert "&lt;b&gt;bold&lt;/b&gt;" in body
     config = re.search(r'<script type="application/json" id="config">(.*?)</script>', admin.get("/").get_data(
         as_text=True), re.S).group(1)
-    assert '"watch": ["WANTED*"]' in config
+    assert '"watch": [["WANTED*", ""]]' in config

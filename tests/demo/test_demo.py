@@ -16,9 +16,9 @@ import urllib.request
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from central_server.schema import health_monitors, lpr_detections
 from demo.standin import random_plate, render_scene
 from fleet_protocol import inspect_jpeg
+from fleet_store.schema import health_monitors, lpr_detections
 from tests.support.ingest import REPO, _free_port
 
 

@@ -15,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from central_server.schema import lpr_detections
 from edge_agent.agent import Agent, identity, outbox_config
 from edge_agent.config import AgentSettings, load_settings
 from edge_agent.delivery import Kind
 from edge_agent.events import PlateEvent
 from edge_agent.outbox import Outbox
 from edge_agent.outbox_reader import Backlog, OutboxReader
+from fleet_store.schema import lpr_detections
 from tests.support.processes import terminate
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from central_server.schema import health_monitors
 from edge_agent.delivery import Kind
 from edge_agent.outbox_reader import Backlog
+from fleet_store.schema import health_monitors
 from tests.edge_agent.harness import (
     TIME_SCALE,
     agent_process,

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from central_server import auth, db
+from central_server import auth
 from central_server.config import IngestSettings
 from central_server.server import run
+from fleet_store import db
 from tests.support.processes import terminate, wait_http
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,12 +1,12 @@
-"""Alembic environment: runs on the connection that central_server.db hands over."""
+"""Alembic environment: runs on the connection that fleet_store.db hands over."""
 
 from alembic import context
 
-from central_server.schema import metadata
+from fleet_store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # plain `alembic` CLI use: build an engine from the ini's URL
-    from central_server.db import make_engine
+    from fleet_store.db import make_engine
 
     engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
     connection = engine.connect()

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
-from .. import fleet, queries
+from .. import queries
+from ..context import fleet
 from ..fleetmap import FleetMap, Place, build_map
 from ..queries import CheckpointSummary
 

@@ -1,18 +1,20 @@
-"""Live events from the ingest to dashboards.
+"""Live events: their names, and how the ingest publishes them to dashboards.
 
 The ingest calls a :class:`LiveEvents` after a row is committed. With
 ``REDIS_URL`` set, :class:`RedisLiveEvents` publishes on Flask-SocketIO's
 message queue (channel ``flask-socketio``, its default), so every dashboard
 process emits the event to its browsers. Without Redis nothing is published
-here: a single-node dashboard follows the database instead.
+here: a single-node dashboard follows the database instead. Either way the
+:class:`LiveEvent` comes from a record in :mod:`fleet_store.records`.
 
 Event names and payloads (all JSON, times ISO 8601 UTC) are documented in
-docs/protocol.md ("Live events").
+docs/dashboard.md ("Live events").
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,14 @@ log = logging.getLogger(__name__)
 DETECTION = "detection"
 HEALTH = "health"
 CHECKPOINT_STATUS = "checkpoint_status"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """One Socket.IO event: its name and JSON payload."""
+
+    name: str
+    payload: dict[str, Any]
 
 
 class LiveEvents(Protocol):
@@ -31,7 +41,7 @@ class LiveEvents(Protocol):
 
     enabled: bool
 
-    async def publish(self, event: str, payload: dict[str, Any]) -> None: ...
+    async def publish(self, event: LiveEvent) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -40,7 +50,7 @@ class NoLiveEvents:
 
     enabled = False
 
-    async def publish(self, event: str, payload: dict[str, Any]) -> None:
+    async def publish(self, event: LiveEvent) -> None:
         return None
 
     async def close(self) -> None:
@@ -58,9 +68,9 @@ class RedisLiveEvents:
         self._manager = socketio.AsyncRedisManager(url, channel=channel, write_only=True)
         self._failing = False
 
-    async def publish(self, event: str, payload: dict[str, Any]) -> None:
+    async def publish(self, event: LiveEvent) -> None:
         try:
-            await self._manager.emit(event, payload, namespace="/")
+            await self._manager.emit(event.name, event.payload, namespace="/")
         except Exception as exc:  # a broker outage must never stop ingest
             if not self._failing:
                 log.warning("live events: publishing to Redis failed (%s); will keep trying", exc)

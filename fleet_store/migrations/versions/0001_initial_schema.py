@@ -7,7 +7,6 @@ Create Date: 2026-11-24 08:30:10.505083
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0001'
 down_revision = None
 branch_labels = None

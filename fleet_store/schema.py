@@ -3,7 +3,7 @@
 Table names ``lpr_detections`` and ``health_monitors`` are fixed (users query
 them). Times are stored as naive UTC and read back as aware UTC through
 :class:`UTCDateTime`. Changes to this module need an Alembic revision in
-``central_server/migrations/versions``.
+``fleet_store/migrations/versions``.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ checkpoints = Table(
     Column("longitude", Float, nullable=True),
     Column("heartbeat_seconds", Integer, nullable=True,
            comment="silence longer than this marks the checkpoint offline; NULL: OFFLINE_AFTER_SECONDS"),
+    Column("site", String(64), nullable=False, server_default="", comment="the site the gate belongs to"),
 )
 
 lpr_detections = Table(
@@ -80,6 +81,10 @@ lpr_detections = Table(
     Column("checkpoint_id", String(64), nullable=False),
     Column("event_id", String(36), nullable=True),
     Column("license_plate", String(32), nullable=False),
+    Column("province", String(64), nullable=False, server_default="",
+           comment="Thai province name; empty when not read"),
+    Column("province_confidence", Float, nullable=True),
+    Column("plate_raw", String(64), nullable=False, server_default=""),
     Column("confidence", Float, nullable=False),
     Column("timestamp", UTCDateTime, nullable=False),
     Column("hostname", String(255), nullable=False, server_default=""),
@@ -90,6 +95,9 @@ lpr_detections = Table(
     Column("image_path", String(512), nullable=True, comment="relative to IMAGE_DIR"),
     Column("image_sha256", String(64), nullable=True),
     Column("image_size", Integer, nullable=True),
+    Column("plate_image_path", String(512), nullable=True, comment="plate crop, relative to IMAGE_DIR"),
+    Column("plate_image_sha256", String(64), nullable=True),
+    Column("plate_image_size", Integer, nullable=True),
     Column("exposure_time", Float, nullable=True),
     Column("analog_gain", Float, nullable=True),
     Column("lux", Float, nullable=True),
@@ -100,6 +108,7 @@ lpr_detections = Table(
     Index("ix_lpr_detections_timestamp", "timestamp"),
     Index("ix_lpr_detections_received_at", "received_at"),
     Index("ix_lpr_detections_plate", "license_plate"),
+    Index("ix_lpr_detections_province", "province"),
 )
 
 health_monitors = Table(
@@ -131,6 +140,8 @@ connection_events = Table(
            comment="connected | disconnected | online | offline | refused"),
     Column("remote", String(64), nullable=False, server_default=""),
     Column("detail", String(255), nullable=False, server_default=""),
+    Column("status", String(16), nullable=True, comment="the checkpoint's status right after the event"),
+    Column("connected", Boolean, nullable=True, comment="whether it had an open connection right after"),
     Index("ix_connection_events_checkpoint_at", "checkpoint_id", "at"),
 )
 
@@ -159,9 +170,11 @@ watchlist = Table(
     "watchlist",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("pattern", String(64), nullable=False, unique=True,
+    Column("pattern", String(64), nullable=False,
            comment="plate, or a pattern with * and ?; compared without spaces/dashes, case-insensitively"),
+    Column("province", String(64), nullable=False, server_default="", comment="empty: any province"),
     Column("note", String(255), nullable=False, server_default=""),
     Column("created_by", String(64), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("pattern", "province", name="uq_watchlist_pattern_province"),
 )

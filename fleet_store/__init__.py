@@ -1,0 +1,14 @@
+"""The central data core: tables, migrations, typed records, live events, shared settings and logging.
+
+Both central processes stand on it: the ingest (``central_server``) writes,
+the dashboard (``dashboard``) reads, and neither imports the other. Nothing
+here knows about a process, a page or the edge agent.
+
+    schema.py    every central table (checkpoints, detections, health, users, watchlist, ...)
+    db.py        engines with the durability settings; Alembic migrations in migrations/
+    records.py   frozen StoredDetection / StoredHealth / StatusChange built from rows:
+                 the one author of every live event payload; CheckpointStatus
+    metrics.py   the one reader of health metrics (numbers under fleet_protocol.Metric keys)
+    live.py      live event names and the publisher interface (Redis or none)
+    config.py    CommonSettings;  logs.py  structured logging
+"""
