@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import signal
 import sqlite3
 import time
@@ -102,6 +104,29 @@ async def test_outside_program_rows_are_delivered(tmp_path, sqlite_url):
         engine.dispose()
     assert {r.event_id for r in rows} == ids and {r.license_plate for r in rows} == {"OUT0", "OUT1", "OUT2"}
     assert all(0 < r.image_size < len(big) for r in rows)  # compressed once, to at most 640x480
+
+
+async def test_outside_row_with_province_and_plate_crop_is_stored_centrally_with_both(tmp_path, sqlite_url, jpeg):
+    """An outside program's row with province and plate_image_path arrives with both: column, file and its sha256."""
+    crop = scene_jpeg(180, 60, seed=3)
+    async with running_ingest(ingest_settings(sqlite_url, tmp_path / "central")) as server:
+        token = server.add_checkpoint("1")
+        settings = edge_settings(tmp_path, server.url, token)
+        async with running_agent(settings):
+            (tmp_path / "scene.jpg").write_bytes(jpeg)
+            (tmp_path / "crop.jpg").write_bytes(crop)
+            with contextlib.closing(sqlite3.connect(settings.db_path, isolation_level=None)) as con:
+                con.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "
+                            "province, plate_image_path) VALUES ('1กข1234', 91.0, '2025-06-01T12:00:00', ?, "
+                            "'เชียงใหม่', ?)", (str(tmp_path / "scene.jpg"), str(tmp_path / "crop.jpg")))
+            await until(lambda: edge_backlog(settings).delivered == 1, 20, "the outside row delivered")
+        engine = server.engine()
+        (row,) = stored(engine)
+        engine.dispose()
+        image_dir = server.settings.image_dir
+    assert (row.license_plate, row.province) == ("1กข1234", "เชียงใหม่")
+    plate_file = (image_dir / row.plate_image_path).read_bytes()
+    assert plate_file == crop and row.plate_image_sha256 == hashlib.sha256(crop).hexdigest()
 
 
 @pytest.mark.slow
