@@ -55,6 +55,7 @@ def test_unsent_data_lists_pending_rows_and_validates_limit(client, outbox):
         outbox.submit(make_event(plate))
     body = client.get("/api/websocket_unsent_data?limit=2").json
     assert [r["license_plate"] for r in body["detections"]] == ["A1", "B2"]
+    assert body["detections"][0]["delivery"] == "pending" and body["detections"][0]["has_plate"] is True
     for bad, message in (("abc", "must be an integer"), ("0", "between 1 and 1000")):
         answer = client.get(f"/api/websocket_unsent_data?limit={bad}")
         assert answer.status_code == 400 and message in answer.json["message"]
