@@ -47,8 +47,9 @@ class Check:
     fix: str = ""
 
 
-def run_doctor(env_file: Path | None, report: bool = False, out=sys.stdout) -> int:
-    """Run every check, print the screen (and the report); return the exit status."""
+def run_doctor(env_file: Path | None, report: bool = False, out=None) -> int:
+    """Run every check, print the screen (and the report) to ``out`` (stdout); return the exit status."""
+    out = sys.stdout if out is None else out  # looked up now: a default bound at import goes stale
     try:
         edge = load_edge_settings(env_file)
     except ConfigError as exc:
