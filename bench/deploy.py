@@ -40,7 +40,7 @@ def _timed(what, *args, **kwargs) -> tuple[float, object]:
 
 def _exposure(unit: str) -> str:
     text = out(UNITS[unit], f"sudo systemd-analyze security --no-pager {unit}")
-    return text.splitlines()[-1].split(":")[-1].strip()
+    return text.splitlines()[-1].split(":")[-1].split()[0]
 
 
 def _row(name: str, seconds: float, note: str = "") -> None:
