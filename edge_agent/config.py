@@ -15,12 +15,12 @@ import os
 import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from fleet_protocol import valid_checkpoint_id
 
@@ -48,6 +48,9 @@ class AgentSettings(BaseSettings):
         True, description="Run camera + detection; 0 = only deliver rows other programs write")
     edge_api_token: SecretStr | None = Field(
         None, description="Bearer token for the control API; required when bound beyond localhost")
+    edge_api_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="More names the control API answers to (comma-separated), besides localhost, "
+                        "127.0.0.1, ::1, EDGE_API_HOST and EDGE_HOSTNAME; any other Host header gets 400")
     edge_image_dir: Path | None = Field(None, description="Scene/plate JPEGs (default: images/ beside DB)")
     edge_image_max_width: int = Field(640, ge=16, le=8192, description="Resize scenes to at most this")
     edge_image_max_height: int = Field(480, ge=16, le=8192, description="Resize scenes to at most this")
@@ -91,6 +94,13 @@ class AgentSettings(BaseSettings):
         """The fleet time zone as an object."""
         return ZoneInfo(self.fleet_timezone)
 
+    @field_validator("edge_api_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value):
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
     @field_validator("checkpoint_id")
     @classmethod
     def _checkpoint_id(cls, value: str) -> str:
@@ -109,6 +119,12 @@ class AgentSettings(BaseSettings):
     def image_dir(self) -> Path:
         """Where scene and plate JPEGs live."""
         return self.edge_image_dir or self.db_path.parent / "images"
+
+    @property
+    def api_hosts(self) -> tuple[str, ...]:
+        """Host names the control API answers to, besides the loopback names."""
+        bound = () if self.edge_api_host in ("0.0.0.0", "::", "") else (self.edge_api_host,)
+        return (*bound, self.edge_hostname, *self.edge_api_allowed_hosts)
 
     @property
     def api_requires_token(self) -> bool:
