@@ -1,7 +1,7 @@
 """Dashboard benchmarks: live latency to a real browser, partial-plate search at 1M rows, big-fleet overview.
 
     python -m bench.dashboard              # all three
-    python -m bench.dashboard live search overview
+    python -m bench.dashboard live search pages
 
 - live: 100 checkpoints send 200 detections/s in total over protocol v1 to a
   real ``python -m central_server``; a headless Chromium on the dashboard's
@@ -11,8 +11,10 @@
 - search: 1,000,000 detections (bulk Core/COPY inserts), 200 random plate
   parts of 3-5 characters taken from stored plates (Thai and Latin); time of
   one result page (50 rows) through ``dashboard.search.search``.
-- overview: 500 checkpoints with 4 components each reporting every 10 min
-  for a day and 100,000 detections in the last hour; time to render ``/``.
+- pages: the volume fixture (tests/support/volume.py: 500 checkpoints, 100,000
+  detections over 30 days, a day of health from every component) on SQLite and
+  PostgreSQL; render time of every page (20 renders each; the search's Older
+  pages included) through the real app, p50 and p95.
 
 Prints markdown tables. Targets: live p99 <= 250 ms (no Redis) / 50 ms
 (Redis); search p95 <= 200 ms on SQLite and PostgreSQL; overview <= 1 s.
@@ -40,7 +42,7 @@ from websockets.asyncio.client import connect
 from central_server import auth
 from demo.standin import random_plate
 from fleet_store import db
-from fleet_store.schema import checkpoints, health_monitors, lpr_detections
+from fleet_store.schema import lpr_detections
 from tests.dashboard.stack import (
     ADMIN_PASSWORD,
     CHROMIUM,
@@ -282,75 +284,69 @@ class _pg_database:
         self.admin.dispose()
 
 
-# --------------------------------------------------------------------------- overview
+# --------------------------------------------------------------------------- pages at volume
 
 
-def fill_fleet(engine, n: int = 500, detections: int = 100_000) -> None:
-    """``n`` checkpoints, 4 components each reporting every 10 minutes for a day, recent detections."""
-    now = datetime.now(UTC)
-    rng = random.Random(3)
-    with engine.begin() as conn:
-        conn.execute(insert(checkpoints), [
-            {"checkpoint_id": f"cp-{i:03d}", "created_at": now, "status": rng.choice(["online", "online", "offline"]),
-             "last_seen_at": now, "latitude": 13 + rng.random() * 6, "longitude": 99 + rng.random() * 5,
-             "name": f"Checkpoint {i}"} for i in range(n)])
-        for step in range(144):
-            when = now - timedelta(minutes=10 * step)
-            conn.execute(insert(health_monitors), [
-                {"checkpoint_id": f"cp-{i:03d}", "component": component, "status": rng.choice(["PASS"] * 8 + ["WARN"]),
-                 "message": "ok", "timestamp": when, "received_at": when,
-                 "system_info": {"cpu_usage": "20%", "outbox_backlog": rng.randint(0, 50)}}
-                for i in range(n) for component in ("camera", "detector", "storage", "uplink")])
-        conn.execute(insert(lpr_detections), [
-            {"checkpoint_id": f"cp-{rng.randrange(n):03d}", "license_plate": random_plate(rng), "confidence": 90.0,
-             "timestamp": now - timedelta(seconds=rng.uniform(0, 3500)), "received_at": now}
-            for _ in range(detections)])
+PAGES = ("/", "/live", "/checkpoints/cp-001", "/detections", "/detections?plate=กข", "/detections?province={province}",
+         "{older}", "/statistics", "/statistics?by=day", "/watchlist", "/detections/{detail}")
 
 
-def bench_overview() -> None:
-    from dashboard import create_app
-    from dashboard.config import DashboardSettings
+def bench_pages(renders: int = 20) -> None:
+    from tests.support.volume import fill_fleet
 
-    print("| fleet overview, 500 checkpoints (288k health rows, 100k detections in the last hour) "
-          "| median ms | max ms (10 renders) | target |")
-    print("|---|---|---|---|")
+    print("| page at volume (500 checkpoints, 100,000 detections) | backend | p50 ms | p95 ms | target p95 |")
+    print("|---|---|---|---|---|")
     backends = [("SQLite", None)] + ([("PostgreSQL", "pg")] if _port_open(5432) else [])
     for label, kind in backends:
         with tempfile.TemporaryDirectory() as tmp:
             if kind:
                 with _pg_database() as url:
-                    _overview_row(label, url, tmp, create_app, DashboardSettings)
+                    _page_rows(label, url, tmp, fill_fleet, renders)
             else:
-                _overview_row(label, f"sqlite:///{tmp}/fleet.db", tmp, create_app, DashboardSettings)
+                _page_rows(label, f"sqlite:///{tmp}/fleet.db", tmp, fill_fleet, renders)
+    if not _port_open(5432):
+        print("| (all pages) | PostgreSQL skipped: not running on 127.0.0.1:5432 | | | |")
 
 
-def _overview_row(label, url, tmp, create_app, settings_cls) -> None:
+def _logged_in_client(url: str, tmp: str, engine):
+    from dashboard import create_app
+    from dashboard.config import DashboardSettings
     from dashboard.users import Role, add_user
 
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    fill_fleet(engine)
-    add_user(engine, "bench", "bench-password", Role.VIEWER)
-    settings = settings_cls(central_db_url=url, image_dir=Path(tmp) / "images", dashboard_secret_key="bench")
-    app = create_app(settings, engine=engine, start_live=False, migrate=False)
-    client = app.test_client()
+    add_user(engine, "bench", "bench-password", Role.ADMIN)
+    settings = DashboardSettings(central_db_url=url, image_dir=Path(tmp) / "images", dashboard_secret_key="bench")
+    client = create_app(settings, engine=engine, start_live=False, migrate=False).test_client()
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     client.post("/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
-    times = []
-    for _ in range(10):
-        started = time.perf_counter()
-        response = client.get("/")
-        assert response.status_code == 200 and response.get_data(as_text=True).count('<tr data-cp="') == 500
-        times.append((time.perf_counter() - started) * 1000)
+    return client
+
+
+def _page_rows(label: str, url: str, tmp: str, fill_fleet, renders: int) -> None:
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    counts = fill_fleet(engine)
+    client = _logged_in_client(url, tmp, engine)
+    first = client.get(f"/detections?province={counts.repeat_province}").get_data(as_text=True)
+    older = first.split('id="older" href="')[1].split('"')[0].replace("&amp;", "&")
+    detail = first.split('<tr data-id="')[1].split('"')[0]
+    for template in PAGES:
+        path = template.format(province=counts.repeat_province, older=older, detail=detail)
+        times = []
+        for _ in range(renders):
+            started = time.perf_counter()
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            times.append((time.perf_counter() - started) * 1000)
+        print(f"| `{path[:60]}` | {label} | {statistics.median(times):.0f} | {_pct(times, 95):.0f} | ≤ 1000 |",
+              flush=True)
     engine.dispose()
-    print(f"| {label} | {statistics.median(times):.0f} | {max(times):.0f} | ≤ 1000 |", flush=True)
 
 
 # --------------------------------------------------------------------------- entry
 
 
-PARTS = {"live": bench_live, "search": bench_search, "overview": bench_overview}
+PARTS = {"live": bench_live, "search": bench_search, "pages": bench_pages}
 
 
 def main(argv: list[str] | None = None) -> None:

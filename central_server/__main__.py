@@ -115,8 +115,8 @@ def _checkpoints(engine, args) -> int:
         print(f"checkpoint {args.checkpoint_id} registered; its token (shown only now) is:")
         print(token)
     elif args.action == "set":
-        auth.update_checkpoint(engine, args.checkpoint_id, _details(args))
-        print(f"checkpoint {args.checkpoint_id} updated")
+        changed = auth.update_checkpoint(engine, args.checkpoint_id, _details(args))
+        print(f"checkpoint {args.checkpoint_id} {'updated' if changed else 'unchanged'}")
     elif args.action == "rotate":
         token = auth.rotate_token(engine, args.checkpoint_id)
         print(f"checkpoint {args.checkpoint_id} has a new token (the old one no longer works):")

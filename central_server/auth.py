@@ -136,16 +136,23 @@ def _check_id(checkpoint_id: str) -> None:
                          "(starting with a letter or digit)")
 
 
-def update_checkpoint(engine: Engine, checkpoint_id: str, details: CheckpointDetails) -> None:
-    """Set a registered checkpoint's name, site, position or heartbeat (its token is untouched)."""
+def update_checkpoint(engine: Engine, checkpoint_id: str, details: CheckpointDetails) -> bool:
+    """Set a registered checkpoint's name, site, position or heartbeat (its token is untouched).
+
+    Returns False when it already had those values (so a deploy can report "unchanged").
+    """
     values = details.values()
     if not values:
         raise ValueError("nothing to set: give --name, --site, --lat/--lon or --heartbeat")
     with engine.begin() as conn:
-        result = conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
-                              .values(**values))
-    if result.rowcount == 0:
-        raise UnknownCheckpoint(f"no checkpoint {checkpoint_id!r}")
+        current = conn.execute(select(*(checkpoints.c[name] for name in values))
+                               .where(checkpoints.c.checkpoint_id == checkpoint_id)).first()
+        if current is None:
+            raise UnknownCheckpoint(f"no checkpoint {checkpoint_id!r}")
+        if dict(current._mapping) == values:
+            return False
+        conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id).values(**values))
+    return True
 
 
 def rotate_token(engine: Engine, checkpoint_id: str) -> str:

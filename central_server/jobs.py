@@ -156,10 +156,10 @@ def mark_offline(engine: Engine, default_heartbeat: int, now: datetime | None = 
                 or_(checkpoints.c.last_seen_at.is_(None), checkpoints.c.last_seen_at <= limit))
                 .values(status=CheckpointStatus.OFFLINE.value))
             if done.rowcount:
-                conn.execute(insert(connection_events).values(
-                    checkpoint_id=cp.checkpoint_id, at=now, event=PresenceEvent.OFFLINE.value,
-                    detail="silent too long"))
-                changes.append(OfflineChange(cp.checkpoint_id, now, cp.last_seen_at, bool(cp.connected)))
+                change = OfflineChange(cp.checkpoint_id, now, cp.last_seen_at, bool(cp.connected))
+                conn.execute(insert(connection_events).values(detail="silent too long",
+                                                              **change.status_change().row()))
+                changes.append(change)
     for change in changes:
         log.info("offline: checkpoint %s is offline (last seen %s)", change.checkpoint_id,
                  change.last_seen_at.isoformat(timespec="seconds") if change.last_seen_at else "never")

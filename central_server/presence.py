@@ -66,9 +66,9 @@ class Presence:
                 values["status"] = CheckpointStatus.ONLINE.value
             status = conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
                                   .values(**values).returning(checkpoints.c.status)).scalar_one()
-            conn.execute(insert(connection_events).values(checkpoint_id=checkpoint_id, at=now,
-                                                          event=event.value, remote=remote[:64]))
-            return StatusChange(checkpoint_id, event, now, connected, CheckpointStatus(status))
+            change = StatusChange(checkpoint_id, event, now, connected, CheckpointStatus(status))
+            conn.execute(insert(connection_events).values(remote=remote[:64], **change.row()))
+            return change
 
         try:
             change = await self.writer.call(job)
@@ -92,13 +92,13 @@ class Presence:
             for checkpoint_id, when in seen.items():
                 conn.execute(update(checkpoints).where(checkpoints.c.checkpoint_id == checkpoint_id)
                              .values(last_seen_at=when))
-            for checkpoint_id in back:
-                conn.execute(insert(connection_events).values(checkpoint_id=checkpoint_id,
-                                                              at=seen[checkpoint_id], event=PresenceEvent.ONLINE.value))
             connected = dict(conn.execute(select(checkpoints.c.checkpoint_id, checkpoints.c.connected)
                                           .where(checkpoints.c.checkpoint_id.in_(list(back)))).all()) if back else {}
-            return [StatusChange(cp, PresenceEvent.ONLINE, seen[cp], bool(connected.get(cp)),
-                                 CheckpointStatus.ONLINE) for cp in back]
+            changes = [StatusChange(cp, PresenceEvent.ONLINE, seen[cp], bool(connected.get(cp)),
+                                    CheckpointStatus.ONLINE) for cp in back]
+            for change in changes:
+                conn.execute(insert(connection_events).values(**change.row()))
+            return changes
 
         try:
             back = await self.writer.call(job)

@@ -128,10 +128,22 @@ class StatusChange:
 
     @classmethod
     def from_row(cls, event_row: Any, connected: bool, status: str) -> StatusChange:
-        """The record of a ``connection_events`` row, given its checkpoint's ``connected`` and ``status``."""
+        """The record of a ``connection_events`` row.
+
+        The row's own ``status``/``connected`` (the state right after the event)
+        win; ``connected`` and ``status`` given here (the checkpoint's state now)
+        stand in for rows written before those columns existed.
+        """
         c = _columns(event_row)
+        if c["status"] is not None:
+            connected, status = c["connected"], c["status"]
         return cls(c["checkpoint_id"], PresenceEvent(c["event"]), c["at"], bool(connected),
                    CheckpointStatus(status))
+
+    def row(self) -> dict[str, Any]:
+        """The ``connection_events`` columns that record this change."""
+        return {"checkpoint_id": self.checkpoint_id, "event": self.event.value, "at": self.at,
+                "status": self.status.value, "connected": self.connected}
 
     def live_event(self) -> LiveEvent:
         """The ``checkpoint_status`` event announcing this change."""

@@ -142,6 +142,8 @@ connection_events = Table(
            comment="connected | disconnected | online | offline | refused"),
     Column("remote", String(64), nullable=False, server_default=""),
     Column("detail", String(255), nullable=False, server_default=""),
+    Column("status", String(16), nullable=True, comment="the checkpoint's status right after the event"),
+    Column("connected", Boolean, nullable=True, comment="whether it had an open connection right after"),
     Index("ix_connection_events_checkpoint_at", "checkpoint_id", "at"),
 )
 
@@ -168,15 +170,48 @@ users = Table(
            comment="bumped on logout, password change and 'users logout': older logins stop working (0004)"),
 )
 
-watchlist = Table(
-    "watchlist",
+
+def _plate_list(name: str, *unique: str) -> Table:
+    """A plate list (``fleet_store.lists``): the watchlist and the allow-list share this shape."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("pattern", String(64), nullable=False,
+               comment="plate, or a pattern with * and ?; compared without spaces/dashes, case-insensitively"),
+        Column("province", String(64), nullable=False, server_default="", comment="empty: any province"),
+        Column("note", String(255), nullable=False, server_default=""),
+        Column("tags", String(300), nullable=False, server_default="", comment="comma-separated, lower case"),
+        Column("expires_at", UTCDateTime, nullable=True, comment="NULL: never"),
+        Column("tolerance", Integer, nullable=False, server_default="0",
+               comment="1: also one character of difference (watchlist only)"),
+        Column("site", String(64), nullable=False, server_default="", comment="allow-list: only this site"),
+        Column("checkpoint_id", String(64), nullable=False, server_default="",
+               comment="allow-list: only this checkpoint"),
+        Column("created_by", String(64), nullable=False, server_default=""),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=True),
+        UniqueConstraint(*unique, name=f"uq_{name}_entry" if len(unique) > 2 else f"uq_{name}_pattern_province"),
+    )
+
+
+watchlist = _plate_list("watchlist", "pattern", "province")
+allowlist = _plate_list("allowlist", "pattern", "province", "site", "checkpoint_id")
+
+# --------------------------------------------------------------------------- audit (revision 0005)
+
+audit_log = Table(
+    "audit_log",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("pattern", String(64), nullable=False,
-           comment="plate, or a pattern with * and ?; compared without spaces/dashes, case-insensitively"),
-    Column("province", String(64), nullable=False, server_default="", comment="empty: any province"),
-    Column("note", String(255), nullable=False, server_default=""),
-    Column("created_by", String(64), nullable=False, server_default=""),
-    Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("pattern", "province", name="uq_watchlist_pattern_province"),
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False, comment="user name, 'apikey:NAME' or 'cli'"),
+    Column("action", String(64), nullable=False, comment="e.g. search, export, view, correct, list.add, login"),
+    Column("subject", String(255), nullable=False, server_default="", comment="e.g. detection:123, user:bob"),
+    Column("plate", String(32), nullable=True, comment="the registration the action was about, if any"),
+    Column("remote", String(64), nullable=False, server_default="", comment="client address"),
+    Column("detail", JSON, nullable=True),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_plate", "plate"),
+    Index("ix_audit_log_actor_at", "actor", "at"),
 )

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, abort
 from flask_babel import get_locale
 from flask_login import current_user
 
 from fleet_protocol import THAI_PROVINCES
+from fleet_store.lists import ListKind, list_entries
 
 from ..context import fleet
-from ..watchlist import list_entries
 
 
 def admin_required(view):
@@ -40,8 +40,9 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        watch = [[e.pattern, e.province] for e in list_entries(fleet().engine)] \
+        entries = list_entries(fleet().engine, ListKind.WATCH, datetime.now(UTC)) \
             if current_user.is_authenticated else []
+        watch = [[e.pattern, e.province] for e in entries]
         return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch,
                 "provinces": THAI_PROVINCES}
 

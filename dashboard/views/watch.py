@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from fleet_store.lists import EntryFields, ListError, ListKind, add_entry, catches, list_entries, remove_entry
+
 from .. import queries
 from ..context import fleet
-from ..errors import DashboardError
-from ..watchlist import add_entry, catches, list_entries, remove_entry
 from .common import admin_required
 
 bp = Blueprint("watch", __name__)
@@ -31,9 +31,10 @@ class RemoveForm(FlaskForm):
 @bp.route("/watchlist")
 @login_required
 def watchlist():
-    entries = list_entries(fleet().engine)
+    entries = list_entries(fleet().engine, ListKind.WATCH)
     recent = queries.recent_detections(fleet().engine, limit=500)
-    hits = [(row, e) for row in recent for e in entries if catches(e, row.license_plate, row.province)][:50]
+    hits = [(row, e) for row in recent for e in entries if catches(e, row.license_plate, row.province, row.timestamp)]
+    hits = hits[:50]
     return render_template("watchlist.html", entries=entries, hits=hits, form=WatchForm(), remove=RemoveForm())
 
 
@@ -44,9 +45,9 @@ def add():
     form = WatchForm()
     if form.validate_on_submit():
         try:
-            add_entry(fleet().engine, form.pattern.data, form.note.data or "", current_user.username,
-                      form.province.data or "")
-        except DashboardError as exc:
+            fields = EntryFields(form.pattern.data, form.province.data or "", form.note.data or "")
+            add_entry(fleet().engine, ListKind.WATCH, fields, current_user.username)
+        except ListError as exc:
             flash(str(exc), "error")
         else:
             flash(_("Added to the watchlist."), "info")
@@ -60,5 +61,5 @@ def add():
 @admin_required
 def delete(entry_id: int):
     if RemoveForm().validate_on_submit():
-        remove_entry(fleet().engine, entry_id)
+        remove_entry(fleet().engine, ListKind.WATCH, entry_id)
     return redirect(url_for("watch.watchlist"))

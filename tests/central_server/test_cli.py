@@ -30,6 +30,24 @@ def test_add_prints_token_alone_on_last_line_then_list_and_revoke(sqlite_url, tm
     assert cli(sqlite_url, tmp_path, "checkpoints", "add", "gate-1").returncode == 0
 
 
+def test_name_site_and_position_are_set_from_the_command_line(sqlite_url, tmp_path):
+    """add and set take --name --site --lat --lon; list shows them; half a position or a bad one is refused."""
+    added = cli(sqlite_url, tmp_path, "checkpoints", "add", "gate-2", "--site", "Village A", "--lat", "13.7563",
+                "--lon", "100.5018")
+    assert added.returncode == 0, added.stderr
+    changed = cli(sqlite_url, tmp_path, "checkpoints", "set", "gate-2", "--name", "ประตูทิศเหนือ", "--lat", "-33.9",
+                  "--lon", "-70.6")
+    assert changed.returncode == 0 and changed.stdout.strip() == "checkpoint gate-2 updated", changed.stderr
+    again = cli(sqlite_url, tmp_path, "checkpoints", "set", "gate-2", "--lat", "-33.9", "--lon", "-70.6")
+    assert again.stdout.strip() == "checkpoint gate-2 unchanged"  # a re-run of a deploy reports no change
+    listing = cli(sqlite_url, tmp_path, "checkpoints", "list").stdout
+    assert "Village A" in listing and "-33.90000,-70.60000" in listing and "ประตูทิศเหนือ" in listing
+    for bad in (["--lat", "13.7"], ["--lat", "91", "--lon", "0"], []):
+        refused = cli(sqlite_url, tmp_path, "checkpoints", "set", "gate-2", *bad)
+        assert refused.returncode == 1 and refused.stderr.startswith("error: "), bad
+    assert "no checkpoint 'nope'" in cli(sqlite_url, tmp_path, "checkpoints", "set", "nope", "--site", "x").stderr
+
+
 def test_rotate_and_unknown_checkpoint(sqlite_url, tmp_path):
     """rotate gives a different token; commands on unknown ids fail clearly."""
     first = cli(sqlite_url, tmp_path, "checkpoints", "add", "g2").stdout.splitlines()[-1]

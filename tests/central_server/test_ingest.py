@@ -15,7 +15,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from central_server import auth
+from fleet_protocol import image_data_url
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from tests.support.images import scene_jpeg
 from tests.support.ingest import ingest_settings, running_ingest
 from tests.support.messages import detection, dumps, health
 
@@ -73,6 +75,32 @@ async def test_seed_health_is_stored_with_system_info(ingest):
     [row] = rows(ingest, health_monitors)
     assert (row["component"], row["status"], row["message"]) == ("camera", "PASS", "Camera working normally")
     assert row["system_info"]["cpu_usage"] == "12%" and row["received_at"] is not None
+
+
+async def test_the_whole_plate_record_is_stored(ingest, jpeg):
+    """Province, its score, the raw read and the plate crop (a file with its hash) land in their columns."""
+    crop = scene_jpeg(160, 72, seed=9)
+    message = detection(jpeg, license_plate="1กข1234", province="เชียงใหม่", province_confidence=91.5,
+                        plate_raw="1กข 1234", plate_image=image_data_url(crop), lane="2")
+    async with connect(ingest.url, additional_headers=bearer(ingest.token)) as ws:
+        assert (await send_and_receive(ws, message))["status"] == "success"
+    [row] = rows(ingest, lpr_detections)
+    assert (row["province"], row["province_confidence"], row["plate_raw"]) == ("เชียงใหม่", 91.5, "1กข 1234")
+    assert (ingest.settings.image_dir / row["plate_image_path"]).read_bytes() == crop
+    assert row["plate_image_sha256"] == hashlib.sha256(crop).hexdigest() and row["plate_image_size"] == len(crop)
+    assert row["plate_image_path"] != row["image_path"] and row["extra"] == {"lane": "2"}
+
+
+async def test_first_reported_position_places_a_checkpoint_without_one(ingest):
+    """A checkpoint with no position takes the first one its detections carry; later ones do not move it."""
+    async with connect(ingest.url, additional_headers=bearer(ingest.token)) as ws:
+        await send_and_receive(ws, detection(None, latitude="13.75", longitude="100.5"))
+        await send_and_receive(ws, detection(None, latitude="18.79", longitude="98.98"))
+    engine = ingest.engine()
+    with engine.connect() as conn:
+        position = conn.execute(select(checkpoints.c.latitude, checkpoints.c.longitude)).one()
+    engine.dispose()
+    assert tuple(position) == (13.75, 100.5)
 
 
 async def test_duplicate_event_is_stored_once_and_answered_with_first_id(ingest, jpeg):

@@ -77,6 +77,24 @@ def test_detail_serves_the_stored_image(admin, sqlite_engine, settings):
     assert admin.get("/detections/999999").status_code == 404
 
 
+def test_province_and_plate_crop_are_shown_beside_the_plate(admin, sqlite_engine, settings):
+    """The live feed and the detail page show the province; the detail page and lists show the plate crop."""
+    crop = scene_jpeg(160, 72, seed=5)
+    path = settings.image_dir / "2026/11/24/cp1/p.jpg"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(crop)
+    found = add_detection(sqlite_engine, "1กข1234", province="เชียงใหม่", province_confidence=88.0,
+                          plate_raw="1กข 1234", plate_image_path="2026/11/24/cp1/p.jpg")
+    live = admin.get("/live").get_data(as_text=True)
+    assert '<td class="province">เชียงใหม่</td>' in live and f"/detections/{found}/plate" in live
+    detail = admin.get(f"/detections/{found}").get_data(as_text=True)
+    assert 'id="detail-province">เชียงใหม่<' in detail and "(88.0)" in detail and "1กข 1234" in detail
+    assert 'id="detail-plate-image"' in detail
+    image = admin.get(f"/detections/{found}/plate")
+    assert image.data == crop and "private" in image.headers["Cache-Control"]
+    assert "public" not in image.headers["Cache-Control"]
+
+
 def test_image_paths_cannot_escape_the_image_dir(tmp_path):
     """A row whose image_path climbs out of IMAGE_DIR never serves that file."""
     (tmp_path / "secret.txt").write_text("x")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -101,6 +103,36 @@ def test_search_page_and_csv_download(admin, sqlite_engine):
     response = admin.get("/detections.csv?plate=Q12&checkpoint=cp9")
     assert response.headers["Content-Disposition"].startswith("attachment; filename=\"detections-")
     assert response.get_data(as_text=True).count("QQ1234") == 1
+
+
+def test_search_filters_by_province(admin, sqlite_engine):
+    """The same registration from two provinces is two cars: the province filter tells them apart."""
+    add_detection(sqlite_engine, "1กข1234", province="กรุงเทพมหานคร")
+    add_detection(sqlite_engine, "1กข1234", province="เชียงใหม่")
+    page = admin.get("/detections?plate=กข1234&province=เชียงใหม่").get_data(as_text=True)
+    assert page.count('<td class="province">') == 1 and '<td class="province">เชียงใหม่</td>' in page
+    assert '<option selected>เชียงใหม่</option>' in page
+    csv_text = admin.get("/detections.csv?province=เชียงใหม่").get_data(as_text=True)
+    assert csv_text.count("เชียงใหม่") == 1 and "กรุงเทพมหานคร" not in csv_text
+
+
+def test_older_pages_keep_the_filters_and_render(admin, sqlite_engine):
+    """Three clicks on Older walk through the matches; each page renders and keeps only the search filters."""
+    for n in range(130):
+        add_detection(sqlite_engine, f"OLD{n:03d}", "cp7")
+    add_detection(sqlite_engine, "OTHER", "cp8")
+    url, seen = "/detections?plate=OLD&checkpoint=cp7&endpoint=x&_external=1", []
+    for _ in range(3):
+        response = admin.get(url)
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        seen += re.findall(r">(OLD\d{3})</a>", page)
+        older = re.search(r'id="older" href="([^"]+)"', page)
+        if older is None:
+            break
+        url = html.unescape(older.group(1))
+        assert "endpoint" not in url and "_external" not in url and "checkpoint=cp7" in url
+    assert len(seen) == 130 and len(set(seen)) == 130
 
 
 def test_search_page_explains_bad_input(admin):

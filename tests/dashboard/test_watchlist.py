@@ -1,42 +1,10 @@
-"""Watchlist patterns: matching rule, storage, and the admin page."""
+"""The watchlist page (the list itself is fleet_store.lists, tested in tests/fleet_store/test_lists.py)."""
 
 from __future__ import annotations
 
 import re
 
-import pytest
-
-from dashboard.errors import DashboardError
-from dashboard.watchlist import add_entry, list_entries, matches, normalise, remove_entry
 from tests.dashboard.support import add_detection
-
-
-@pytest.mark.parametrize(("pattern", "plate", "hit"), [
-    ("ABC1234", "ABC1234", True),
-    ("abc 1234", "ABC-1234", True),
-    ("ABC*", "ABC1234", True),
-    ("ABC*", "XABC1234", False),
-    ("*123*", "กข 1234", True),
-    ("กข????", "กข 1234", True),
-    ("กข???", "กข 1234", False),
-    ("A.C", "ABC", False),
-    ("1234", "ABC1234", False),
-])
-def test_matching_rule(pattern, plate, hit):
-    """Whole-plate match after removing spaces/dashes; * any run, ? one character, others literal."""
-    assert matches(pattern, plate) is hit
-
-
-def test_entries_are_stored_normalised_and_unique(sqlite_engine):
-    """Patterns are kept normalised; a duplicate or an all-wildcard pattern is refused."""
-    entry = add_entry(sqlite_engine, "abc 12*", "stolen", "boss")
-    assert entry.pattern == "ABC12*" == normalise("ABC-12*")
-    with pytest.raises(DashboardError):
-        add_entry(sqlite_engine, "ABC12*", "", "boss")
-    with pytest.raises(DashboardError):
-        add_entry(sqlite_engine, "**", "", "boss")
-    assert [e.pattern for e in list_entries(sqlite_engine)] == ["ABC12*"]
-    assert remove_entry(sqlite_engine, entry.id) and not remove_entry(sqlite_engine, entry.id)
 
 
 def test_admin_adds_an_entry_and_sees_recent_sightings(admin, sqlite_engine):

@@ -84,6 +84,23 @@ def test_env_files_are_private_and_carry_a_token(deployed):
     assert read_env_file(central)["INGEST_HOST"] == "127.0.0.1"
 
 
+def test_inventory_names_and_places_the_checkpoints(deployed):
+    """edge_checkpoint_name/site/latitude/longitude reach the central checkpoints table and the edge env file."""
+    from sqlalchemy import select
+
+    from fleet_store import db
+    from fleet_store.schema import checkpoints
+
+    env = read_env_file(deployed.fleet.root(CENTRAL) / "etc/aicamera/central/.env.production")
+    engine = db.make_engine(env["CENTRAL_DB_URL"])
+    with engine.connect() as conn:
+        row = conn.execute(select(checkpoints).where(checkpoints.c.checkpoint_id == "101")).one()
+    engine.dispose()
+    assert (row.name, row.site, row.latitude, row.longitude) == ("Test gate 101", "Test site", 13.75, 100.5)
+    edge = read_env_file(deployed.fleet.root(EDGES[0]) / "etc/aicamera/edge/.env.production")
+    assert (edge["EDGE_LATITUDE"], edge["EDGE_LONGITUDE"]) == ("13.75", "100.5")
+
+
 def test_units_pass_systemd_analyze_verify(deployed):
     """systemd-analyze verify accepts every unit (directives known, executables present)."""
     analyze = _need("systemd-analyze")

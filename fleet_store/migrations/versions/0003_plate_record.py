@@ -5,7 +5,9 @@
 size, like the scene). A ``province`` or ``plate_raw`` that senders put in the
 ``extra`` JSON before these columns existed moves into them. ``checkpoints``
 gets ``site``; a watchlist entry may name a province (unique per pattern and
-province).
+province). ``connection_events`` records the checkpoint's state right after
+each event, so a dashboard following the database announces what the ingest
+announced, not whatever the state is when it reads the row.
 
 Revision ID: 0003
 Revises: 0002
@@ -49,6 +51,10 @@ def upgrade() -> None:
     op.add_column('lpr_detections', sa.Column('plate_image_sha256', sa.String(length=64), nullable=True))
     op.add_column('lpr_detections', sa.Column('plate_image_size', sa.Integer(), nullable=True))
     op.create_index('ix_lpr_detections_province', 'lpr_detections', ['province'])
+    op.add_column('connection_events', sa.Column('status', sa.String(length=16), nullable=True,
+                                                 comment="the checkpoint's status right after the event"))
+    op.add_column('connection_events', sa.Column('connected', sa.Boolean(), nullable=True,
+                                                 comment='whether it had an open connection right after'))
     op.add_column('checkpoints', sa.Column('site', sa.String(length=64), server_default='', nullable=False,
                                            comment='the site the gate belongs to'))
     # SQLite's unique constraint on pattern has no name: the naming convention gives it one to drop.
@@ -67,6 +73,8 @@ def downgrade() -> None:
         batch.drop_constraint('uq_watchlist_pattern_province', type_='unique')
         batch.drop_column('province')
     op.drop_column('checkpoints', 'site')
+    op.drop_column('connection_events', 'connected')
+    op.drop_column('connection_events', 'status')
     op.drop_index('ix_lpr_detections_province', 'lpr_detections')
     for column in ('plate_image_size', 'plate_image_sha256', 'plate_image_path', 'plate_raw',
                    'province_confidence', 'province'):

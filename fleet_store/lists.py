@@ -1,0 +1,355 @@
+"""Plate lists: the watchlist (plates that raise an alert) and the allow-list (plates a gate lets in).
+
+Both are rows of the same shape in their own table (``watchlist``,
+``allowlist``). An entry holds a plate or a pattern, optionally a province, a
+note, tags and an expiry; a watchlist entry may allow one character of
+difference (``tolerance``); an allow-list entry may be limited to a site or one
+checkpoint.
+
+Matching (the reference rule; the ingest's alert matcher and the edge's gate
+rule must agree with :func:`catches`): plate and pattern are compared after
+both lose spaces and dashes and Latin letters are upper-cased. ``*`` stands
+for any run of characters and ``?`` for exactly one; anything else matches
+literally and the whole plate must match. With ``tolerance=1`` a pattern
+without wildcards also catches a plate one edit away (one character read
+wrong, missing or extra). An entry naming a province catches only reads of
+that province; an expired entry catches nothing.
+
+CSV (``export_csv``/``import_csv``): UTF-8 (a leading BOM is written and
+accepted), header ``plate,province,note,tags,expires,tolerance`` (the
+allow-list adds ``site,checkpoint``); tags are separated by ``;``; ``expires``
+is a date (``2027-01-31``, end of that day in the fleet's zone) or an ISO time.
+An import checks every line first and writes nothing unless all are valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, tzinfo
+from functools import lru_cache
+
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from fleet_protocol import THAI_PROVINCES
+
+from .schema import allowlist, watchlist
+
+_STRIP = re.compile(r"[\s\-]+")
+_VALID = re.compile(r"[^\s%_\\]{1,64}")
+_TAG = re.compile(r"[^\s,;]{1,32}")
+MAX_TAGS = 8
+UTF8_BOM = "\ufeff"
+
+
+class ListError(ValueError):
+    """A list entry or a CSV line that cannot be taken; the message says why."""
+
+
+class ListKind(str, enum.Enum):
+    """Which list."""
+
+    WATCH = "watchlist"
+    ALLOW = "allowlist"
+
+    @property
+    def table(self) -> Table:
+        return watchlist if self is ListKind.WATCH else allowlist
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFields:
+    """What a person gives for an entry (normalised and checked by :func:`check_fields`)."""
+
+    pattern: str
+    province: str = ""
+    note: str = ""
+    tags: tuple[str, ...] = ()
+    expires_at: datetime | None = None
+    tolerance: int = 0
+    site: str = ""
+    checkpoint_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One stored entry."""
+
+    id: int
+    kind: ListKind
+    fields: EntryFields
+    created_by: str
+    created_at: datetime
+    updated_at: datetime | None = None
+
+    @property
+    def pattern(self) -> str:
+        return self.fields.pattern
+
+    @property
+    def province(self) -> str:
+        return self.fields.province
+
+    @property
+    def note(self) -> str:
+        return self.fields.note
+
+    def expired(self, now: datetime) -> bool:
+        """True once ``expires_at`` has passed."""
+        return self.fields.expires_at is not None and self.fields.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import did (``errors`` empty) or why it did nothing (one message per bad line)."""
+
+    added: int = 0
+    updated: int = 0
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def normalise(plate: str) -> str:
+    """A plate as compared: no spaces or dashes, upper case."""
+    return _STRIP.sub("", plate).upper()
+
+
+@lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern:
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in normalise(pattern))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """True when ``b`` is ``a`` with at most one character substituted, inserted or removed."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((i for i, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
+    return short[i:] == long_[i + 1:]
+
+
+def matches(pattern: str, plate: str, tolerance: int = 0) -> bool:
+    """Whether ``plate`` is caught by ``pattern`` (module docstring), allowing ``tolerance`` edits."""
+    plate = normalise(plate)
+    if _compiled(pattern).fullmatch(plate) is not None:
+        return True
+    literal = normalise(pattern)
+    return tolerance > 0 and "*" not in literal and "?" not in literal and one_edit_apart(literal, plate)
+
+
+def catches(entry: ListEntry, plate: str, province: str, now: datetime | None = None) -> bool:
+    """Whether a read of ``plate`` in ``province`` at ``now`` is caught by ``entry``."""
+    f = entry.fields
+    if now is not None and entry.expired(now):
+        return False
+    return (not f.province or f.province == province) and matches(f.pattern, plate, f.tolerance)
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def check_fields(kind: ListKind, f: EntryFields) -> EntryFields:
+    """The fields normalised; raises :class:`ListError` naming the first problem."""
+    pattern = normalise(f.pattern)
+    if not _VALID.fullmatch(pattern) or not pattern.strip("*?"):
+        raise ListError("a plate or pattern needs at least one plate character (up to 64, no spaces)")
+    if f.province and f.province not in THAI_PROVINCES:
+        raise ListError(f"{f.province!r} is not a Thai province")
+    if len(f.note) > 255:
+        raise ListError("the note is longer than 255 characters")
+    tags = tuple(dict.fromkeys(t.strip().lower() for t in f.tags if t.strip()))
+    if len(tags) > MAX_TAGS or not all(_TAG.fullmatch(t) for t in tags):
+        raise ListError(f"up to {MAX_TAGS} tags of 1-32 characters without spaces, commas or ';'")
+    if f.tolerance not in (0, 1) or (kind is ListKind.ALLOW and f.tolerance):
+        raise ListError("tolerance is 0 or 1 (and always 0 on the allow-list: a gate opens only for an exact read)")
+    if kind is ListKind.WATCH and (f.site or f.checkpoint_id):
+        raise ListError("watchlist entries apply to the whole fleet (no site or checkpoint)")
+    if len(f.site) > 64 or len(f.checkpoint_id) > 64:
+        raise ListError("site and checkpoint are at most 64 characters")
+    expires = f.expires_at.astimezone(UTC) if f.expires_at else None
+    return replace(f, pattern=pattern, tags=tags, expires_at=expires)
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def _values(f: EntryFields) -> dict:
+    return {"pattern": f.pattern, "province": f.province, "note": f.note, "tags": ",".join(f.tags),
+            "expires_at": f.expires_at, "tolerance": f.tolerance, "site": f.site, "checkpoint_id": f.checkpoint_id}
+
+
+def _entry(kind: ListKind, row) -> ListEntry:
+    fields_ = EntryFields(row.pattern, row.province, row.note, tuple(t for t in row.tags.split(",") if t),
+                          row.expires_at, row.tolerance, row.site, row.checkpoint_id)
+    return ListEntry(row.id, kind, fields_, row.created_by, row.created_at, row.updated_at)
+
+
+def add_entry(engine: Engine, kind: ListKind, f: EntryFields, created_by: str) -> ListEntry:
+    """Add an entry; raises :class:`ListError` when it is invalid or already listed."""
+    f = check_fields(kind, f)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            new_id = conn.execute(insert(kind.table).values(created_by=created_by[:64], created_at=now,
+                                                            **_values(f))).inserted_primary_key[0]
+    except IntegrityError:
+        raise ListError(f"{_label(f)} is already on the {kind.value}") from None
+    return ListEntry(new_id, kind, f, created_by[:64], now)
+
+
+def update_entry(engine: Engine, kind: ListKind, entry_id: int, f: EntryFields) -> ListEntry:
+    """Replace an entry's fields; raises :class:`ListError` when invalid, missing or a duplicate."""
+    f = check_fields(kind, f)
+    table = kind.table
+    try:
+        with engine.begin() as conn:
+            done = conn.execute(update(table).where(table.c.id == entry_id)
+                                .values(updated_at=datetime.now(UTC), **_values(f)))
+            if not done.rowcount:
+                raise ListError(f"no entry {entry_id} on the {kind.value}")
+            row = conn.execute(select(table).where(table.c.id == entry_id)).one()
+    except IntegrityError:
+        raise ListError(f"{_label(f)} is already on the {kind.value}") from None
+    return _entry(kind, row)
+
+
+def remove_entry(engine: Engine, kind: ListKind, entry_id: int) -> bool:
+    """Delete an entry; False if it did not exist."""
+    with engine.begin() as conn:
+        return bool(conn.execute(delete(kind.table).where(kind.table.c.id == entry_id)).rowcount)
+
+
+def get_entry(engine: Engine, kind: ListKind, entry_id: int) -> ListEntry | None:
+    """One entry, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(kind.table).where(kind.table.c.id == entry_id)).first()
+    return _entry(kind, row) if row else None
+
+
+def list_entries(engine: Engine, kind: ListKind, now: datetime | None = None) -> list[ListEntry]:
+    """Every entry by pattern; with ``now``, only those not expired by then."""
+    table = kind.table
+    query = select(table).order_by(table.c.pattern, table.c.province, table.c.site, table.c.checkpoint_id)
+    if now is not None:
+        query = query.where((table.c.expires_at.is_(None)) | (table.c.expires_at > now))
+    with engine.connect() as conn:
+        return [_entry(kind, row) for row in conn.execute(query)]
+
+
+def _label(f: EntryFields) -> str:
+    return " ".join(part for part in (f.pattern, f.province, f.site, f.checkpoint_id) if part)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def csv_columns(kind: ListKind) -> tuple[str, ...]:
+    """The CSV header for ``kind``."""
+    base = ("plate", "province", "note", "tags", "expires", "tolerance")
+    return base + ("site", "checkpoint") if kind is ListKind.ALLOW else base
+
+
+def export_csv(engine: Engine, kind: ListKind, tz: tzinfo) -> str:
+    """Every entry as CSV text (BOM first, so Excel on Thai Windows reads Thai; times in ``tz``)."""
+    buffer = io.StringIO()
+    buffer.write(UTF8_BOM)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+    writer.writerow(csv_columns(kind))
+    for e in list_entries(engine, kind):
+        f = e.fields
+        expires = f.expires_at.astimezone(tz).isoformat(timespec="seconds") if f.expires_at else ""
+        row = [f.pattern, f.province, _guard(f.note), ";".join(f.tags), expires, f.tolerance]
+        writer.writerow(row + ([f.site, f.checkpoint_id] if kind is ListKind.ALLOW else []))
+    return buffer.getvalue()
+
+
+def _guard(text: str) -> str:
+    """A note a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def parse_csv(kind: ListKind, text: str, tz: tzinfo) -> tuple[list[EntryFields], list[str]]:
+    """Read CSV text into checked entries; return them and one error message per bad line."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix(UTF8_BOM)))
+    columns = set(csv_columns(kind))
+    if reader.fieldnames is None or "plate" not in reader.fieldnames:
+        return [], ["line 1: the header must name at least 'plate' (" + ",".join(csv_columns(kind)) + ")"]
+    unknown = [c for c in reader.fieldnames if c not in columns]
+    if unknown:
+        return [], [f"line 1: unknown column(s) {', '.join(unknown)}; expected {','.join(csv_columns(kind))}"]
+    entries, errors, seen = [], [], {}
+    for line, row in enumerate(reader, start=2):
+        try:
+            entry = check_fields(kind, _fields(row, tz))
+        except (ListError, ValueError) as exc:
+            errors.append(f"line {line}: {exc}")
+            continue
+        key = (entry.pattern, entry.province, entry.site, entry.checkpoint_id)
+        if key in seen:
+            errors.append(f"line {line}: {_label(entry)} repeats line {seen[key]}")
+            continue
+        seen[key] = line
+        entries.append(entry)
+    return entries, errors
+
+
+def _fields(row: dict, tz: tzinfo) -> EntryFields:
+    if None in row:
+        raise ListError("more cells than the header has columns")
+    get = lambda name: (row.get(name) or "").strip()  # noqa: E731
+    tolerance = get("tolerance") or "0"
+    if tolerance not in ("0", "1"):
+        raise ListError(f"tolerance must be 0 or 1, not {tolerance!r}")
+    return EntryFields(pattern=get("plate"), province=get("province"), note=get("note").removeprefix("'"),
+                       tags=tuple(get("tags").split(";")) if get("tags") else (),
+                       expires_at=parse_expiry(get("expires"), tz), tolerance=int(tolerance),
+                       site=get("site"), checkpoint_id=get("checkpoint"))
+
+
+def parse_expiry(text: str, tz: tzinfo) -> datetime | None:
+    """``""`` (never), a date (the end of that day in ``tz``) or an ISO time (read in ``tz`` if naive)."""
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(23, 59, 59), tz)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ListError(f"expires must be a date like 2027-01-31 or an ISO time, not {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def import_csv(engine: Engine, kind: ListKind, text: str, created_by: str, tz: tzinfo) -> ImportResult:
+    """Add or update every line of a CSV in one transaction, or nothing when any line is bad."""
+    entries, errors = parse_csv(kind, text, tz)
+    if errors:
+        return ImportResult(errors=tuple(errors))
+    with engine.begin() as conn:
+        added, updated = _upsert(conn, kind, entries, created_by[:64])
+    return ImportResult(added, updated)
+
+
+def _upsert(conn: Connection, kind: ListKind, entries: Iterable[EntryFields], created_by: str) -> tuple[int, int]:
+    table, now = kind.table, datetime.now(UTC)
+    existing = {(r.pattern, r.province, r.site, r.checkpoint_id): r.id for r in conn.execute(
+        select(table.c.id, table.c.pattern, table.c.province, table.c.site, table.c.checkpoint_id))}
+    added = updated = 0
+    for f in entries:
+        found = existing.get((f.pattern, f.province, f.site, f.checkpoint_id))
+        if found is None:
+            conn.execute(insert(table).values(created_by=created_by, created_at=now, **_values(f)))
+            added += 1
+        else:
+            conn.execute(update(table).where(table.c.id == found).values(updated_at=now, **_values(f)))
+            updated += 1
+    return added, updated
