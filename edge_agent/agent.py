@@ -50,7 +50,9 @@ class NotifyingSink:
 def outbox_config(s: AgentSettings) -> OutboxConfig:
     """The outbox part of the settings."""
     limits = ImageLimits(s.edge_image_max_width, s.edge_image_max_height, s.edge_image_quality)
-    return OutboxConfig(s.db_path, s.image_dir, limits, s.edge_db_synchronous, local_tz=s.tz)
+    return OutboxConfig(s.db_path, s.image_dir, limits, s.edge_db_synchronous, local_tz=s.tz,
+                        outside_image_dirs=s.outside_image_dirs,
+                        max_outside_image_bytes=int(s.edge_outside_image_max_mb * 1024 * 1024))
 
 
 def identity(s: AgentSettings) -> Identity:

@@ -28,6 +28,7 @@ from flask import Flask, abort, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from .events import VisionService
+from .files import inside
 from .health import HealthMonitor
 from .outbox import Kind, Outbox
 from .pages import CONTENT_SECURITY_POLICY, PAGES, render_page
@@ -284,7 +285,9 @@ def _register_pages(app: Flask, parts: AgentParts) -> None:
             raise ApiError(400, "event id must be a UUID") from None
         column = "image_path" if which == "scene" else "plate_image_path"
         rows = parts.outbox.query(f"SELECT {column} AS path FROM detection_results WHERE event_id = ? "
-                                  "AND images_pruned = 0", (event_id,))
-        if not rows or not rows[0]["path"] or not Path(rows[0]["path"]).is_file():
+                                  "AND images_pruned = 0 AND prepared = 1", (event_id,))
+        path = rows[0]["path"] if rows else None
+        # Only files the agent stored itself (an outside row's path is copied in at adoption).
+        if not path or not inside(path, [parts.outbox.config.image_dir]) or not Path(path).is_file():
             abort(404, "no such image (never stored, or pruned)")
-        return send_file(Path(rows[0]["path"]).resolve(), mimetype="image/jpeg", max_age=3600)
+        return send_file(Path(path).resolve(), mimetype="image/jpeg", max_age=3600)

@@ -52,6 +52,11 @@ class AgentSettings(BaseSettings):
         (), description="More names the control API answers to (comma-separated), besides localhost, "
                         "127.0.0.1, ::1, EDGE_API_HOST and EDGE_HOSTNAME; any other Host header gets 400")
     edge_image_dir: Path | None = Field(None, description="Scene/plate JPEGs (default: images/ beside DB)")
+    edge_outside_image_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Folders outside programs' rows may name images in (comma-separated); besides "
+                        "EDGE_IMAGE_DIR and the outbox's folder, no other file is read")
+    edge_outside_image_max_mb: float = Field(20.0, gt=0, le=512, description="Largest image file an outside "
+                                                                             "row may name")
     edge_image_max_width: int = Field(640, ge=16, le=8192, description="Resize scenes to at most this")
     edge_image_max_height: int = Field(480, ge=16, le=8192, description="Resize scenes to at most this")
     edge_image_quality: int = Field(75, ge=10, le=95, description="JPEG quality when re-encoding")
@@ -94,6 +99,13 @@ class AgentSettings(BaseSettings):
         """The fleet time zone as an object."""
         return ZoneInfo(self.fleet_timezone)
 
+    @field_validator("edge_outside_image_dirs", mode="before")
+    @classmethod
+    def _folder_list(cls, value):
+        if isinstance(value, str):
+            return tuple(Path(item.strip()) for item in value.split(",") if item.strip())
+        return value
+
     @field_validator("edge_api_allowed_hosts", mode="before")
     @classmethod
     def _host_list(cls, value):
@@ -119,6 +131,11 @@ class AgentSettings(BaseSettings):
     def image_dir(self) -> Path:
         """Where scene and plate JPEGs live."""
         return self.edge_image_dir or self.db_path.parent / "images"
+
+    @property
+    def outside_image_dirs(self) -> tuple[Path, ...]:
+        """Folders outside rows may name images in, besides the image folder: the outbox's and the listed ones."""
+        return (self.db_path.parent, *self.edge_outside_image_dirs)
 
     @property
     def api_hosts(self) -> tuple[str, ...]:

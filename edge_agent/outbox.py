@@ -34,7 +34,8 @@ from fleet_protocol import Detection, HealthReport, Message
 
 from .errors import ImageError, OutboxError
 from .events import ComponentStatus, PlateEvent
-from .ids import uuid7, uuid7_time_ms
+from .files import MAX_IMAGE_BYTES, read_image_file
+from .ids import canonical_event_id, uuid7, uuid7_time_ms
 from .images import ImageLimits, prepare_jpeg
 from .schema import migrate
 
@@ -67,6 +68,8 @@ class OutboxConfig:
     image_limits: ImageLimits = ImageLimits()
     synchronous: str = "FULL"
     local_tz: tzinfo | None = None  # how naive timestamps from outside programs are read
+    outside_image_dirs: tuple[Path, ...] = ()  # where outside programs' rows may point (besides image_dir)
+    max_outside_image_bytes: int = MAX_IMAGE_BYTES
 
 
 class Result(str, enum.Enum):
@@ -136,6 +139,7 @@ class Outbox:
         self._local_tz = config.local_tz or datetime.now().astimezone().tzinfo
         self._folder: Path | None = None
         self._sync_mode = config.synchronous
+        self._image_folders = (config.image_dir, *config.outside_image_dirs)
 
     @classmethod
     def open(cls, config: OutboxConfig, identity: Identity) -> Outbox:
@@ -241,36 +245,71 @@ class Outbox:
     # ------------------------------------------------------------------ rows from outside programs
 
     def prepare_outside_rows(self, limit: int = 200) -> int:
-        """Adopt rows another program inserted: compress their image once; return how many.
+        """Adopt rows another program inserted; return how many.
 
-        A missing or unreadable image does not hold the row back: it is sent without
-        one and ``last_error`` says why. An image already within limits stays where
-        the program put it; a larger one is re-encoded into the image folder.
+        A row is data, not a capability. Its ``event_id`` is put in the canonical form
+        the server answers with (one that is not a UUID makes the row ``rejected`` here,
+        with the reason in ``last_error``). Its scene and plate crop are read only as
+        regular files inside the image folder or ``outside_image_dirs``, at most
+        ``max_outside_image_bytes`` (:func:`~edge_agent.files.read_image_file`: no FIFO,
+        device or link can stall or widen the read), compressed once and copied into the
+        image folder, so the row then names only the agent's own files. A missing or
+        refused image does not hold the row back: it is sent without it and
+        ``last_error`` says why. One transaction for the whole batch.
         """
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, event_id, image_path FROM detection_results WHERE prepared = 0 "
+                "SELECT id, event_id, image_path, plate_image_path FROM detection_results WHERE prepared = 0 "
                 "AND delivery = 'pending' ORDER BY id LIMIT ?", (limit,)).fetchall()
-        updates = [self._adopt_image(*row) for row in rows]
-        if updates:
-            self._write("UPDATE detection_results SET image_path = ?, image_bytes = ?, last_error = ?, "
-                        "prepared = 1 WHERE id = ?", updates)
-        return len(updates)
+        adopted = [self._adopt_row(*row) for row in rows]
+        if adopted:
+            self._record_adoptions(adopted)
+        return len(adopted)
 
-    def _adopt_image(self, row_id: int, event_id: str, image_path: str | None) -> tuple:
-        if not image_path:
-            return None, 0, None, row_id
+    def _adopt_row(self, row_id: int, event_id: str | None, scene: str | None, plate: str | None) -> tuple:
+        canonical = canonical_event_id(event_id)
+        if canonical is None:
+            return row_id, None, None, None, 0, f"event_id {str(event_id)[:64]!r} is not a UUID"
+        scene_path, scene_bytes, scene_error = self._adopt_file(row_id, scene)
+        plate_path, plate_bytes, plate_error = self._adopt_file(row_id, plate)
+        errors = "; ".join(e for e in (scene_error, plate_error) if e) or None
+        return row_id, canonical, scene_path, plate_path, scene_bytes + plate_bytes, errors
+
+    def _adopt_file(self, row_id: int, path: str | None) -> tuple[str | None, int, str | None]:
+        if not path:
+            return None, 0, None
         try:
-            original = Path(image_path).read_bytes()
+            original = read_image_file(path, self._image_folders, self.config.max_outside_image_bytes)
             prepared = prepare_jpeg(original, self.config.image_limits)
         except (OSError, ImageError) as exc:
-            log.warning("outside row %d: image %s unusable (%s); sending it without an image",
-                        row_id, image_path, exc)
-            return None, 0, f"image {image_path} unusable: {exc}", row_id
-        if prepared is original:  # kept where the program put it: its file, not counted against the cap
-            return image_path, 0, None, row_id
-        path, _ = self._write_images(event_id, prepared, None)
-        return str(path), len(prepared), None, row_id
+            log.warning("outside row %d: image %s unusable (%s); sending it without", row_id, path, exc)
+            return None, 0, f"image {path} unusable: {exc}"
+        stored, _ = self._write_images(uuid7(), prepared, None)  # a fresh name: the row's id is not ours
+        return str(stored), len(prepared), None
+
+    def _record_adoptions(self, adopted: list[tuple]) -> None:
+        with self._lock:
+            try:
+                self._begin(durable=True)
+                for row_id, event_id, scene, plate, size, error in adopted:
+                    if event_id is None or not self._adopt_values(row_id, event_id, scene, plate, size, error):
+                        self._conn.execute("UPDATE detection_results SET delivery = 'rejected', sent_to_server = 2, "
+                                           "prepared = 1, last_error = ? WHERE id = ?",
+                                           (error or "event_id repeats another row's", row_id))
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise OutboxError(f"outbox write failed: {exc}") from exc
+
+    def _adopt_values(self, row_id, event_id, scene, plate, size, error) -> bool:
+        """Write one adopted row; False when its canonical event id is taken by another row."""
+        try:
+            self._conn.execute("UPDATE detection_results SET event_id = ?, image_path = ?, plate_image_path = ?, "
+                               "image_bytes = ?, last_error = ?, prepared = 1 WHERE id = ?",
+                               (event_id, scene, plate, size, error, row_id))
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     # ------------------------------------------------------------------ claiming and outcomes
 
@@ -319,9 +358,18 @@ class Outbox:
             checkpoint_id=ident.checkpoint_id, license_plate=plate, confidence=confidence,
             timestamp=self._timestamp(ts), hostname=ident.hostname, vehicle_type=vtype or "",
             vehicle_color=vcolor or "", latitude=ident.latitude, longitude=ident.longitude,
-            image=_read_optional(image_path), exposure_time=exposure, analog_gain=gain, lux=lux,
+            image=self._read_optional(image_path), exposure_time=exposure, analog_gain=gain, lux=lux,
             event_id=event_id)
         return Claimed(Kind.DETECTION, row_id, event_id, attempts, message)
+
+    def _read_optional(self, path: str | None) -> bytes | None:
+        """The JPEG at ``path``, or None if there is none (pruned, lost in a power cut, or not a file we read)."""
+        if not path:
+            return None
+        try:
+            return read_image_file(path, self._image_folders, self.config.max_outside_image_bytes)
+        except (OSError, ImageError):
+            return None
 
     def _health_message(self, row: tuple) -> Claimed:
         row_id, event_id, attempts, ts, component, status, message, system_info = row
@@ -400,13 +448,3 @@ class Outbox:
                 self._rollback()
                 raise OutboxError(f"outbox write failed: {exc}") from exc
             return cursor.rowcount
-
-
-def _read_optional(path: str | None) -> bytes | None:
-    """The JPEG at ``path``, or None if there is none (pruned, or lost in a power cut)."""
-    if not path:
-        return None
-    try:
-        return Path(path).read_bytes()
-    except OSError:
-        return None

@@ -96,7 +96,8 @@ def test_restart_returns_in_flight_rows_to_pending(outbox_config, outbox):
 
 def test_outside_program_row_gets_event_id_and_is_prepared(outbox, tmp_path):
     """A row with only the four documented columns gets an id at insert and is delivered."""
-    photo = tmp_path / "outside.jpg"
+    photo = outbox.config.image_dir / "incoming" / "outside.jpg"  # an allowed folder
+    photo.parent.mkdir()
     photo.write_bytes(make_jpeg(1280, 720))
     con = raw(outbox)
     con.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path) "

@@ -44,7 +44,8 @@ async def test_pages_show_live_state_images_and_buttons_work(tmp_path, browser):
         await page.wait_for_selector("text=PAGE1")
         assert await page.locator("img[alt=plate]").evaluate("img => img.naturalWidth") > 0
         await page.click("text=stop camera")
-        await page.wait_for_function("document.querySelector('pre').textContent.includes('\"running\": false')")
+        await page.wait_for_function(  # a function, not a string: the page's CSP forbids eval
+            "() => document.querySelector('pre').textContent.includes('\"running\": false')")
         assert vision[0].calls[-1] == "stop_camera"
         await page.goto(f"{base}/health")  # the cookie carries the token from page to page
         await page.wait_for_selector("text=uplink")
