@@ -40,9 +40,11 @@ import psutil
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
+from edge_agent.delivery import Kind
 from edge_agent.events import PlateEvent
 from edge_agent.images import ImageLimits
 from edge_agent.outbox import Identity, Outbox, OutboxConfig
+from edge_agent.outbox_reader import OutboxReader
 from fleet_protocol import Detection, encode_message, success_answer
 from tests.support.images import scene_jpeg
 from tests.support.ingest import _free_port, ingest_env, ingest_settings, wait_healthy
@@ -103,8 +105,8 @@ def fill(db: Path, count: int, scene: bytes, plate: bytes) -> None:
 
 
 def delivered(db: Path) -> int:
-    with sqlite3.connect(db, timeout=10) as con:
-        return con.execute("SELECT count(*) FROM detection_results WHERE sent_to_server = 1").fetchone()[0]
+    with OutboxReader.open_read_only(db) as reader:
+        return reader.backlog(Kind.DETECTION).delivered
 
 
 def cpu(process: psutil.Process) -> float:
@@ -143,7 +145,10 @@ def drain(workdir: Path, url: str, token: str, scene: bytes, plate: bytes) -> di
 
 
 async def old_design(url: str, token: str, scene: bytes, db: Path) -> dict:
-    """The old sender: every 5 s take 10 unsent rows, send each and wait for its ack, commit each."""
+    """The old sender: every 5 s take 10 unsent rows, send each and wait for its ack, commit each.
+
+    Its SQL is the old scripts' own (``sent_to_server``), run against the new outbox as they would.
+    """
     outbox = open_outbox(db, "FULL")
     outbox.close()
     con = sqlite3.connect(db, isolation_level=None)

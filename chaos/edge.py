@@ -29,7 +29,7 @@ from edge_agent.events import PlateEvent
 from edge_agent.outbox import Outbox
 from fleet_store import db
 from fleet_store.schema import lpr_detections
-from tests.edge_agent.harness import agent_process, edge_counts, edge_settings
+from tests.edge_agent.harness import agent_process, edge_backlog, edge_settings
 from tests.support.images import scene_jpeg
 from tests.support.ingest import REPO, _free_port, ingest_env, ingest_settings, wait_healthy
 
@@ -105,9 +105,9 @@ def _image_ok(path: Path, sha256: str) -> bool:
 
 def _drained(settings_list, produced_total: int) -> bool:
     """True when no edge has a row left to send (delivered rows may since have been pruned)."""
-    counts = [edge_counts(s) for s in settings_list]
-    answered = sum(c.get("delivered", 0) + c.get("rejected", 0) for c in counts)
-    unsent = sum(c.get("pending", 0) + c.get("in_flight", 0) for c in counts)
+    backlogs = [edge_backlog(s) for s in settings_list]
+    answered = sum(b.delivered + b.rejected for b in backlogs)
+    unsent = sum(b.unsent for b in backlogs)
     return unsent == 0 and answered > 0 and produced_total > 0
 
 
@@ -274,10 +274,8 @@ def _outbox_health(settings) -> str | None:
 
 
 def _detections(settings) -> int:
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(settings.db_path, timeout=10)) as con:
-        return con.execute("SELECT count(*) FROM detection_results").fetchone()[0]
+    backlog = edge_backlog(settings)
+    return backlog.unsent + backlog.delivered + backlog.rejected
 
 
 @contextlib.contextmanager

@@ -4,10 +4,11 @@ Scenes are rendered with Pillow: a road, a car and a Thai (``1กข 2345`` plus
 the province, font from Debian's ``fonts-thai-tlwg``) or Latin plate.
 
 - ``python -m demo.standin --outbox DB_PATH``: feed a running **real edge
-  agent** the way any outside program may (DESIGN.md): write the JPEG to disk
-  and insert ``license_plate``, ``confidence``, ``timestamp``, ``image_path``
-  into its ``detection_results``; the agent delivers it. For an agent without
-  its vision package (the demo's default replays footage through vision).
+  agent** the way any outside program may (DESIGN.md): write the scene and the
+  plate crop to disk and insert ``license_plate``, ``confidence``,
+  ``timestamp``, ``image_path``, ``province`` and ``plate_image_path`` into its
+  ``detection_results``; the agent delivers it. For an agent without its
+  vision package (the demo's default replays footage through vision).
 - ``python -m demo.standin``: be the whole checkpoint: send each detection with
   ``fleet_protocol.encode_message`` over a WebSocket with the Bearer token,
   and health for four components every ``STANDIN_HEALTH_SECONDS``. Reads the
@@ -32,6 +33,7 @@ import threading
 import time
 import uuid
 import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -42,7 +44,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from websockets.asyncio.client import connect
 
-from fleet_protocol import Detection, HealthReport, Refusal, encode_message, parse_answer
+from fleet_protocol import Detection, HealthReport, Metric, Refusal, encode_message, parse_answer
 
 log = logging.getLogger("demo.standin")
 THAI_FONTS = [Path("/usr/share/fonts/truetype/tlwg/Garuda-Bold.ttf"), Path("/usr/share/fonts/truetype/tlwg/Garuda.ttf"),
@@ -85,8 +87,22 @@ def _font(size: int):
     return ImageFont.load_default(size)
 
 
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One rendered vehicle: the scene, the plate crop (JPEGs) and the province on a Thai plate ("" else)."""
+
+    scene: bytes
+    plate: bytes
+    province: str
+
+
 def render_scene(plate: str, rng: random.Random, size: tuple[int, int] = (640, 480)) -> bytes:
     """A JPEG of a road scene with a car whose plate reads ``plate`` (and a province line for Thai)."""
+    return render_capture(plate, rng, size).scene
+
+
+def render_capture(plate: str, rng: random.Random, size: tuple[int, int] = (640, 480)) -> Capture:
+    """A road scene with a car whose plate reads ``plate``, its plate crop and the province drawn under it."""
     width, height = size
     sky = tuple(rng.randint(120, 200) for _ in range(3))
     image = Image.new("RGB", size, sky)
@@ -98,25 +114,37 @@ def render_scene(plate: str, rng: random.Random, size: tuple[int, int] = (640, 4
     left, top = rng.randint(60, 200), rng.randint(140, 200)
     draw.rounded_rectangle([left, top, left + 360, top + 220], 30, fill=car)
     draw.rectangle([left + 40, top + 20, left + 320, top + 90], fill=(40, 50, 60))
-    _draw_plate(draw, plate, left + 100, top + 130, rng.choice(PROVINCES))
+    province = rng.choice(PROVINCES)
+    x, y = left + 100, top + 130
+    thai = _draw_plate(draw, plate, x, y, province)
     image = image.filter(ImageFilter.GaussianBlur(0.6))
+    return Capture(_jpeg(image), _jpeg(image.crop((x - 8, y - 8, x + 168, y + 78))), province if thai else "")
+
+
+def _jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=80)
     return buffer.getvalue()
 
 
-def _draw_plate(draw: ImageDraw.ImageDraw, plate: str, x: int, y: int, province: str) -> None:
+def _draw_plate(draw: ImageDraw.ImageDraw, plate: str, x: int, y: int, province: str) -> bool:
+    """Draw the plate; True when it is Thai (and so carries the province below)."""
     draw.rectangle([x, y, x + 160, y + 70], fill=(250, 250, 245), outline=(20, 20, 20), width=3)
     draw.text((x + 80, y + 26), plate, font=_font(28), fill=(10, 10, 10), anchor="mm")
-    if any("\u0e00" <= c <= "\u0e7f" for c in plate):  # Thai plates carry the province below
+    thai = any("\u0e00" <= c <= "\u0e7f" for c in plate)
+    if thai:
         draw.text((x + 80, y + 56), province, font=_font(14), fill=(10, 10, 10), anchor="mm")
+    return thai
 
 
 def system_info(rng: random.Random, backlog: int) -> dict:
-    """Plausible Pi figures, in the old senders' format (percent strings)."""
-    return {"cpu_usage": f"{rng.uniform(8, 65):.0f}%", "memory_usage": f"{rng.uniform(30, 70):.0f}%",
-            "disk_usage": f"{rng.uniform(20, 40):.0f}%", "temperature": round(rng.uniform(45, 72), 1),
-            "outbox_backlog": backlog, "platform": "linux", "python_version": "3.11"}
+    """Plausible Pi figures as the edge agent writes them: numbers under the declared metric keys."""
+    cpu, memory = round(rng.uniform(8, 65), 1), round(rng.uniform(30, 70), 1)
+    return {Metric.CPU_PERCENT.value: cpu, Metric.MEMORY_PERCENT.value: memory,
+            Metric.DISK_PERCENT.value: round(rng.uniform(20, 40), 1),
+            Metric.TEMPERATURE_C.value: round(rng.uniform(45, 72), 1), Metric.OUTBOX_BACKLOG.value: backlog,
+            Metric.UPTIME_S.value: rng.randint(3600, 30 * 86400),
+            "cpu_usage": f"{cpu:.0f}%", "memory_usage": f"{memory:.0f}%", "platform": "linux", "python_version": "3.11"}
 
 
 class Standin:
@@ -131,11 +159,12 @@ class Standin:
 
     def detection(self) -> Detection:
         plate = random_plate(self.rng)
+        capture = render_capture(plate, self.rng)
         return Detection(checkpoint_id=self.settings.checkpoint_id, license_plate=plate,
                          confidence=round(self.rng.uniform(72, 99.5), 1), timestamp=datetime.now(UTC),
-                         hostname=self.settings.hostname, image=render_scene(plate, self.rng),
-                         latitude=self.settings.standin_latitude, longitude=self.settings.standin_longitude,
-                         event_id=str(uuid.uuid4()))
+                         hostname=self.settings.hostname, image=capture.scene, plate_image=capture.plate,
+                         province=capture.province, latitude=self.settings.standin_latitude,
+                         longitude=self.settings.standin_longitude, event_id=str(uuid.uuid4()))
 
     def health(self, component: str) -> HealthReport:
         status = self.rng.choices(["PASS", "WARN", "FAIL"], weights=[90, 8, 2])[0]
@@ -206,12 +235,15 @@ def feed_outbox(db_path: Path, settings: StandinSettings, stopping, seed: int = 
     count = 0
     while not stopping.wait(rng.expovariate(1 / settings.standin_interval)):
         plate = random_plate(rng)
-        image = footage / f"{uuid.uuid4().hex}.jpg"
-        image.write_bytes(render_scene(plate, rng))
+        capture = render_capture(plate, rng)
+        scene, crop = footage / f"{uuid.uuid4().hex}.jpg", footage / f"{uuid.uuid4().hex}.plate.jpg"
+        scene.write_bytes(capture.scene)
+        crop.write_bytes(capture.plate)
         with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as conn, conn:
-            conn.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path) "
-                         "VALUES (?, ?, ?, ?)", (plate, round(rng.uniform(72, 99.5), 1),
-                                                 datetime.now(tz).replace(tzinfo=None).isoformat(), str(image)))
+            conn.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "
+                         "province, plate_image_path) VALUES (?, ?, ?, ?, ?, ?)",
+                         (plate, round(rng.uniform(72, 99.5), 1), datetime.now(tz).replace(tzinfo=None).isoformat(),
+                          str(scene), capture.province, str(crop)))
         count += 1
     return count
 

@@ -20,7 +20,6 @@ import logging
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -195,10 +194,7 @@ def _register_uplink(app: Flask, parts: AgentParts) -> None:
     @app.get("/api/websocket_unsent_data")
     def unsent():
         limit = _int_arg("limit", 100, 1, MAX_LIMIT)
-        rows = parts.outbox.query(
-            "SELECT id, event_id, license_plate, confidence, timestamp, delivery, attempts, last_error "
-            "FROM detection_results WHERE delivery IN ('pending', 'in_flight') ORDER BY id LIMIT ?",
-            (limit,))
+        rows = [asdict(row) for row in parts.outbox.unsent(limit)]
         health = parts.outbox.backlog(Kind.HEALTH).unsent
         return ok(f"{len(rows)} unsent detections shown", detections=rows, unsent_health_rows=health)
 
@@ -268,11 +264,7 @@ def _register_pages(app: Flask, parts: AgentParts) -> None:
     @app.get("/api/detections")
     def detections():
         limit = _int_arg("limit", 20, 1, MAX_LIMIT)
-        rows = parts.outbox.query(
-            "SELECT event_id, license_plate, confidence, timestamp, delivery, last_error, "
-            "image_path IS NOT NULL AND images_pruned = 0 AS has_scene, "
-            "plate_image_path IS NOT NULL AND images_pruned = 0 AS has_plate "
-            "FROM detection_results ORDER BY id DESC LIMIT ?", (limit,))
+        rows = [asdict(row) for row in parts.outbox.recent(limit)]
         return ok(f"{len(rows)} recent detections", detections=rows)
 
     @app.get("/images/<event_id>/<which>.jpg")
@@ -283,11 +275,8 @@ def _register_pages(app: Flask, parts: AgentParts) -> None:
             event_id = str(uuid.UUID(event_id))
         except ValueError:
             raise ApiError(400, "event id must be a UUID") from None
-        column = "image_path" if which == "scene" else "plate_image_path"
-        rows = parts.outbox.query(f"SELECT {column} AS path FROM detection_results WHERE event_id = ? "
-                                  "AND images_pruned = 0 AND prepared = 1", (event_id,))
-        path = rows[0]["path"] if rows else None
-        # Only files the agent stored itself (an outside row's path is copied in at adoption).
-        if not path or not inside(path, [parts.outbox.config.image_dir]) or not Path(path).is_file():
+        path = parts.outbox.image_path(event_id, which)
+        # Only files the agent stored itself (an outside row's pictures are copied in at adoption).
+        if path is None or not inside(path, [parts.outbox.config.image_dir]) or not path.is_file():
             abort(404, "no such image (never stored, or pruned)")
-        return send_file(Path(path).resolve(), mimetype="image/jpeg", max_age=3600)
+        return send_file(path.resolve(), mimetype="image/jpeg", max_age=3600)

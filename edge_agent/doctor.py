@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import socket
-import sqlite3
 import ssl
 import sys
 import time
@@ -30,8 +29,10 @@ from urllib.parse import urlsplit
 
 from .agent import vision_env_names
 from .config import AgentSettings, load_settings, read_env_file
-from .errors import ConfigError
+from .delivery import Kind
+from .errors import ConfigError, OutboxError
 from .events import Status
+from .outbox_reader import OutboxReader
 
 HEF_GLOBS = ("/usr/share/hailo-models/*.hef", "/usr/local/share/hailo/*.hef", "models/*.hef")
 PACKAGES = ("websockets", "Flask", "pillow", "pydantic", "pydantic-settings", "APScheduler", "psutil")
@@ -185,11 +186,10 @@ def check_database(db_path: Path) -> Check:
                      f"{db_path} will be created at first run" if writable else f"cannot create {db_path}",
                      f"make {db_path.parent} writable for the agent's user")
     try:
-        con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-        result = con.execute("PRAGMA quick_check").fetchone()[0]
-        unsent = con.execute("SELECT count(*) FROM detection_results WHERE sent_to_server = 0").fetchone()[0]
-        con.close()
-    except sqlite3.Error as exc:
+        with OutboxReader.open_read_only(db_path) as outbox:
+            result = outbox.quick_check()
+            unsent = outbox.unsent_count(Kind.DETECTION)
+    except OutboxError as exc:
         return Check("database", Status.FAIL, f"{db_path}: {exc}", "restore the file or move it aside")
     if result != "ok":
         return Check("database", Status.FAIL, f"{db_path} is damaged: {result}", "restore from backup")
@@ -258,16 +258,13 @@ def _print_recent_errors(s: AgentSettings, out) -> None:
             print(f"  {line}", file=out)
     if not s.db_path.exists():
         return
-    con = sqlite3.connect(f"file:{s.db_path}?mode=ro", uri=True, timeout=5)
     try:
-        for table in ("detection_results", "health_checks"):
-            counts = dict(con.execute(f"SELECT delivery, count(*) FROM {table} GROUP BY delivery"))
-            print(f"backlog {table}: {counts or 'empty'}", file=out)
-        rejected = con.execute("SELECT event_id, last_error FROM detection_results WHERE delivery = "
-                               "'rejected' ORDER BY id DESC LIMIT 10").fetchall()
-        for event_id, error in rejected:
-            print(f"  rejected {event_id}: {error}", file=out)
-    except sqlite3.Error as exc:
+        with OutboxReader.open_read_only(s.db_path) as outbox:
+            for kind in Kind:
+                b = outbox.backlog(kind)
+                print(f"backlog {kind.value}: pending {b.pending}, in flight {b.in_flight}, "
+                      f"delivered {b.delivered}, rejected {b.rejected}", file=out)
+            for row in outbox.rejected(10):
+                print(f"  rejected {row.event_id}: {row.last_error}", file=out)
+    except OutboxError as exc:
         print(f"backlog unreadable: {exc}", file=out)
-    finally:
-        con.close()

@@ -7,6 +7,12 @@ lives), ``temperature`` (SoC, where the kernel exposes it), ``camera`` and
 the disk cap) and ``uplink`` (link state, last successful delivery). Each is
 PASS/WARN/FAIL with a message. Transitions are logged once; each check is also
 queued in the outbox as ``health_checks`` rows for the central server.
+
+The figures travel as numbers in ``system_info`` under the keys
+:class:`fleet_protocol.Metric` declares (``cpu_percent``, ``memory_percent``,
+``disk_percent``, ``temperature_c``, ``outbox_backlog``, ``uptime_s``); the
+old ``memory_usage``/``cpu_usage`` strings (``"45%"``) stay beside them for
+SQL written against the old system. Messages are for humans only.
 """
 
 from __future__ import annotations
@@ -24,9 +30,12 @@ from typing import Any
 
 import psutil
 
+from fleet_protocol import Metric
+
 from .cleanup import CapWatch
+from .delivery import Kind
 from .events import ComponentStatus, Status, VisionService
-from .outbox import Kind, Outbox
+from .outbox import Outbox
 from .uplink import LinkState, UplinkStatus
 
 log = logging.getLogger(__name__)
@@ -107,18 +116,20 @@ class HealthMonitor:
 
     @staticmethod
     def _system_info() -> dict[str, Any]:
-        memory = psutil.virtual_memory()
+        memory = psutil.virtual_memory().percent
+        cpu = psutil.cpu_percent(interval=None)
         return {"python_version": platform.python_version(), "platform": sys.platform,
-                "memory_usage": f"{memory.percent:.0f}%",
-                "cpu_usage": f"{psutil.cpu_percent(interval=None):.0f}%",
+                Metric.CPU_PERCENT.value: cpu, Metric.MEMORY_PERCENT.value: memory,
+                Metric.UPTIME_S.value: round(uptime_s()),
+                "memory_usage": f"{memory:.0f}%", "cpu_usage": f"{cpu:.0f}%",
                 "load_average": [round(x, 2) for x in psutil.getloadavg()]}
 
     @staticmethod
     def _system(info: dict[str, Any]) -> ComponentStatus:
-        memory = float(info["memory_usage"].rstrip("%"))
+        cpu, memory = info[Metric.CPU_PERCENT.value], info[Metric.MEMORY_PERCENT.value]
         status = Status.FAIL if memory >= 95 else Status.WARN if memory >= 85 else Status.PASS
-        return ComponentStatus("system", status, f"CPU {info['cpu_usage']}, memory {info['memory_usage']}",
-                               {"cpu": info["cpu_usage"], "memory": info["memory_usage"]})
+        return ComponentStatus("system", status, f"CPU {cpu:.0f}%, memory {memory:.0f}%",
+                               {"cpu_percent": cpu, "memory_percent": memory})
 
     def _disk(self) -> ComponentStatus:
         usage = psutil.disk_usage(str(self.outbox.config.db_path.parent))
@@ -189,17 +200,16 @@ class HealthMonitor:
                                f"last delivery {last}", details)
 
 
-def fleet_metrics(components) -> dict[str, Any]:
-    """The figures the dashboard charts, as ``system_info`` keys: disk_usage, temperature, outbox_backlog."""
+# Which component detail becomes which metric: (component, detail key, metric).
+_COMPONENT_METRICS = (("disk", "percent", Metric.DISK_PERCENT), ("temperature", "celsius", Metric.TEMPERATURE_C),
+                      ("outbox", "unsent_detections", Metric.OUTBOX_BACKLOG))
+
+
+def fleet_metrics(components) -> dict[str, float | int]:
+    """The components' figures as numbers under their :class:`~fleet_protocol.Metric` keys (those present)."""
     details = {c.component: c.details for c in components}
-    metrics: dict[str, Any] = {}
-    if "percent" in details.get("disk", {}):
-        metrics["disk_usage"] = f"{details['disk']['percent']:.0f}%"
-    if "celsius" in details.get("temperature", {}):
-        metrics["temperature"] = round(details["temperature"]["celsius"], 1)
-    if "unsent_detections" in details.get("outbox", {}):
-        metrics["outbox_backlog"] = details["outbox"]["unsent_detections"]
-    return metrics
+    return {metric.value: details[component][key] for component, key, metric in _COMPONENT_METRICS
+            if details.get(component, {}).get(key) is not None}
 
 
 def read_soc_temperature(zone: Path) -> float | None:
@@ -211,5 +221,5 @@ def read_soc_temperature(zone: Path) -> float | None:
 
 
 def uptime_s() -> float:
-    """Seconds since boot (for the support report)."""
+    """Seconds since boot (``system_info["uptime_s"]``)."""
     return time.time() - psutil.boot_time()

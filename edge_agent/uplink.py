@@ -30,8 +30,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from .delivery import Outcome, Result
 from .errors import OutboxError
-from .outbox import Outbox, Outcome, Result
+from .outbox import Outbox
 from .window import Window, WindowConfig
 
 log = logging.getLogger(__name__)

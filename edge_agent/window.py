@@ -1,7 +1,8 @@
 """The uplink's in-flight window, sans-I/O: claimed rows in, frames out, answers in, outcomes out.
 
-No sockets, no clock, no database: the caller passes ``now`` and moves the
-data. That keeps every rule testable with plain lists:
+No sockets, no clock, no database (its types come from
+:mod:`edge_agent.delivery`, which imports nothing that touches a disk): the
+caller passes ``now`` and moves the data. That keeps every rule testable with plain lists:
 
 * at most ``size`` messages wait for an answer; oldest rows are sent first;
 * an answer is matched to its message by ``event_id`` (an answer without one
@@ -22,8 +23,8 @@ from datetime import tzinfo
 
 from fleet_protocol import Ack, ProtocolError, encode_message, parse_answer
 
+from .delivery import Claimed, Outcome, Result
 from .ids import canonical_event_id
-from .outbox import Claimed, Outcome, Result
 
 
 @dataclass(frozen=True, slots=True)

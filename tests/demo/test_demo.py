@@ -97,7 +97,7 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(tmp_path, checkpoints):
 
 
 def test_feeder_inserts_rows_an_edge_agent_adopts(tmp_path):
-    """--outbox mode writes the JPEG and the four columns an outside program may give."""
+    """--outbox mode writes the scene and plate crop JPEGs and the columns an outside program may give."""
     import sqlite3
     import threading
 
@@ -112,7 +112,10 @@ def test_feeder_inserts_rows_an_edge_agent_adopts(tmp_path):
     fed = feed_outbox(db_path, StandinSettings(standin_interval=0.1), stopping)
     assert fed > 0
     with sqlite3.connect(db_path) as conn:
-        rows = conn.execute("SELECT license_plate, image_path, delivery FROM detection_results").fetchall()
-    assert len(rows) == fed and all(delivery == "pending" for _, _, delivery in rows)
-    assert all(plate for plate, _, _ in rows)
-    assert all(inspect_jpeg(open(path, "rb").read(), max_pixels=4_000_000) for _, path, _ in rows)
+        rows = conn.execute("SELECT license_plate, image_path, delivery, province, plate_image_path "
+                            "FROM detection_results").fetchall()
+    assert len(rows) == fed and all(delivery == "pending" for _, _, delivery, _, _ in rows)
+    assert all(plate for plate, *_ in rows)
+    assert all(bool(province) == any("\u0e00" <= c <= "\u0e7f" for c in plate) for plate, _, _, province, _ in rows)
+    assert all(inspect_jpeg(open(path, "rb").read(), max_pixels=4_000_000)
+               for _, scene, _, _, crop in rows for path in (scene, crop))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -21,6 +23,13 @@ def make_jpeg(width: int = 320, height: int = 240, quality: int = 80, colour=(90
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)
     return out.getvalue()
+
+
+def outside_sql(outbox: Outbox, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    """Run one statement on its own connection, as an outside program (or old SQL) would; return its rows."""
+    with contextlib.closing(sqlite3.connect(outbox.config.db_path, isolation_level=None)) as con:
+        con.row_factory = sqlite3.Row
+        return con.execute(sql, params).fetchall()
 
 
 def make_event(plate: str = "AB1234", scene: bytes | None = None, **kw) -> PlateEvent:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,8 +17,10 @@ from sqlalchemy import select
 
 from edge_agent.agent import Agent, identity, outbox_config
 from edge_agent.config import AgentSettings, load_settings
+from edge_agent.delivery import Kind
 from edge_agent.events import PlateEvent
 from edge_agent.outbox import Outbox
+from edge_agent.outbox_reader import Backlog, OutboxReader
 from fleet_store.schema import lpr_detections
 from tests.support.processes import terminate
 
@@ -53,10 +54,10 @@ def fill_outbox(settings: AgentSettings, count: int, jpeg: bytes, prefix: str = 
         outbox.close()
 
 
-def edge_counts(settings: AgentSettings, table: str = "detection_results") -> dict[str, int]:
-    """Rows per delivery state, read through a separate connection."""
-    with contextlib.closing(sqlite3.connect(settings.db_path, timeout=10)) as con:
-        return dict(con.execute(f"SELECT delivery, count(*) FROM {table} GROUP BY delivery"))
+def edge_backlog(settings: AgentSettings, kind: Kind = Kind.DETECTION) -> Backlog:
+    """Rows per delivery state, read through a separate read-only connection (the agent may be running)."""
+    with OutboxReader.open_read_only(settings.db_path) as reader:
+        return reader.backlog(kind)
 
 
 def stored(engine, table=lpr_detections) -> list[Any]:

@@ -10,7 +10,7 @@ import urllib.request
 from edge_agent.agent import load_vision
 from tests.edge_agent.conftest import make_event
 from tests.edge_agent.fakes import FakeVision
-from tests.edge_agent.harness import edge_counts, edge_settings, running_agent, stored, until
+from tests.edge_agent.harness import edge_backlog, edge_settings, running_agent, stored, until
 from tests.support.ingest import ingest_settings, running_ingest
 
 
@@ -40,7 +40,7 @@ async def test_vision_events_flow_to_server_and_api_answers_over_http(tmp_path, 
             assert vision.calls == ["start_camera", "start_detection"]
             for plate in ("V1", "V2", "V3"):
                 vision.emit(make_event(plate))
-            await until(lambda: edge_counts(settings).get("delivered") == 3, 15, "vision events delivered")
+            await until(lambda: edge_backlog(settings).delivered == 3, 15, "vision events delivered")
             port = agent.api_port
             assert http(port, "/api/stop_detection", "POST")[1]["detection"]["running"] is False
             status, body = http(port, "/api/websocket_status")

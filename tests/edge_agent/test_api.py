@@ -6,6 +6,7 @@ import pytest
 
 from edge_agent.api import AgentParts, create_app
 from edge_agent.cleanup import CapWatch
+from edge_agent.delivery import Kind
 from edge_agent.health import HealthConfig, HealthMonitor
 from edge_agent.uplink import Uplink, UplinkConfig
 from tests.edge_agent.conftest import make_event
@@ -54,6 +55,7 @@ def test_unsent_data_lists_pending_rows_and_validates_limit(client, outbox):
         outbox.submit(make_event(plate))
     body = client.get("/api/websocket_unsent_data?limit=2").json
     assert [r["license_plate"] for r in body["detections"]] == ["A1", "B2"]
+    assert body["detections"][0]["delivery"] == "pending" and body["detections"][0]["has_plate"] is True
     for bad, message in (("abc", "must be an integer"), ("0", "between 1 and 1000")):
         answer = client.get(f"/api/websocket_unsent_data?limit={bad}")
         assert answer.status_code == 400 and message in answer.json["message"]
@@ -83,7 +85,7 @@ def test_health_status_and_run_health_check(client, outbox):
     body = client.post("/api/run_health_check").json["health"]
     names = {c["component"] for c in body["components"]}
     assert {"system", "disk", "camera", "detector", "hailo", "outbox", "uplink"} <= names
-    assert outbox.query("SELECT count(*) AS n FROM health_checks")[0]["n"] == len(body["components"])
+    assert outbox.backlog(Kind.HEALTH).pending == len(body["components"])
     assert client.get("/api/health_status").json["health"]["checked_at"] == body["checked_at"]
 
 

@@ -6,16 +6,10 @@ import logging
 import time
 from pathlib import Path
 
-from edge_agent.cleanup import (
-    CapWatch,
-    CleanupPolicy,
-    prune_by_age,
-    prune_to_cap,
-    run_cleanup,
-    storage_use,
-)
-from edge_agent.outbox import Kind, Outcome, Result
-from tests.edge_agent.conftest import make_event, make_jpeg
+from edge_agent.cleanup import CapWatch, CleanupPolicy, prune_by_age, prune_to_cap, run_cleanup
+from edge_agent.delivery import Kind, Outcome, Result
+from edge_agent.outbox import Pruned
+from tests.edge_agent.conftest import make_event, make_jpeg, outside_sql
 
 DAY = 86400.0
 
@@ -24,9 +18,9 @@ def deliver(outbox, count: int) -> None:
     outbox.apply([Outcome(c.kind, c.row_id, Result.DELIVERED, record_id=1) for c in outbox.claim(count)])
 
 
-def rows(outbox) -> list[dict]:
-    return outbox.query("SELECT license_plate, delivery, image_path, images_pruned FROM detection_results "
-                        "ORDER BY id")
+def rows(outbox) -> list:
+    return outside_sql(outbox, "SELECT license_plate, delivery, image_path, images_pruned FROM detection_results "
+                               "ORDER BY id")
 
 
 def fill(outbox, delivered: int, unsent: int) -> None:
@@ -42,8 +36,7 @@ def test_age_prunes_answered_rows_and_their_images_only(outbox):
     """Delivered rows past retention go with their files; unsent rows of any age stay."""
     fill(outbox, delivered=3, unsent=2)
     files = [Path(r["image_path"]) for r in rows(outbox)]
-    deleted_rows, deleted_images = prune_by_age(outbox, cutoff=time.time() + DAY)
-    assert (deleted_rows, deleted_images) == (3, 6)
+    assert prune_by_age(outbox, cutoff=time.time() + DAY) == Pruned(rows=3, images=6)
     assert [r["license_plate"] for r in rows(outbox)] == ["U0", "U1"]
     assert [f.exists() for f in files] == [False, False, False, True, True]
 
@@ -51,11 +44,11 @@ def test_age_prunes_answered_rows_and_their_images_only(outbox):
 def test_cap_frees_delivered_images_first_oldest_first(outbox):
     """Over the cap, images of the oldest delivered rows go first and the rows stay."""
     fill(outbox, delivered=6, unsent=2)
-    use = storage_use(outbox)
+    use = outbox.storage_use()
     per_row = use.unsent_bytes // 2
-    deleted_rows, deleted_images = prune_to_cap(outbox, use.total_bytes - 2 * per_row, batch_size=1)
+    pruned = prune_to_cap(outbox, use.total_bytes - 2 * per_row, batch_size=1)
     state = rows(outbox)
-    assert deleted_rows == 0 and deleted_images >= 4 and storage_use(outbox).total_bytes <= use.total_bytes
+    assert pruned.rows == 0 and pruned.images >= 4 and outbox.storage_use().total_bytes <= use.total_bytes
     pruned = [r["images_pruned"] for r in state]
     assert pruned == sorted(pruned, reverse=True) and pruned[:2] == [1, 1]  # oldest first
     assert pruned[5:] == [0, 0, 0]  # the newest delivered row and both unsent rows keep their images
@@ -84,9 +77,9 @@ def test_outside_program_files_are_never_deleted(outbox, tmp_path):
     """An image an outside program owns (already small, kept in place) survives pruning."""
     photo = tmp_path / "theirs.jpg"
     photo.write_bytes(make_jpeg(320, 240))
-    outbox.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path) "
-                   "VALUES ('OUT', 80, '2025-01-01T00:00:00', ?)", (str(photo),))
+    outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp, image_path) "
+                        "VALUES ('OUT', 80, '2025-01-01T00:00:00', ?)", (str(photo),))
     outbox.prepare_outside_rows()
     deliver(outbox, 1)
-    assert prune_by_age(outbox, cutoff=time.time() + DAY) == (1, 0)
+    assert prune_by_age(outbox, cutoff=time.time() + DAY) == Pruned(rows=1, images=0)
     assert photo.exists()

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import signal
 import sqlite3
 import time
 
 import pytest
 
+from edge_agent.delivery import Kind
+from edge_agent.outbox_reader import Backlog
 from fleet_store.schema import health_monitors
 from tests.edge_agent.harness import (
     TIME_SCALE,
     agent_process,
-    edge_counts,
+    edge_backlog,
     edge_settings,
     fill_outbox,
     running_agent,
@@ -29,6 +33,10 @@ def jpeg() -> bytes:
     return scene_jpeg()
 
 
+def answered(backlog: Backlog) -> tuple[int, int, int]:
+    return backlog.delivered, backlog.rejected, backlog.unsent
+
+
 async def test_backlog_built_while_server_down_is_delivered_after_it_starts(tmp_path, sqlite_url, jpeg):
     """Rows queued while nothing listens are all delivered, once each, when the server comes up."""
     port = _free_port()
@@ -41,8 +49,8 @@ async def test_backlog_built_while_server_down_is_delivered_after_it_starts(tmp_
         await asyncio.sleep(0.3)  # the agent retries against a closed port meanwhile
         assert agent.running.parts.uplink.status().state.value == "retrying"
         async with running_ingest(settings_c) as server:
-            await until(lambda: edge_counts(settings).get("delivered") == 150, 30, "backlog delivered")
-            await until(lambda: not edge_counts(settings, "health_checks").get("pending"), 10, "health")
+            await until(lambda: edge_backlog(settings).delivered == 150, 30, "backlog delivered")
+            await until(lambda: not edge_backlog(settings, Kind.HEALTH).pending, 10, "health")
             engine = server.engine()
             rows = stored(engine)
             health = stored(engine, health_monitors)
@@ -66,7 +74,7 @@ async def test_server_refusals_do_not_block_valid_rows(tmp_path, sqlite_url, jpe
                         "VALUES (?, ?, ?)", (plate, confidence, ts))
         good += fill_outbox(settings, 20, jpeg, "OK2")
         async with running_agent(settings):
-            await until(lambda: edge_counts(settings) == {"delivered": 40, "rejected": 3}, 30, "all answered")
+            await until(lambda: answered(edge_backlog(settings)) == (40, 3, 0), 30, "all answered")
         reasons = [r[0] for r in con.execute("SELECT last_error FROM detection_results "
                                              "WHERE delivery = 'rejected' ORDER BY id")]
         engine = server.engine()
@@ -89,13 +97,36 @@ async def test_outside_program_rows_are_delivered(tmp_path, sqlite_url):
                 photo.write_bytes(big)
                 con.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, "
                             "image_path) VALUES (?, 87.5, '2025-06-01T12:00:00', ?)", (f"OUT{i}", str(photo)))
-            await until(lambda: edge_counts(settings).get("delivered") == 3, 20, "outside rows delivered")
+            await until(lambda: edge_backlog(settings).delivered == 3, 20, "outside rows delivered")
         ids = {r[0] for r in con.execute("SELECT event_id FROM detection_results")}
         engine = server.engine()
         rows = stored(engine)
         engine.dispose()
     assert {r.event_id for r in rows} == ids and {r.license_plate for r in rows} == {"OUT0", "OUT1", "OUT2"}
     assert all(0 < r.image_size < len(big) for r in rows)  # compressed once, to at most 640x480
+
+
+async def test_outside_row_with_province_and_plate_crop_is_stored_centrally_with_both(tmp_path, sqlite_url, jpeg):
+    """An outside program's row with province and plate_image_path arrives with both: column, file and its sha256."""
+    crop = scene_jpeg(180, 60, seed=3)
+    async with running_ingest(ingest_settings(sqlite_url, tmp_path / "central")) as server:
+        token = server.add_checkpoint("1")
+        settings = edge_settings(tmp_path, server.url, token, edge_outside_image_dirs=(tmp_path,))
+        async with running_agent(settings):
+            (tmp_path / "scene.jpg").write_bytes(jpeg)
+            (tmp_path / "crop.jpg").write_bytes(crop)
+            with contextlib.closing(sqlite3.connect(settings.db_path, isolation_level=None)) as con:
+                con.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "
+                            "province, plate_image_path) VALUES ('1กข1234', 91.0, '2025-06-01T12:00:00', ?, "
+                            "'เชียงใหม่', ?)", (str(tmp_path / "scene.jpg"), str(tmp_path / "crop.jpg")))
+            await until(lambda: edge_backlog(settings).delivered == 1, 20, "the outside row delivered")
+        engine = server.engine()
+        (row,) = stored(engine)
+        engine.dispose()
+        image_dir = server.settings.image_dir
+    assert (row.license_plate, row.province) == ("1กข1234", "เชียงใหม่")
+    plate_file = (image_dir / row.plate_image_path).read_bytes()
+    assert plate_file == crop and row.plate_image_sha256 == hashlib.sha256(crop).hexdigest()
 
 
 @pytest.mark.slow
@@ -109,17 +140,16 @@ def test_sigkill_mid_send_then_restart_loses_nothing_and_stores_each_once(tmp_pa
         ids = fill_outbox(settings, total, jpeg)
         with agent_process(settings, tmp_path / "agent1.log") as first:
             deadline = time.monotonic() + 60 * TIME_SCALE
-            while edge_counts(settings).get("delivered", 0) < 200:
+            while edge_backlog(settings).delivered < 200:
                 assert time.monotonic() < deadline and first.poll() is None, "agent never delivered"
                 time.sleep(0.02)
             first.send_signal(signal.SIGKILL)
             first.wait(10)
-        counts = edge_counts(settings)
-        assert counts.get("delivered", 0) < total  # really killed mid-send
+        assert edge_backlog(settings).delivered < total  # really killed mid-send
         with agent_process(settings, tmp_path / "agent2.log") as second:
             deadline = time.monotonic() + 90 * TIME_SCALE
-            while edge_counts(settings).get("delivered", 0) < total:
-                assert time.monotonic() < deadline and second.poll() is None, edge_counts(settings)
+            while edge_backlog(settings).delivered < total:
+                assert time.monotonic() < deadline and second.poll() is None, edge_backlog(settings)
                 time.sleep(0.1)
         assert second.returncode == 0  # SIGTERM: clean shutdown
         engine = server.engine()

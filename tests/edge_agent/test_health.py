@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from edge_agent.cleanup import CapWatch, CleanupReport, StorageUse
+from edge_agent.cleanup import CapWatch, CleanupReport
+from edge_agent.delivery import Kind
 from edge_agent.events import Status
 from edge_agent.health import HealthConfig, HealthMonitor
+from edge_agent.outbox_reader import StorageUse
 from edge_agent.uplink import LinkState, UplinkStatus
+from fleet_protocol import Metric
+from tests.edge_agent.conftest import make_event
 from tests.edge_agent.fakes import FakeVision
 
 
@@ -31,18 +35,29 @@ def test_all_components_reported_and_queued(outbox, tmp_path):
     assert set(comps) == {"system", "disk", "temperature", "camera", "detector", "hailo", "outbox", "uplink"}
     assert comps["temperature"].message.startswith("SoC at 51.2")
     assert comps["uplink"].status is Status.PASS and snap.system_info["memory_usage"].endswith("%")
-    assert outbox.query("SELECT count(*) AS n FROM health_checks")[0]["n"] == len(comps)
+    assert outbox.backlog(Kind.HEALTH).pending == len(comps)
 
 
-def test_system_info_carries_the_figures_the_dashboard_charts(outbox, tmp_path):
-    """system_info gains disk_usage, temperature and outbox_backlog, which the dashboard reads as metrics."""
-    from dashboard.queries import metric
-
+def test_system_info_carries_every_declared_metric_as_a_number(outbox, tmp_path):
+    """system_info holds a number under each fleet_protocol Metric key, plus the old percent strings."""
     (tmp_path / "temp").write_text("61500\n")
+    outbox.submit(make_event())
     info = monitor(outbox, tmp_path, FakeVision()).check(queue=False).system_info
-    assert info["temperature"] == 61.5 and info["outbox_backlog"] == 0 and info["disk_usage"].endswith("%")
-    assert metric(info, "temperature") == 61.5 and metric(info, "backlog") == 0.0
-    assert 0 <= metric(info, "disk") <= 100
+    numbers = {metric: info[metric.value] for metric in Metric}
+    assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in numbers.values())
+    assert numbers[Metric.TEMPERATURE_C] == 61.5 and numbers[Metric.OUTBOX_BACKLOG] == 1
+    assert all(0 <= numbers[m] <= 100 for m in (Metric.CPU_PERCENT, Metric.MEMORY_PERCENT, Metric.DISK_PERCENT))
+    assert numbers[Metric.UPTIME_S] > 0
+    assert info["memory_usage"] == f"{numbers[Metric.MEMORY_PERCENT]:.0f}%" and info["cpu_usage"].endswith("%")
+
+
+def test_metrics_reach_the_wire_through_the_outbox(outbox, tmp_path):
+    """The queued health row's message carries the metrics as numbers (what the central server reads)."""
+    (tmp_path / "temp").write_text("48250\n")
+    monitor(outbox, tmp_path, FakeVision()).check()
+    message = outbox.claim(1)[0].message
+    assert message.system_info[Metric.TEMPERATURE_C.value] == 48.25
+    assert isinstance(message.system_info[Metric.MEMORY_PERCENT.value], float)
 
 
 def test_vision_absent_is_warn_and_hailo_required_is_fail(outbox, tmp_path):

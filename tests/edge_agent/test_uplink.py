@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from datetime import UTC
 from http import HTTPStatus
 
 from websockets.asyncio.server import serve
 
+from edge_agent.delivery import Delivery, Kind
 from edge_agent.errors import OutboxError
-from edge_agent.outbox import Kind
 from edge_agent.uplink import LinkState, Uplink, UplinkConfig
 from edge_agent.window import WindowConfig
 from fleet_protocol import success_answer
-from tests.edge_agent.conftest import make_event
+from tests.edge_agent.conftest import make_event, make_jpeg, outside_sql
 from tests.edge_agent.harness import until
 
 
@@ -27,6 +28,7 @@ class Script:
         self.silent = silent
         self.batch = batch
         self.seen: dict[str, int] = {}
+        self.frames: list[dict] = []
         self.max_outstanding = 0
         self.connections = 0
         self.record = 0
@@ -35,7 +37,8 @@ class Script:
         self.connections += 1
         waiting: list[str] = []
         async for raw in ws:
-            event_id = json.loads(raw)["data"]["event_id"]
+            self.frames.append(json.loads(raw)["data"])
+            event_id = self.frames[-1]["event_id"]
             self.seen[event_id] = self.seen.get(event_id, 0) + 1
             if self.silent:
                 continue
@@ -77,8 +80,8 @@ async def test_retryable_refusal_is_retried_after_backoff(outbox):
                                     retry_base=0.1)
         await until(lambda: delivered(outbox) == 1, 10, "delivery after retry")
         await uplink.stop_async()
-    row = outbox.query("SELECT attempts, last_error FROM detection_results")[0]
-    assert row["attempts"] == 2 and list(script.seen.values()) == [2]
+    (row,) = outbox.recent(1)
+    assert row.attempts == 2 and list(script.seen.values()) == [2]
     assert uplink.status().retried == 1 and uplink.status().delivered == 1
 
 
@@ -140,8 +143,8 @@ async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
         outbox.submit(make_event(f"OWN{i}"))
     async with serve(script.handler, "127.0.0.1", 0) as server:
         uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", size=1)
-        outbox.execute("INSERT INTO detection_results (license_plate, confidence, timestamp) "
-                       "VALUES ('OUTSIDE', 80, '2025-01-01T00:00:00')")
+        outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp) "
+                         "VALUES ('OUTSIDE', 80, '2025-01-01T00:00:00')")
         feeding = True
 
         async def feed():
@@ -150,8 +153,8 @@ async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
                 await asyncio.sleep(0.01)
 
         feeder = asyncio.create_task(feed())
-        await until(lambda: outbox.query("SELECT delivery FROM detection_results WHERE "
-                                         "license_plate = 'OUTSIDE'")[0]["delivery"] == "delivered",
+        await until(lambda: outside_sql(outbox, "SELECT delivery FROM detection_results WHERE "
+                                             "license_plate = 'OUTSIDE'")[0]["delivery"] == Delivery.DELIVERED,
                     10, "the outside row delivered")
         assert outbox.backlog(Kind.DETECTION).unsent > 0  # own rows were still queued meanwhile
         feeding = False
@@ -207,3 +210,19 @@ async def test_outbox_error_ends_the_session_not_the_uplink(outbox):
         await until(lambda: delivered(outbox) == 5, 10, "delivery after the outbox error")
         assert "database is locked" in uplink.status().last_error
         await uplink.stop_async()
+
+
+async def test_outside_row_goes_on_the_wire_with_province_and_plate_crop(outbox, tmp_path):
+    """The frame for a row another program inserted carries its province and plate crop as a JPEG data URL."""
+    crop = outbox.config.image_dir / "crop.jpg"  # a folder outside rows may name images in
+    crop.write_bytes(make_jpeg(200, 80))
+    outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp, province, "
+                        "plate_image_path) VALUES ('1กข1234', 90, '2025-06-01T12:00:00', 'นนทบุรี', ?)", (str(crop),))
+    script = Script()
+    async with serve(script.handler, "127.0.0.1", 0) as server:
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await until(lambda: delivered(outbox) == 1, 10, "the outside row delivered")
+        await uplink.stop_async()
+    (frame,) = [f for f in script.frames if "license_plate" in f]
+    assert frame["province"] == "นนทบุรี" and frame["image"] == ""
+    assert base64.b64decode(frame["plate_image"].removeprefix("data:image/jpeg;base64,")) == crop.read_bytes()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from edge_agent.delivery import Claimed, Kind, Result
 from edge_agent.ids import uuid7
-from edge_agent.outbox import Claimed, Kind, Result
 from edge_agent.window import Window, WindowConfig
 from fleet_protocol import Detection, ErrorCode, ProtocolError, error_answer, success_answer
 
@@ -110,3 +113,12 @@ def test_same_event_twice_is_refused(window):
     window.send(item, 0.0)
     with pytest.raises(ValueError):
         window.send(item, 0.0)
+
+
+def test_window_imports_nothing_that_touches_a_disk():
+    """Importing the window (and its delivery types) loads neither sqlite3 nor the outbox."""
+    disk = ("sqlite3", "edge_agent.outbox", "edge_agent.schema", "PIL")
+    code = f"import sys, edge_agent.window; print(sorted(m for m in {disk!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "[]"
