@@ -29,6 +29,9 @@ class IngestSettings(CommonSettings):
         15, gt=0, description="how often open connections are checked for revoked or rotated tokens")
     ingest_token_recheck_grace: int = Field(
         3, ge=1, description="rounds a connection may go unchecked (database down) before it is closed")
+    ingest_max_inflight_bytes: int = Field(
+        16 * 1024 * 1024, ge=64 * 1024, description="bytes of unanswered messages per connection before reading "
+                                                    "pauses (bounds memory when frames are large)")
     ingest_max_queue: int = Field(4, ge=1, le=64, description="received frames buffered per connection")
     ingest_max_connections: int = Field(4000, ge=1, description="open connections in all (more get HTTP 503)")
     ingest_max_connections_per_checkpoint: int = Field(

@@ -69,6 +69,8 @@ class Session:
     announced: bool = False
     read: int = 0
     verified_at: float = field(default_factory=time.monotonic)  # last time its token was found still valid
+    pending_bytes: int = 0  # size of the frames read and not yet answered
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Ingest:
@@ -160,7 +162,11 @@ class Ingest:
         try:
             async for raw in session.ws:
                 item = await self._handle(session, raw)
+                if isinstance(item, tuple):
+                    session.pending_bytes += len(raw)
+                    item = (*item, len(raw))
                 await session.answers.put(item)
+                await self._wait_for_room(session)
                 session.read += 1
                 if isinstance(item, dict) or session.read % 16 == 0:
                     # Buffered frames come without a pause, so one busy connection could hold
@@ -175,6 +181,16 @@ class Ingest:
                     return
         except ConnectionClosed:
             pass
+
+    async def _wait_for_room(self, session: Session) -> None:
+        """Stop reading while this connection's unanswered frames exceed INGEST_MAX_INFLIGHT_BYTES.
+
+        ``max_inflight`` bounds the count; this bounds the memory (each waiting message holds
+        its decoded image), so one token with big frames pins megabytes, not hundreds of them.
+        """
+        while session.pending_bytes > self.settings.ingest_max_inflight_bytes:
+            session.drained.clear()
+            await session.drained.wait()
 
     async def _handle(self, session: Session, raw: str | bytes) -> Any:
         """Validate one frame; return an error answer dict or ``(message, commit future)``."""
@@ -242,6 +258,9 @@ class Ingest:
                 if item is _END:
                     return
                 answer = await self._answer_for(item) if isinstance(item, tuple) else item
+                if isinstance(item, tuple):
+                    session.pending_bytes -= item[2]
+                    session.drained.set()
                 if open_:
                     try:
                         await session.ws.send(orjson.dumps(answer), text=True)
@@ -250,8 +269,8 @@ class Ingest:
             finally:
                 session.answers.task_done()
 
-    async def _answer_for(self, item: tuple[Message, asyncio.Future]) -> dict[str, Any]:
-        message, future = item
+    async def _answer_for(self, item: tuple[Message, asyncio.Future, int]) -> dict[str, Any]:
+        message, future, _size = item
         try:
             result: StoreResult = await future
         except StorageUnavailable as exc:

@@ -3,7 +3,8 @@
 Full size (issue #7): 5 edges x 10,000 detections with 3 central SIGKILLs, an edge SIGKILLed
 mid-send 5 times, a 60 s partition, a nearly full edge disk, PostgreSQL restarted under load,
 10,000 hostile frames, and scale-out (2 ingest + 2 dashboards, 100 checkpoints at 500/s for
-60 s). ``--quick`` runs small sizes.
+60 s). ``--quick`` runs small sizes. Then ``attacks``: the security review's attacks against one
+set of real processes, one row each (chaos/attacks.py, docs/security.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chaos import central, edge, scaleout
+from chaos import attacks, central, edge, scaleout
 from chaos.report import Outcome, table
 
 PG_ADMIN = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -62,10 +63,23 @@ def main(argv: list[str]) -> int:
         outcome.notes.append(f"scenario took {time.monotonic() - started:.0f} s")
         outcomes.append(outcome)
         print(f"- {name}: {'ok' if outcome.ok else 'FAILED'}", flush=True)
+    attacked = _attacks() if not args.only or any(word in "attacks" for word in args.only) else []
     print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {platform.machine()}, "
           f"Python {platform.python_version()}\n")
-    print(table(outcomes))
-    return 0 if all(o.ok for o in outcomes) else 1
+    if outcomes:
+        print(table(outcomes))
+    if attacked:
+        print("\n" + attacks.table(attacked))
+    return 0 if all(o.ok for o in outcomes) and all(a.ok for a in attacked) else 1
+
+
+def _attacks() -> list[attacks.AttackResult]:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="chaos-attacks-") as workdir:
+        results = attacks.run(Path(workdir))
+    print(f"- attacks: {'ok' if all(r.ok for r in results) else 'FAILED'} "
+          f"({len(results)} attacks, {time.monotonic() - started:.0f} s)", flush=True)
+    return results
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Login throttling: per account and per client address, exponential back-off after a few failures.
 
-An attempt counts as a failure from the moment it starts (so a burst of parallel
-guesses is throttled as well as a sequential one) and is forgiven when the
-password was right. After ``free`` failures of an account within ``window``
-seconds (``4 * free`` for an address, which many people may share), each further
-attempt must wait ``2 ** (failures - free)`` seconds after the previous failure,
-at most ``window``. A throttled attempt is refused before the password is
-checked, so guessing also stops costing the server a password hash.
+Every attempt counts as a failure from the moment it starts (so a burst of parallel
+guesses is throttled as well as a sequential one), refused ones included, and the
+count is forgiven when the password was right. After ``free`` failures of an account
+within ``window`` seconds (``4 * free`` for an address, which many people may share),
+an attempt must come ``2 ** (failures - free)`` seconds after the previous one, at
+most ``window``: someone who mistyped five times waits a second, a guessing script
+that keeps hammering is soon held off for the whole window. A throttled attempt is
+refused before the password is checked, so guessing also stops costing the server a
+password hash.
 
 State is per process (in memory): with several dashboard processes an attacker
 gets each process's allowance; nginx's ``limit_req`` on ``/login`` bounds the
@@ -34,19 +36,18 @@ class LoginThrottle:
         self._lock = threading.Lock()
 
     def begin(self, username: str, address: str) -> float:
-        """Start an attempt: 0 when it may go ahead (counted as a failure until :meth:`succeeded`),
-        else the seconds to wait (nothing is counted then)."""
+        """Start an attempt (counted as a failure until :meth:`succeeded`): 0 when it may go
+        ahead, else the seconds the caller should have waited (the attempt is refused)."""
         keys = self._keys(username, address)
         now = self.clock()
         with self._lock:
             wait = max(self._wait(key, free, now) for key, free in keys)
-            if wait <= 0:
-                for key, _ in keys:
-                    count, _last = self._current(key, now)
-                    self._failures[key] = (count + 1, now)
-                    self._failures.move_to_end(key)
-                while len(self._failures) > MAX_KEYS:
-                    self._failures.popitem(last=False)
+            for key, _ in keys:
+                count, _last = self._current(key, now)
+                self._failures[key] = (count + 1, now)
+                self._failures.move_to_end(key)
+            while len(self._failures) > MAX_KEYS:
+                self._failures.popitem(last=False)
         return max(0.0, wait)
 
     def succeeded(self, username: str, address: str) -> None:

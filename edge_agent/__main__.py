@@ -83,7 +83,7 @@ def configure_logging(level: str, log_file: Path | None) -> None:
         handlers.append(logging.FileHandler(log_file))
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("websockets", "apscheduler", "werkzeug"):
+    for noisy in ("websockets", "apscheduler", "waitress"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

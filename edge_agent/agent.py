@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from waitress.server import BaseWSGIServer, create_server
 
 from .api import AgentParts, create_app
 from .cleanup import CapWatch, CleanupPolicy
@@ -48,7 +48,9 @@ class NotifyingSink:
 def outbox_config(s: AgentSettings) -> OutboxConfig:
     """The outbox part of the settings."""
     limits = ImageLimits(s.edge_image_max_width, s.edge_image_max_height, s.edge_image_quality)
-    return OutboxConfig(s.db_path, s.image_dir, limits, s.edge_db_synchronous, local_tz=s.tz)
+    return OutboxConfig(s.db_path, s.image_dir, limits, s.edge_db_synchronous, local_tz=s.tz,
+                        outside_image_dirs=s.outside_image_dirs,
+                        max_outside_image_bytes=int(s.edge_outside_image_max_mb * 1024 * 1024))
 
 
 def identity(s: AgentSettings) -> Identity:
@@ -137,24 +139,32 @@ class Agent:
         scheduler = start_scheduler(outbox, policy, watch, health, s.edge_cleanup_interval_s,
                                     s.edge_health_interval_s)
         token = s.edge_api_token.get_secret_value() if s.edge_api_token else None
-        server = make_server(s.edge_api_host, s.edge_api_port, create_app(parts, token), threaded=True)
-        self.api_port = server.server_port
-        thread = threading.Thread(target=server.serve_forever, name="control-api", daemon=True)
+        # waitress: a production WSGI server (werkzeug's is for development), bounded threads and buffers
+        server = create_server(create_app(parts, token, s.api_hosts), host=s.edge_api_host, port=s.edge_api_port,
+                               threads=4, channel_timeout=60)
+        self.api_port = server.effective_port
+        thread = threading.Thread(target=server.run, name="control-api", daemon=True)
         thread.start()
-        log.info("control API on http://%s:%d/%s", s.edge_api_host, server.server_port,
+        log.info("control API on http://%s:%d/%s", s.edge_api_host, server.effective_port,
                  " (token required)" if token else "")
         return Running(parts, server, thread, scheduler)
 
     async def _shutdown(self, outbox: Outbox, uplink: Uplink, vision: VisionService | None) -> None:
         log.info("shutting down")
         if self.running is not None:
-            self.running.api_server.shutdown()
+            _stop_api(self.running.api_server)
             self.running.scheduler.shutdown(wait=True)
         if vision is not None:
             await asyncio.to_thread(_close_vision, vision)
         await uplink.stop_async()
         outbox.close()
         log.info("stopped cleanly")
+
+
+def _stop_api(server: BaseWSGIServer) -> None:
+    """Close waitress from its own loop (closing from here races its select) and stop its threads."""
+    server.trigger.pull_trigger(server.close)
+    server.task_dispatcher.shutdown(timeout=5)
 
 
 def _start_vision(vision: VisionService) -> None:

@@ -3,10 +3,14 @@
 The old endpoints keep their paths (see docs/edge.md). Every answer is JSON
 with ``status`` = ``success`` or ``error`` and a ``message`` for a human; bad
 input is refused with 400 and changes nothing. When a token is configured
-(mandatory when bound beyond localhost), every request must carry it as
-``Authorization: Bearer <token>`` (or ``?token=`` for the pages). A POST with
-a browser ``Origin`` of another site is refused, so a web page cannot drive a
-checkpoint's camera through a visitor's browser.
+(mandatory when bound beyond localhost), every ``/api`` and ``/images`` request
+must carry it as ``Authorization: Bearer <token>`` or in the ``edge_api_token``
+cookie that ``POST /api/session`` sets for the pages (HttpOnly, SameSite=Strict;
+never in a URL). A request whose ``Host`` is not one of this checkpoint's names
+is refused (400), so DNS rebinding cannot reach the API; a POST with a browser
+``Origin`` of another site is refused (403), so a web page cannot drive a
+checkpoint's camera through a visitor's browser. Every answer carries a strict
+Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ from flask import Flask, abort, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from .events import VisionService
+from .files import inside
 from .health import HealthMonitor
 from .outbox import Kind, Outbox
-from .pages import PAGES, render_page
+from .pages import CONTENT_SECURITY_POLICY, PAGES, render_page
 from .uplink import Uplink
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 1000
+TOKEN_COOKIE = "edge_api_token"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +60,30 @@ class ApiError(Exception):
         self.message = message
 
 
-def create_app(parts: AgentParts, token: str | None = None) -> Flask:
-    """Build the Flask app; ``token`` set = every request must present it."""
+def create_app(parts: AgentParts, token: str | None = None, hosts: tuple[str, ...] = ()) -> Flask:
+    """Build the Flask app; ``token`` set = every API request must present it.
+
+    Requests are answered only for a ``Host`` among the loopback names and ``hosts``
+    (the configured bind address, the hostname, EDGE_API_ALLOWED_HOSTS).
+    """
     app = Flask(__name__)
     app.config["PARTS"] = parts
+    app.config["TRUSTED_HOSTS"] = [*LOOPBACK_NAMES, *hosts]  # Flask answers 400 for any other Host
     app.json.sort_keys = False
 
     @app.before_request
     def _guard() -> None:
-        _check_token(token)
+        if request.path.startswith(("/api/", "/images/")) and request.path != "/api/session":
+            _check_token(token)
         _check_origin()
+
+    @app.after_request
+    def _headers(response):
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -81,6 +102,7 @@ def create_app(parts: AgentParts, token: str | None = None) -> Flask:
     _register_vision(app, parts)
     _register_health(app, parts)
     _register_pages(app, parts)
+    _register_session(app, token)
     return app
 
 
@@ -88,9 +110,25 @@ def _check_token(token: str | None) -> None:
     if token is None:
         return
     header = request.headers.get("Authorization", "")
-    given = header[len("Bearer "):].strip() if header.startswith("Bearer ") else request.args.get("token", "")
+    given = header[len("Bearer "):].strip() if header.startswith("Bearer ") else \
+        request.cookies.get(TOKEN_COOKIE, "")
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise ApiError(401, "a valid token is required: send 'Authorization: Bearer <EDGE_API_TOKEN>'")
+
+
+def _register_session(app: Flask, token: str | None) -> None:
+    @app.post("/api/session")
+    def session():
+        """Trade the token (JSON ``{"token": ...}``) for the pages' HttpOnly cookie."""
+        body = request.get_json(silent=True) or {}
+        given = body.get("token") if isinstance(body, dict) else None
+        if token is None:
+            return ok("this control API needs no token")
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token.encode()):
+            raise ApiError(401, "wrong token")
+        response = ok("unlocked")
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
+        return response
 
 
 def _check_origin() -> None:
@@ -238,6 +276,7 @@ def _register_pages(app: Flask, parts: AgentParts) -> None:
         except ValueError:
             raise ApiError(400, "event id must be a UUID") from None
         path = parts.outbox.image_path(event_id, which)
-        if path is None or not path.is_file():
+        # Only files the agent stored itself (an outside row's pictures are copied in at adoption).
+        if path is None or not inside(path, [parts.outbox.config.image_dir]) or not path.is_file():
             abort(404, "no such image (never stored, or pruned)")
         return send_file(path.resolve(), mimetype="image/jpeg", max_age=3600)

@@ -17,10 +17,11 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from fleet_protocol import valid_checkpoint_id
 from fleet_protocol.settings import FleetSettings, SettingsError, read_env_file, settings_help
@@ -49,7 +50,15 @@ class AgentSettings(FleetSettings):
         True, description="Run camera + detection; 0 = only deliver rows other programs write")
     edge_api_token: SecretStr | None = Field(
         None, description="Bearer token for the control API; required when bound beyond localhost")
+    edge_api_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="More names the control API answers to (comma-separated), besides localhost, "
+                        "127.0.0.1, ::1, EDGE_API_HOST and EDGE_HOSTNAME; any other Host header gets 400")
     edge_image_dir: Path | None = Field(None, description="Scene/plate JPEGs (default: images/ beside DB)")
+    edge_outside_image_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Folders outside programs' rows may name images in (comma-separated); besides "
+                        "EDGE_IMAGE_DIR and the outbox's folder, no other file is read")
+    edge_outside_image_max_mb: float = Field(20.0, gt=0, le=512, description="Largest image file an outside "
+                                                                             "row may name")
     edge_image_max_width: int = Field(640, ge=16, le=8192, description="Resize scenes to at most this")
     edge_image_max_height: int = Field(480, ge=16, le=8192, description="Resize scenes to at most this")
     edge_image_quality: int = Field(75, ge=10, le=95, description="JPEG quality when re-encoding")
@@ -92,6 +101,20 @@ class AgentSettings(FleetSettings):
         """The fleet time zone as an object."""
         return ZoneInfo(self.fleet_timezone)
 
+    @field_validator("edge_outside_image_dirs", mode="before")
+    @classmethod
+    def _folder_list(cls, value):
+        if isinstance(value, str):
+            return tuple(Path(item.strip()) for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("edge_api_allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value):
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
     @field_validator("checkpoint_id")
     @classmethod
     def _checkpoint_id(cls, value: str) -> str:
@@ -110,6 +133,17 @@ class AgentSettings(FleetSettings):
     def image_dir(self) -> Path:
         """Where scene and plate JPEGs live."""
         return self.edge_image_dir or self.db_path.parent / "images"
+
+    @property
+    def outside_image_dirs(self) -> tuple[Path, ...]:
+        """Folders outside rows may name images in, besides the image folder: the outbox's and the listed ones."""
+        return (self.db_path.parent, *self.edge_outside_image_dirs)
+
+    @property
+    def api_hosts(self) -> tuple[str, ...]:
+        """Host names the control API answers to, besides the loopback names."""
+        bound = () if self.edge_api_host in ("0.0.0.0", "::", "") else (self.edge_api_host,)
+        return (*bound, self.edge_hostname, *self.edge_api_allowed_hosts)
 
     @property
     def api_requires_token(self) -> bool:

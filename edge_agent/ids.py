@@ -40,3 +40,11 @@ def uuid7(now_ns: int | None = None) -> str:
 def uuid7_time_ms(event_id: str) -> int:
     """The creation time (Unix milliseconds) embedded in a UUIDv7 string."""
     return uuid.UUID(event_id).int >> 80
+
+
+def canonical_event_id(value: str | None) -> str | None:
+    """The lower-case hyphenated form the server answers with, or None when ``value`` is no UUID."""
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -39,7 +39,8 @@ from fleet_protocol import Detection, HealthReport, Limits, Message
 from .delivery import ANSWERED, Claimed, Delivery, Kind, Outcome, Result
 from .errors import ImageError, OutboxError
 from .events import ComponentStatus, PlateEvent
-from .ids import uuid7, uuid7_time_ms
+from .files import MAX_IMAGE_BYTES, read_image_file
+from .ids import canonical_event_id, uuid7, uuid7_time_ms
 from .images import ImageLimits, prepare_jpeg
 from .outbox_reader import OutboxReader
 from .schema import (
@@ -89,6 +90,8 @@ class OutboxConfig:
     image_limits: ImageLimits = ImageLimits()
     synchronous: str = "FULL"
     local_tz: tzinfo | None = None  # how naive timestamps from outside programs are read
+    outside_image_dirs: tuple[Path, ...] = ()  # where outside programs' rows may point (besides image_dir)
+    max_outside_image_bytes: int = MAX_IMAGE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ class Outbox(OutboxReader):
                         for picture, size in _PICTURE_BYTES.items()}
         self._folder: Path | None = None
         self._sync_mode = config.synchronous
+        self._image_folders = (config.image_dir, *config.outside_image_dirs)
 
     @classmethod
     def open(cls, config: OutboxConfig, identity: Identity) -> Outbox:
@@ -216,26 +220,32 @@ class Outbox(OutboxReader):
     # ------------------------------------------------------------------ rows from outside programs
 
     def prepare_outside_rows(self, limit: int = 200) -> int:
-        """Adopt rows another program inserted: compress each of their pictures once; return how many.
+        """Adopt rows another program inserted; return how many.
 
-        A missing or unreadable picture does not hold the row back: it is sent without
-        it and ``last_error`` says why. A picture already within limits stays where
-        the program put it; a larger one is re-encoded into the image folder.
+        A row is data, not a capability. Its ``event_id`` is put in the canonical form the
+        server answers with (one that is not a UUID, or then repeats another row's, makes
+        the row ``rejected`` here, with the reason in ``last_error``). Each picture is read
+        only as a regular file inside the image folder or ``outside_image_dirs``, at most
+        ``max_outside_image_bytes`` (:func:`~edge_agent.files.read_image_file`: no FIFO,
+        device or link can stall or widen the read), compressed once and copied into the
+        image folder under a fresh name, so the row then names only the agent's own files.
+        A missing or refused picture does not hold the row back: it is sent without it and
+        ``last_error`` says why. One transaction for the whole batch.
         """
         rows = self._select(f"SELECT id, event_id, {', '.join(c.name for c in PICTURE_COLUMNS)} FROM detection_results "
                             f"WHERE prepared = 0 AND {delivery_in([Delivery.PENDING])} ORDER BY id LIMIT ?", (limit,))
         updates = [self._adopt(row) for row in rows]
         if updates:
-            paths = ", ".join(f"{c.name} = :{c.name}" for c in PICTURE_COLUMNS)
-            self._write(f"UPDATE detection_results SET {paths}, image_bytes = :image_bytes, "
-                        "last_error = :last_error, prepared = 1 WHERE id = :id", updates)
+            self._record_adoptions(updates)
         return len(updates)
 
     def _adopt(self, row: sqlite3.Row) -> dict[str, Any]:
-        update: dict[str, Any] = {"id": row["id"], "image_bytes": 0}
+        update: dict[str, Any] = {"id": row["id"], "event_id": canonical_event_id(row["event_id"]), "image_bytes": 0}
+        if update["event_id"] is None:
+            return {**update, "last_error": f"event_id {str(row['event_id'])[:64]!r} is not a UUID"}
         errors = []
         for column in PICTURE_COLUMNS:
-            path, owned, error = self._adopt_picture(row["id"], row["event_id"], column, row[column.name])
+            path, owned, error = self._adopt_picture(row["id"], column, row[column.name])
             update[column.name] = path
             update["image_bytes"] += owned
             if error:
@@ -243,21 +253,45 @@ class Outbox(OutboxReader):
         update["last_error"] = "; ".join(errors) or None
         return update
 
-    def _adopt_picture(self, row_id: int, event_id: str, column: Column,
-                       path: str | None) -> tuple[str | None, int, str | None]:
-        """One outside picture: (the path to send from, bytes the outbox now owns, why it was dropped)."""
+    def _adopt_picture(self, row_id: int, column: Column, path: str | None) -> tuple[str | None, int, str | None]:
+        """One outside picture: (the agent's copy, bytes the outbox now owns, why it was dropped)."""
         if not path:
             return None, 0, None
         try:
-            original = Path(path).read_bytes()
+            original = read_image_file(path, self._image_folders, self.config.max_outside_image_bytes)
             prepared = prepare_jpeg(original, self._limits[column.picture])
         except (OSError, ImageError) as exc:
             log.warning("outside row %d: %s image %s unusable (%s); sending it without one",
                         row_id, column.picture, path, exc)
             return None, 0, f"{column.picture} image {path} unusable: {exc}"
-        if prepared is original:  # kept where the program put it: its file, not counted against the cap
-            return path, 0, None
-        return str(self._write_picture(event_id, column.picture, prepared)), len(prepared), None
+        # A fresh name: the row's id is the outside program's text, not a safe file name.
+        return str(self._write_picture(uuid7(), column.picture, prepared)), len(prepared), None
+
+    def _record_adoptions(self, updates: list[dict[str, Any]]) -> None:
+        paths = ", ".join(f"{c.name} = :{c.name}" for c in PICTURE_COLUMNS)
+        adopt = (f"UPDATE detection_results SET event_id = :event_id, {paths}, image_bytes = :image_bytes, "
+                 "last_error = :last_error, prepared = 1 WHERE id = :id")
+        reject = (f"UPDATE detection_results SET {set_delivery(Delivery.REJECTED)}, prepared = 1, "
+                  "last_error = :last_error WHERE id = :id")
+        with self._lock:
+            try:
+                self._begin(durable=True)
+                for update in updates:
+                    if update["event_id"] is None or not self._try(adopt, update):
+                        self._conn.execute(reject, {"id": update["id"], "last_error": update["last_error"]
+                                                    or f"event_id {update['event_id']} repeats another row's"})
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise OutboxError(f"outbox write failed: {exc}") from exc
+
+    def _try(self, sql: str, params: Mapping[str, Any]) -> bool:
+        """Run one statement; False when it breaks a unique index (the transaction goes on)."""
+        try:
+            self._conn.execute(sql, params)
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     # ------------------------------------------------------------------ claiming and outcomes
 
@@ -307,8 +341,21 @@ class Outbox(OutboxReader):
         if column.codec is Codec.JSON:
             return _json_object(value)
         if column.codec is Codec.JPEG:
-            return _read_picture(value, _PICTURE_BYTES[column.picture])
+            return self._read_picture(value, _PICTURE_BYTES[column.picture])
         return value
+
+    def _read_picture(self, path: str | None, max_bytes: int) -> bytes | None:
+        """The JPEG at ``path``; None if there is none (pruned, lost in a power cut), it is not a regular
+        file in the allowed folders, or it is over ``max_bytes``."""
+        if not path:
+            return None
+        try:
+            return read_image_file(path, self._image_folders, max_bytes)
+        except ImageError as exc:  # e.g. a plate crop an outside program named before this agent adopted plates
+            log.warning("%s: %s; sent without it", path, exc)
+        except OSError:
+            pass
+        return None
 
     def _timestamp(self, text: str | None) -> datetime:
         try:
@@ -406,17 +453,3 @@ def _json_object(text: str | None) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _read_picture(path: str | None, max_bytes: int) -> bytes | None:
-    """The JPEG at ``path``; None if there is none (pruned, lost in a power cut) or it is over ``max_bytes``."""
-    if not path:
-        return None
-    try:
-        jpeg = Path(path).read_bytes()
-    except OSError:
-        return None
-    if len(jpeg) > max_bytes:  # e.g. a plate crop an outside program named before this agent adopted plates
-        log.warning("%s is %d bytes, over the protocol's %d: sent without it", path, len(jpeg), max_bytes)
-        return None
-    return jpeg

@@ -149,7 +149,7 @@ class OutboxReader:
         if column is None:
             raise ValueError(f"no picture {picture!r}; expected one of {sorted(_PICTURE_COLUMN)}")
         rows = self._select(f"SELECT {column.name} FROM detection_results WHERE event_id = ? "
-                            "AND images_pruned = 0", (event_id,))
+                            "AND images_pruned = 0 AND prepared = 1", (event_id,))  # adopted: the agent's own files
         return Path(rows[0][0]) if rows and rows[0][0] else None
 
     def storage_use(self) -> StorageUse:

@@ -24,6 +24,7 @@ from datetime import tzinfo
 from fleet_protocol import Ack, ProtocolError, encode_message, parse_answer
 
 from .delivery import Claimed, Outcome, Result
+from .ids import canonical_event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +55,10 @@ class Window:
 
     def send(self, item: Claimed, now: float) -> str:
         """Track ``item`` as in flight from ``now`` and return its text frame."""
-        if item.event_id in self._in_flight:
+        key = _key(item.event_id)
+        if key in self._in_flight:
             raise ValueError(f"event {item.event_id} is already in flight")
-        self._in_flight[item.event_id] = (item, now)
+        self._in_flight[key] = (item, now)
         return encode_message(item.message, self.local_tz)
 
     def receive(self, raw: str | bytes, now: float) -> Outcome | None:
@@ -83,7 +85,7 @@ class Window:
             if not self._in_flight:
                 return None
             return self._in_flight.popitem(last=False)[1][0]
-        entry = self._in_flight.pop(event_id.lower(), None)
+        entry = self._in_flight.pop(_key(event_id), None)
         return entry[0] if entry else None
 
     def retry_delay(self, attempts: int) -> float:
@@ -107,3 +109,8 @@ class Window:
         items = [item for item, _ in self._in_flight.values()]
         self._in_flight.clear()
         return items
+
+
+def _key(event_id: str) -> str:
+    """Messages are matched by the form the server answers with (it normalises UUIDs)."""
+    return canonical_event_id(event_id) or event_id

@@ -50,7 +50,8 @@ def test_outside_row_reaches_the_operators_screen_with_province_and_crop(tmp_pat
     (tmp_path / "crop.jpg").write_bytes(crop)
     central = ingest_settings(f"sqlite:///{tmp_path / 'central.db'}", tmp_path / "central")
     with ingest_process(central, log_path=tmp_path / "ingest.log") as ingest:
-        edge = edge_settings(tmp_path, ingest.url, ingest.add_checkpoint("1"))
+        edge = edge_settings(tmp_path, ingest.url, ingest.add_checkpoint("1"),
+                             edge_outside_image_dirs=(tmp_path,))  # where the old app keeps its captures
         with agent_process(edge, tmp_path / "agent.log"):
             with contextlib.closing(_outbox_when_ready(edge.db_path)) as con:
                 con.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "

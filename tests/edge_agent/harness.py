@@ -97,6 +97,8 @@ def agent_env(settings: AgentSettings) -> dict[str, str]:
     """Environment for ``python -m edge_agent`` with these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGE_", "WEBSOCKET_", "CHECKPOINT_"))}
     for key, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, tuple):  # list settings are comma-separated in the environment
+            value = ",".join(map(str, value))
         env[key.upper()] = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
     env["PYTHONPATH"] = str(REPO)
     return env

@@ -105,22 +105,26 @@ def test_cross_site_post_is_refused(client, parts):
 
 
 def test_token_required_when_configured(parts):
-    """With a token every request needs it, as a Bearer header or ?token= for pages."""
+    """With a token every API request needs it, as a Bearer header or the pages' cookie (never ?token=)."""
     guarded = create_app(parts, token=TOKEN).test_client()
     refused = guarded.get("/api/websocket_status")
     assert refused.status_code == 401 and "token" in refused.json["message"]
     wrong = guarded.get("/api/websocket_status", headers={"Authorization": "Bearer wrong"})
     right = guarded.get("/api/websocket_status", headers={"Authorization": f"Bearer {TOKEN}"})
     assert wrong.status_code == 401 and right.status_code == 200
-    assert guarded.get(f"/health?token={TOKEN}").status_code == 200
+    assert guarded.get("/health").status_code == 200  # the page shell holds no data
+    assert guarded.get(f"/api/websocket_status?token={TOKEN}").status_code == 401
     assert guarded.post("/api/start_camera").status_code == 401 and parts.vision.calls == []
+    assert guarded.post("/api/session", json={"token": "wrong"}).status_code == 401
+    assert guarded.post("/api/session", json={"token": TOKEN}).status_code == 200
+    assert guarded.get("/api/websocket_status").status_code == 200  # the cookie now carries it
 
 
 def test_pages_render_and_images_are_served(client, outbox):
     """The four pages load; scene and plate crops of a detection are served as JPEG."""
     for path in ("/", "/detection", "/health", "/websocket"):
         page = client.get(path)
-        assert page.status_code == 200 and b"/api/" in page.data
+        assert page.status_code == 200 and b"/static/pages.js" in page.data
     event_id = outbox.submit(make_event("IMG1"))
     recent = client.get("/api/detections?limit=1").json["detections"][0]
     assert recent["event_id"] == event_id and recent["has_scene"] and recent["has_plate"]

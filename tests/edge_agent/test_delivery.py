@@ -89,7 +89,7 @@ async def test_outside_program_rows_are_delivered(tmp_path, sqlite_url):
     big = scene_jpeg(1600, 1200, quality=90)
     async with running_ingest(ingest_settings(sqlite_url, tmp_path / "central")) as server:
         token = server.add_checkpoint("1")
-        settings = edge_settings(tmp_path, server.url, token)
+        settings = edge_settings(tmp_path, server.url, token, edge_outside_image_dirs=(tmp_path,))
         async with running_agent(settings):
             con = sqlite3.connect(settings.db_path, isolation_level=None)
             for i in range(3):
@@ -111,7 +111,7 @@ async def test_outside_row_with_province_and_plate_crop_is_stored_centrally_with
     crop = scene_jpeg(180, 60, seed=3)
     async with running_ingest(ingest_settings(sqlite_url, tmp_path / "central")) as server:
         token = server.add_checkpoint("1")
-        settings = edge_settings(tmp_path, server.url, token)
+        settings = edge_settings(tmp_path, server.url, token, edge_outside_image_dirs=(tmp_path,))
         async with running_agent(settings):
             (tmp_path / "scene.jpg").write_bytes(jpeg)
             (tmp_path / "crop.jpg").write_bytes(crop)

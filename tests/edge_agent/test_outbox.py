@@ -102,7 +102,8 @@ def test_restart_returns_in_flight_rows_to_pending(outbox_config, outbox):
 
 def test_outside_program_row_gets_event_id_and_is_prepared(outbox, tmp_path):
     """A row with only the four documented columns gets an id at insert and is delivered."""
-    photo = tmp_path / "outside.jpg"
+    photo = outbox.config.image_dir / "incoming" / "outside.jpg"  # an allowed folder
+    photo.parent.mkdir()
     photo.write_bytes(make_jpeg(1280, 720))
     con = raw(outbox)
     con.execute("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path) "
@@ -160,7 +161,7 @@ def test_every_field_a_plate_event_shares_with_the_protocol_is_sent(outbox):
 
 def test_outside_row_with_province_and_plate_crop_sends_both(outbox, tmp_path):
     """A row another program inserts with province and plate_image_path is sent with both; a large crop is shrunk."""
-    scene, crop = tmp_path / "scene.jpg", tmp_path / "crop.jpg"
+    scene, crop = allowed(outbox, "scene.jpg"), allowed(outbox, "crop.jpg")
     scene.write_bytes(make_jpeg(320, 240))
     crop.write_bytes(make_jpeg(1200, 500))
     outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, province, "
@@ -172,12 +173,13 @@ def test_outside_row_with_province_and_plate_crop_sends_both(outbox, tmp_path):
     with Image.open(io.BytesIO(item.message.plate_image)) as image:
         assert image.size == (640, 267)
     assert outbox.image_path(item.event_id, "plate").is_relative_to(outbox.config.image_dir)
-    assert outbox.image_path(item.event_id, "scene") == scene  # small enough: used where the program put it
+    copy = outbox.image_path(item.event_id, "scene")  # small enough: kept byte for byte, in the agent's folder
+    assert copy != scene and copy.is_relative_to(outbox.config.image_dir) and copy.read_bytes() == scene.read_bytes()
 
 
 def test_outside_row_with_unusable_plate_crop_is_sent_with_scene_and_reason(outbox, tmp_path):
     """A plate crop that is not a picture is dropped (noted in last_error); the scene still goes."""
-    scene, crop = tmp_path / "scene.jpg", tmp_path / "crop.jpg"
+    scene, crop = allowed(outbox, "scene.jpg"), allowed(outbox, "crop.jpg")
     scene.write_bytes(make_jpeg(320, 240))
     crop.write_bytes(b"not a jpeg")
     outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "
@@ -212,3 +214,10 @@ def test_read_only_reader_sees_the_agents_rows_and_writes_nothing(outbox):
         assert reader.quick_check() == "ok" and reader.unsent_count(Kind.DETECTION) == 1
         with pytest.raises(sqlite3.OperationalError):
             reader._conn.execute("DELETE FROM detection_results")
+
+
+def allowed(outbox, name: str):
+    """A path in a folder outside programs may name images in (here: under the image folder)."""
+    folder = outbox.config.image_dir / "incoming"
+    folder.mkdir(exist_ok=True)
+    return folder / name

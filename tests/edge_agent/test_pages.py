@@ -38,14 +38,18 @@ async def test_pages_show_live_state_images_and_buttons_work(tmp_path, browser):
         chrome = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await chrome.new_page()
         base = f"http://127.0.0.1:{agent.api_port}"
-        await page.goto(f"{base}/detection?token=tok")
+        await page.goto(f"{base}/detection")
+        await page.fill("input[name=token]", "tok")
+        await page.click("text=Unlock")
         await page.wait_for_selector("text=PAGE1")
         assert await page.locator("img[alt=plate]").evaluate("img => img.naturalWidth") > 0
         await page.click("text=stop camera")
-        await page.wait_for_function("document.querySelector('pre').textContent.includes('\"running\": false')")
+        await page.wait_for_function(  # a function, not a string: the page's CSP forbids eval
+            "() => document.querySelector('pre').textContent.includes('\"running\": false')")
         assert vision[0].calls[-1] == "stop_camera"
-        await page.goto(f"{base}/health?token=tok")
+        await page.goto(f"{base}/health")  # the cookie carries the token from page to page
         await page.wait_for_selector("text=uplink")
-        await page.goto(f"{base}/websocket")  # no token: the API's refusal is shown
-        await page.wait_for_selector("text=a valid token is required")
+        fresh = await chrome.new_page()  # another browser profile: no cookie, the API's refusal is shown
+        await fresh.goto(f"{base}/websocket")
+        await fresh.wait_for_selector("text=a valid token is required")
         await chrome.close()

@@ -214,7 +214,7 @@ async def test_outbox_error_ends_the_session_not_the_uplink(outbox):
 
 async def test_outside_row_goes_on_the_wire_with_province_and_plate_crop(outbox, tmp_path):
     """The frame for a row another program inserted carries its province and plate crop as a JPEG data URL."""
-    crop = tmp_path / "crop.jpg"
+    crop = outbox.config.image_dir / "crop.jpg"  # a folder outside rows may name images in
     crop.write_bytes(make_jpeg(200, 80))
     outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp, province, "
                         "plate_image_path) VALUES ('1กข1234', 90, '2025-06-01T12:00:00', 'นนทบุรี', ?)", (str(crop),))

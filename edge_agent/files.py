@@ -1,0 +1,49 @@
+"""Reading image files that rows name, without trusting the rows.
+
+Rows in the outbox may come from outside programs, so a path in a row is data, not a
+capability: :func:`read_image_file` reads it only if it is a regular file (never a FIFO,
+device or directory), reached without following a symbolic link in its last component,
+inside one of the allowed folders (after resolving every link), and no larger than the cap.
+Opening is non-blocking, so a FIFO cannot stall the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import ImageError
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # no camera JPEG comes near this; a bigger file is not a photo
+
+
+def inside(path: str | Path, folders: Iterable[Path]) -> bool:
+    """True when ``path``, with every symbolic link resolved, lies inside one of ``folders``."""
+    real = Path(os.path.realpath(path))
+    return any(real.is_relative_to(os.path.realpath(folder)) for folder in folders)
+
+
+def read_image_file(path: str | Path, folders: Iterable[Path], max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``; :class:`ImageError` (or OSError) when it may not be read."""
+    if not inside(path, folders):
+        raise ImageError(f"{path} is outside the allowed image folders")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path} is not a regular file")
+        if info.st_size > max_bytes:
+            raise ImageError(f"{path} is {info.st_size} bytes; the limit is {max_bytes}")
+        data = os.read(fd, max_bytes + 1)
+        while len(data) <= max_bytes:
+            more = os.read(fd, max_bytes + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ImageError(f"{path} grew past {max_bytes} bytes while being read")
+    return data
