@@ -20,7 +20,6 @@ import requests
 import yaml
 
 from tests.dashboard.stack import dashboard_env, dashboard_process, free_port
-from tests.deploy.services import nginx_main_config
 from tests.support.ingest import REPO
 from tests.support.processes import terminate, wait_http
 
@@ -29,9 +28,29 @@ ROLES = REPO / "ansible" / "roles"
 ANSIBLE = Path(sys.executable).with_name("ansible")
 
 
-def central_env_base() -> dict[str, str]:
-    """The env values the central role always deploys (``central_environment_base``)."""
-    return yaml.safe_load((ROLES / "central/vars/main.yml").read_text())["central_environment_base"]
+def central_dashboard_env() -> dict[str, str]:
+    """The env values the central role always deploys for the dashboard (``central_environment_dashboard``)."""
+    return yaml.safe_load((ROLES / "central/vars/main.yml").read_text())["central_environment_dashboard"]
+
+
+def nginx_main_config(root: Path, work: Path) -> Path:
+    """A main nginx.conf around the rendered site, with every runtime path under ``work``."""
+    (root / "var/log/nginx").mkdir(parents=True, exist_ok=True)
+    temp = "\n".join(f"    {kind}_temp_path {work / kind};" for kind in
+                     ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = work / "nginx.conf"
+    conf.write_text(f"""daemon off;
+pid {work / 'nginx.pid'};
+error_log {work / 'error.log'};
+worker_processes 1;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+{temp}
+    include {root / 'etc/nginx/sites-enabled'}/*.conf;
+}}
+""")
+    return conf
 
 
 def render_site(work: Path, https: int, dashboard: int) -> Path:
@@ -65,7 +84,7 @@ def behind_nginx(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("nginx-attack")
     https, port = free_port(), free_port()
     root = render_site(tmp / "host", https, port)
-    role_env = {k: str(v) for k, v in central_env_base().items() if k in
+    role_env = {k: str(v) for k, v in central_dashboard_env().items() if k in
                 ("DASHBOARD_SECURE_COOKIES", "DASHBOARD_TRUSTED_PROXIES")}
     env = dashboard_env(f"sqlite:///{tmp / 'central.db'}", tmp / "images", port, tmp, **role_env)
     with dashboard_process(env, tmp / "dashboard.log"):
