@@ -4,11 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: venv system-deps test test-fast demo bench chaos lint clean lock wheelhouse
+.PHONY: venv system-deps test test-fast demo bench chaos lint clean lock wheelhouse train-reader
 
 venv: $(STAMP)
 
-$(STAMP): requirements/dev.txt requirements/central.txt requirements/edge.txt requirements/deploy.txt
+$(STAMP): requirements/dev.txt requirements/central.txt requirements/edge.txt requirements/deploy.txt requirements/train.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements/dev.txt
@@ -44,6 +44,11 @@ lock: venv
 ## builds what it needs by itself; this fills the cache ahead, e.g. before going offline).
 wheelhouse: venv
 	$(BIN)/python scripts/wheelhouse
+
+## make train-reader: rebuild the Thai plate reader from ../shared/thai-plates (about 45 min on
+## 2 cores); prints the held-out figures and writes edge_agent/vision/models/thai_plate_reader.onnx.
+train-reader: venv
+	$(BIN)/python -m training
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,6 +1,13 @@
-"""Vision benchmark: plate accuracy (real photos, rendered Thai + Latin) and live-pipeline speed.
+"""Vision benchmark: plate accuracy (real Thai crops, real photos, rendered Thai + Latin) and speed.
 
     python -m bench.vision [--quick]
+
+Real Thai plates are the held-out split of ``../shared/thai-plates`` that ``python -m training``
+never trains on (by plate: see training/data.py), read in four views: the crop as Roboflow
+stored it (a 256x256 square stretch), resized to the plate's 2.24:1 shape, placed inside a
+larger grey frame, and stretched to 640x640; through the model alone and through the whole
+CPU path (plate finder + reader). "Scenes" paste those real crops into the real street
+photos' plate boxes (``../shared/plates``), so the finder has to find them.
 
 Pins itself to one CPU core (the targets are per core) and times with the thread's CPU
 time, so other load on a shared machine does not count. Uses the same detector and
@@ -23,17 +30,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from demo.render import composite_into_photo, random_thai, write_accuracy_set, write_demo_footage
 from edge_agent.vision.base import Box, Frame
 from edge_agent.vision.config import VisionSettings
 from edge_agent.vision.factory import build_recognizer
 from edge_agent.vision.pipeline import MotionGate
 from edge_agent.vision.plates import LATIN_FORMATS
 from edge_agent.vision.reader import PlateRecognizer
-from edge_agent.vision.render import composite_into_photo, random_thai, write_accuracy_set, write_demo_footage
 from edge_agent.vision.tracking import PlateTracker, TrackerOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / ".." / "shared" / "plates"
+REAL_DEV = ROOT / ".." / "shared" / "plates-dev"
+THAI = ROOT / ".." / "shared" / "thai-plates"
 WORK = ROOT / "var" / "bench-vision"
 EU_REGIONS = tuple(r for r in LATIN_FORMATS if r not in ("US", "BR"))
 REGIONS_BY_MANIFEST = {"US": ("US",), "BR": ("BR",), "EU": EU_REGIONS}
@@ -80,22 +89,132 @@ def _covers(outer: Box, inner: Box) -> bool:
     return ix * iy >= 0.5 * inner.area and outer.area <= 6 * inner.area
 
 
-def _real_rows() -> list[dict[str, str]]:
-    manifest = {r["file"]: r for r in csv.DictReader(open(REAL / "manifest.csv", encoding="utf-8"))}
-    boxes = {r["file"]: r for r in csv.DictReader(open(REAL / "bboxes.csv", encoding="utf-8"))}
-    return [dict(manifest[f], **{k: boxes[f][k] for k in "xywh"}) for f in manifest if f in boxes]
+def _real_rows(folder: Path = REAL) -> list[dict[str, str]]:
+    if not (folder / "manifest.csv").is_file():
+        return []
+    manifest = {r["file"]: r for r in csv.DictReader(open(folder / "manifest.csv", encoding="utf-8"))}
+    boxes = {r["file"]: r for r in csv.DictReader(open(folder / "bboxes.csv", encoding="utf-8"))}
+    return [dict(manifest[f], folder=str(folder), **{k: boxes[f][k] for k in "xywh"}) for f in manifest if f in boxes]
+
+
+@dataclass
+class ThaiScore:
+    """Registration and registration + province exact, over one view of the held-out crops."""
+
+    name: str
+    total: int = 0
+    registration: int = 0
+    both: int = 0
+    found: int = -1
+    seconds: list[float] | None = None
+
+    def add(self, read, truth_text: str, truth_province: str, seconds: float) -> None:
+        self.total += 1
+        text, province = (read.text, read.province) if read is not None else ("", "")
+        self.registration += text == truth_text
+        self.both += (text, province) == (truth_text, truth_province)
+        self.seconds = (self.seconds or []) + [seconds]
+
+    def row(self) -> str:
+        pct = lambda n: f"{100 * n / max(self.total, 1):.1f} %"  # noqa: E731
+        found = f"{100 * self.found / max(self.total, 1):.0f} %" if self.found >= 0 else "-"
+        ms = 1000 * statistics.median(self.seconds or [0.0])
+        return f"| {self.name} | {self.total} | {pct(self.registration)} | {pct(self.both)} | {found} | {ms:.1f} ms |"
+
+
+def _thai_held_out() -> list[dict[str, str]]:
+    from edge_agent.vision.thai_model import valid_line1
+    from training.data import Sample
+
+    rows = csv.DictReader(open(THAI / "manifest.csv", encoding="utf-8"))
+    return [r for r in rows if r["province"] and valid_line1(r["plate_text"])
+            and Sample(r["file"], r["plate_text"], r["province"]).held_out]
+
+
+def _views(image: np.ndarray) -> dict[str, np.ndarray]:
+    from training.data import in_grey_frame
+
+    shaped = cv2.resize(image, (224, 100), interpolation=cv2.INTER_AREA)
+    return {
+        "as stored (256x256 stretch)": image,
+        "2.24:1 plate shape": shaped,
+        "inside a larger grey frame": in_grey_frame(shaped, 0.6),
+        "640x640 stretch": cv2.resize(image, (640, 640)),
+    }
+
+
+def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], full_every: int) -> list[ThaiScore]:
+    """The Thai model alone on four views of every held-out crop; the whole CPU path on a share."""
+    from edge_agent.vision.thai_model import ThaiPlateModel
+
+    model = ThaiPlateModel(threads=1)
+    rec = _recognizer()
+    alone: dict[str, ThaiScore] = {}
+    full: dict[str, ThaiScore] = {}
+    scenes = ThaiScore("real Thai crops pasted into real street photos (finder + reader)", found=0)
+    commercial = [0, 0, 0]  # true commercial read as commercial, all read as commercial, all commercial
+    rng = random.Random(5)
+    for n, row in enumerate(rows):
+        image = cv2.imread(str(THAI / "images" / row["file"]))
+        for view, crop in _views(image).items():
+            started = time.thread_time()
+            read = model.read([crop])[0]
+            alone.setdefault(view, ThaiScore(f"model alone, {view}")).add(
+                read, row["plate_text"], row["province"], time.thread_time() - started
+            )
+            if view == "as stored (256x256 stretch)":
+                from edge_agent.vision.thai_model import vehicle_type
+
+                truth_c = len(row["plate_text"]) == 6 and row["plate_text"].isdigit()
+                said_c = vehicle_type(read.text) == "commercial"
+                commercial[0] += truth_c and said_c
+                commercial[1] += said_c
+                commercial[2] += truth_c
+            if n % full_every == 0 and view != "as stored (256x256 stretch)":
+                started = time.thread_time()
+                reads = rec.recognize(crop)
+                full.setdefault(view, ThaiScore(f"finder + reader, {view}")).add(
+                    reads[0] if reads else None, row["plate_text"], row["province"], time.thread_time() - started
+                )
+        if n % full_every == 0 and latin_rows:
+            photo_row = latin_rows[rng.randrange(len(latin_rows))]
+            photo = cv2.imread(str(Path(photo_row["folder"]) / photo_row["file"]))
+            box = Box(*(int(photo_row[k]) for k in "xywh"))
+            scene, pasted = _paste_plate(photo, image, box)
+            started = time.thread_time()
+            candidates = rec.detector.detect(scene)
+            reads = rec.reader.read(scene, candidates)
+            scenes.add(reads[0] if reads else None, row["plate_text"], row["province"], time.thread_time() - started)
+            scenes.found += any(c.box.iou(pasted) > 0.3 or _covers(c.box, pasted) for c in candidates)
+    out = list(alone.values()) + list(full.values()) + ([scenes] if scenes.total else [])
+    precision = commercial[0] / max(commercial[1], 1)
+    recall = commercial[0] / max(commercial[2], 1)
+    print(f"vehicle_type 'commercial' on the held-out crops: precision {100 * precision:.1f} %, "
+          f"recall {100 * recall:.1f} % ({commercial[2]} commercial plates)")
+    return out
+
+
+def _paste_plate(photo: np.ndarray, crop: np.ndarray, box: Box) -> tuple[np.ndarray, Box]:
+    """A real Thai crop at the plate's 2.24:1 shape over a real photo's plate box (same width)."""
+    scene = photo.copy()
+    w = max(60, box.w)
+    h = int(w / 2.24)
+    x = min(max(0, box.x + box.w // 2 - w // 2), scene.shape[1] - w)
+    y = min(max(0, box.y + box.h // 2 - h // 2), scene.shape[0] - h)
+    scene[y : y + h, x : x + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    return scene, Box(x, y, w, h)
 
 
 def bench_real(rows: list[dict[str, str]]) -> list[Score]:
     """Exact reads and detection recall on the shared real photos, two region settings."""
     default, per_country = (
-        Score("real photos, all Latin formats (default)"),
-        Score("real photos, formats of the photo's region (US / EU / BR)"),
+        Score("real Latin photos (plates + plates-dev), all Latin formats (default)"),
+        Score("real Latin photos (plates + plates-dev), formats of the photo's region (US / EU / BR)"),
     )
     rec_all = _recognizer()
     recs = {k: _recognizer(v) for k, v in REGIONS_BY_MANIFEST.items()}
     for row in rows:
-        image = cv2.imread(str(REAL / row["file"]))
+        image = cv2.imread(str(Path(row["folder"]) / row["file"]))
         box = Box(*(int(row[k]) for k in "xywh"))
         _score_image(rec_all, image, row["plate_text"], box, default)
         _score_image(recs.get(row["region"], rec_all), image, row["plate_text"], box, per_country)
@@ -117,7 +236,7 @@ def bench_rendered(count: int, rows: list[dict[str, str]]) -> list[Score]:
         comp = Score("rendered Thai in real photos' plate boxes")
         rng = random.Random(77)
         for row in rows:
-            photo = cv2.imread(str(REAL / row["file"]))
+            photo = cv2.imread(str(Path(row["folder"]) / row["file"]))
             box = Box(*(int(row[k]) for k in "xywh"))
             spec = random_thai(rng)
             image = composite_into_photo(photo, box, spec, rng)
@@ -205,8 +324,20 @@ def main(argv: list[str] | None = None) -> None:
     except (AttributeError, OSError):
         pass
     cv2.setNumThreads(1)
-    rows = _real_rows() if (REAL / "manifest.csv").is_file() else []
-    scores = bench_real(rows) if rows else []
+    rows = _real_rows(REAL)
+    latin_rows = rows + _real_rows(REAL_DEV)
+    if (THAI / "manifest.csv").is_file():
+        held = _thai_held_out()
+        thai = bench_thai(held[::4] if quick else held, rows, full_every=8 if quick else 4)
+        print("| real Thai plates, held out | plates | registration exact | registration + province exact "
+              "| plate found | median CPU / plate (1 thread) |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for t in thai:
+            print(t.row())
+        print()
+    else:
+        print(f"(real Thai plates skipped: {THAI} not found)\n")
+    scores = bench_real(latin_rows) if latin_rows else []
     scores += bench_rendered(40 if quick else 200, rows)
     print("| set | exact reads | plate detected | median CPU time / image (1 thread) |")
     print("|---|---|---|---|")

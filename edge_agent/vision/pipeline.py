@@ -334,6 +334,10 @@ class VisionPipeline:
             plate_jpeg=encode_jpeg(crop, q) if crop.size else None,
             plate_raw=read.raw,
             province=result.province,
+            province_confidence=(
+                None if result.province_confidence is None else round(result.province_confidence * 100, 1)
+            ),
+            vehicle_type=result.read.vehicle_type,
             box=(box.x, box.y, box.w, box.h),
             exposure_time=frame.exposure_time,
             analog_gain=frame.analog_gain,

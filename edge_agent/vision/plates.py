@@ -1,4 +1,4 @@
-"""Plate text rules: Thai plate parsing, Latin national formats, and plate-likeness.
+"""Plate text rules: Latin national formats and plate-likeness (Thai: thai_model.py).
 
 Pure functions, no I/O. The reader turns every piece of text it sees into a
 :class:`PlateText` (or ``None`` when it cannot be a plate); the one with the highest
@@ -7,95 +7,12 @@ Pure functions, no I/O. The reader turns every piece of text it sees into a
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-THAI_PROVINCES: tuple[str, ...] = (
-    "กรุงเทพมหานคร",
-    "กระบี่",
-    "กาญจนบุรี",
-    "กาฬสินธุ์",
-    "กำแพงเพชร",
-    "ขอนแก่น",
-    "จันทบุรี",
-    "ฉะเชิงเทรา",
-    "ชลบุรี",
-    "ชัยนาท",
-    "ชัยภูมิ",
-    "ชุมพร",
-    "เชียงราย",
-    "เชียงใหม่",
-    "ตรัง",
-    "ตราด",
-    "ตาก",
-    "นครนายก",
-    "นครปฐม",
-    "นครพนม",
-    "นครราชสีมา",
-    "นครศรีธรรมราช",
-    "นครสวรรค์",
-    "นนทบุรี",
-    "นราธิวาส",
-    "น่าน",
-    "บึงกาฬ",
-    "บุรีรัมย์",
-    "ปทุมธานี",
-    "ประจวบคีรีขันธ์",
-    "ปราจีนบุรี",
-    "ปัตตานี",
-    "พระนครศรีอยุธยา",
-    "พะเยา",
-    "พังงา",
-    "พัทลุง",
-    "พิจิตร",
-    "พิษณุโลก",
-    "เพชรบุรี",
-    "เพชรบูรณ์",
-    "แพร่",
-    "ภูเก็ต",
-    "มหาสารคาม",
-    "มุกดาหาร",
-    "แม่ฮ่องสอน",
-    "ยโสธร",
-    "ยะลา",
-    "ร้อยเอ็ด",
-    "ระนอง",
-    "ระยอง",
-    "ราชบุรี",
-    "ลพบุรี",
-    "ลำปาง",
-    "ลำพูน",
-    "เลย",
-    "ศรีสะเกษ",
-    "สกลนคร",
-    "สงขลา",
-    "สตูล",
-    "สมุทรปราการ",
-    "สมุทรสงคราม",
-    "สมุทรสาคร",
-    "สระแก้ว",
-    "สระบุรี",
-    "สิงห์บุรี",
-    "สุโขทัย",
-    "สุพรรณบุรี",
-    "สุราษฎร์ธานี",
-    "สุรินทร์",
-    "หนองคาย",
-    "หนองบัวลำภู",
-    "อ่างทอง",
-    "อำนาจเจริญ",
-    "อุดรธานี",
-    "อุตรดิตถ์",
-    "อุทัยธานี",
-    "อุบลราชธานี",
-)
-
-# Consonants used in plate series (all but the obsolete ฃ and ฅ).
+# Consonants the renderer draws in plate series (all but the obsolete ฃ and ฅ).
 THAI_PLATE_LETTERS = "กขคฆงจฉชซฌญฎฏฐฑฒณดตถทธนบปผฝพฟภมยรลวศษสหฬอฮ"
-_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
-_THAI_LINE1 = re.compile(rf"^([0-9]?)([{THAI_PLATE_LETTERS}]{{2}})([0-9]{{1,4}})$")
 
 # Latin formats per region: L letter, 9 digit, A either; {m,n} repeats the class before it.
 LATIN_FORMATS: dict[str, tuple[str, ...]] = {
@@ -132,35 +49,6 @@ class PlateText:
     region: str
     score: float
     province: str = ""
-
-
-def thai_digits_to_arabic(text: str) -> str:
-    """Map Thai digits (๐-๙) to Arabic ones; everything else is kept."""
-    return text.translate(_THAI_DIGITS)
-
-
-def snap_province(text: str, min_ratio: float = 0.5) -> tuple[str, float]:
-    """The nearest of the 77 province names and its similarity (``("", 0.0)`` when none is close)."""
-    cleaned = "".join(ch for ch in text if "\u0e00" <= ch <= "\u0e7f")
-    if not cleaned:
-        return "", 0.0
-    best, ratio = "", 0.0
-    for name in THAI_PROVINCES:
-        r = difflib.SequenceMatcher(None, cleaned, name).ratio()
-        if r > ratio:
-            best, ratio = name, r
-    return (best, ratio) if ratio >= min_ratio else ("", 0.0)
-
-
-def parse_thai(line1: str, line2: str = "") -> PlateText | None:
-    """Parse a Thai car plate: line 1 ``[digit]CC[1-4 digits]``, line 2 the province (optional)."""
-    compact = "".join(ch for ch in thai_digits_to_arabic(line1) if not ch.isspace() and ch not in _SEPARATORS)
-    compact = "".join(ch for ch in compact if ch.isdigit() or ch in THAI_PLATE_LETTERS)
-    if not _THAI_LINE1.match(compact):
-        return None
-    province, ratio = snap_province(line2)
-    score = 0.85 + 0.15 * ratio if province else 0.8
-    return PlateText(compact, "TH", score, province)
 
 
 def clean_latin(raw: str) -> str:

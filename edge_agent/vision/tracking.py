@@ -43,6 +43,7 @@ class VehicleResult:
     frame: Frame
     votes: int
     province: str = ""  # the most common province among the reads agreeing with the vote
+    province_confidence: float | None = None  # 0-1, mean score of the reads that gave it
 
 
 @dataclass(eq=False)
@@ -154,5 +155,12 @@ class PlateTracker:
         agreeing = [(r, f) for r, f in t.votes if r.text == text] or t.votes
         read, frame = max(agreeing, key=lambda rf: rf[0].sharpness * rf[0].confidence)
         provinces = Counter(r.province for r, _ in agreeing if r.province).most_common(1)
-        log.info("vehicle %d decided: %s (%d votes)", t.id, text, len(t.votes))
-        return VehicleResult(text, conf, read, frame, len(t.votes), provinces[0][0] if provinces else "")
+        province = provinces[0][0] if provinces else ""
+        scores = [
+            r.province_confidence for r, _ in agreeing if r.province == province and r.province_confidence is not None
+        ]
+        log.info("vehicle %d decided: %s %s (%d votes)", t.id, text, province, len(t.votes))
+        return VehicleResult(
+            text, conf, read, frame, len(t.votes), province,
+            sum(scores) / len(scores) if province and scores else None,
+        )

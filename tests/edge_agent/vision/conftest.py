@@ -53,21 +53,17 @@ def text_engine():
 
 
 @pytest.fixture(scope="session")
-def thai_ocr():
-    """Tesseract with Debian's Thai data, or skip (``make test`` installs it when run as root)."""
-    from edge_agent.vision.base import DetectorError
-    from edge_agent.vision.ocr import TesseractThai
+def thai_model():
+    """The shipped Thai plate model (edge_agent/vision/models/thai_plate_reader.onnx)."""
+    from edge_agent.vision.thai_model import ThaiPlateModel
 
-    try:
-        return TesseractThai()
-    except DetectorError as exc:
-        pytest.skip(f"Thai OCR unavailable: {exc}")
+    return ThaiPlateModel(threads=1)
 
 
 @pytest.fixture(scope="session")
-def recognizer(text_engine, thai_ocr):
-    """The CPU recognizer (PP-OCR + Tesseract Thai) the CLI and pipeline use."""
+def recognizer(text_engine, thai_model):
+    """The CPU recognizer (PP-OCR plate finder + Latin reader, Thai model) the CLI and pipeline use."""
     from edge_agent.vision.cpu import CpuPlateDetector
     from edge_agent.vision.reader import PlateReader, PlateRecognizer, ReaderOptions
 
-    return PlateRecognizer(CpuPlateDetector(text_engine), PlateReader(text_engine, thai_ocr, ReaderOptions()))
+    return PlateRecognizer(CpuPlateDetector(text_engine), PlateReader(text_engine, thai_model, ReaderOptions()))

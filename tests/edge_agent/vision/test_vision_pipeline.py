@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from demo.render import write_demo_footage
 from edge_agent.events import PlateEvent, Status
 from edge_agent.vision.base import DetectorError
 from edge_agent.vision.config import VisionSettings
 from edge_agent.vision.pipeline import MotionGate, VisionPipeline
-from edge_agent.vision.render import write_demo_footage
 from edge_agent.vision.sources import FolderSource
 
 
@@ -105,7 +105,7 @@ def test_detector_that_cannot_load_shows_fail(tmp_path):
     cv2.imwrite(str(folder / "0.png"), np.zeros((90, 160, 3), np.uint8))
 
     def broken():
-        raise DetectorError("no tesseract-ocr-tha")
+        raise DetectorError("Thai plate model not found: /nowhere/thai_plate_reader.onnx")
 
     pipe = VisionPipeline(
         VisionSettings(camera_source=str(folder), replay_fps=50), ListSink(), recognizer_factory=broken
@@ -113,7 +113,7 @@ def test_detector_that_cannot_load_shows_fail(tmp_path):
     pipe.start_detection()
     try:
         assert _wait_for(lambda: pipe.health()[1].status == Status.FAIL)
-        assert "tesseract" in pipe.health()[1].message
+        assert "Thai plate model not found" in pipe.health()[1].message
         assert pipe.health()[0].status == Status.PASS
     finally:
         pipe.close()

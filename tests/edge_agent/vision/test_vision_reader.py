@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.vision.render import random_latin, random_thai, render_sample
+from demo.render import random_latin, random_thai, render_sample
 
 
 def test_reads_rendered_thai_plates_with_province(recognizer):
@@ -53,7 +53,7 @@ def test_real_photos_sample(recognizer, real_plates):
 
 
 @pytest.mark.slow
-def test_read_plates_command_prints_json_lines(tmp_path, thai_ocr):
+def test_read_plates_command_prints_json_lines(tmp_path):
     """read-plates prints one JSON line per image, best read first, and exit 1 for a bad file."""
     rng = random.Random(2)
     sample = render_sample(rng, random_latin(rng))

@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .base import Box, VisionError
-from .plates import LATIN_FORMATS, THAI_PLATE_LETTERS, THAI_PROVINCES
+from edge_agent.vision.base import Box, VisionError
+from edge_agent.vision.plates import LATIN_FORMATS, THAI_PLATE_LETTERS
+from fleet_protocol.provinces import THAI_PROVINCES
 
 log = logging.getLogger(__name__)
 
