@@ -122,7 +122,7 @@ def _load_user(login_id: str, wrapper):
         user = get_user(fleet().engine, int(user_id))
     except ValueError:
         return None
-    return wrapper(user) if user and str(user.session_version) == version else None
+    return wrapper(user) if user and not user.disabled and str(user.session_version) == version else None
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -6,6 +6,7 @@
     python -m dashboard users passwd NAME
     python -m dashboard users remove NAME
     python -m dashboard users logout NAME        # end every login of NAME (a lost or stolen cookie)
+    python -m dashboard corrections export DIR [--since DATE]   # corrected reads: labels.csv + crops/
 
 Settings come from the environment (docs/dashboard.md), optionally from
 ``--env-file``. Passwords are read from the terminal, or from stdin with
@@ -17,10 +18,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import date, datetime, time
 from pathlib import Path
 
 from fleet_protocol.settings import SettingsError, settings_help
 from fleet_store import db
+from fleet_store.audit import AuditEntry, record
+from fleet_store.corrections import export_labelled
 from fleet_store.logs import setup_logging
 
 from .config import DashboardSettings
@@ -55,7 +59,34 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("username")
     logout = actions.add_parser("logout", help="end every login of a user (cookies and open live pages)")
     logout.add_argument("username")
+    corrections = sub.add_parser("corrections", help="misread corrections")
+    corrections_actions = corrections.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = corrections_actions.add_parser(
+        "export", help="write corrected detections as a labelled set (labels.csv + crops/) for retraining")
+    export.add_argument("directory", type=Path)
+    export.add_argument("--since", type=_day, help="only corrections made since this date (YYYY-MM-DD, fleet zone)")
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date like 2026-11-30: {text!r}") from None
+
+
+def _since(settings: DashboardSettings, day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), settings.tz) if day else None
+
+
+def _corrections(settings: DashboardSettings, args) -> int:
+    engine = db.make_engine(settings.central_db_url)
+    db.upgrade(engine)
+    written = export_labelled(engine, settings.image_dir, args.directory, _since(settings, args.since))
+    record(engine, AuditEntry("cli", "export", "corrections", None, "",
+                              {"directory": str(args.directory), "rows": written.rows}))
+    print(f"{written.rows} corrected detections, {written.crops} crops -> {written.labels}")
+    return 0
 
 
 def _password(from_stdin: bool) -> str:
@@ -103,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "users":
             return _users(settings, args)
+        if args.command == "corrections":
+            return _corrections(settings, args)
         setup_logging(settings.log_level, settings.log_file, settings.log_format)
         from . import create_app
         from .serve import serve
