@@ -216,6 +216,7 @@ audit_log = Table(
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_plate", "plate"),
     Index("ix_audit_log_actor_at", "actor", "at"),
+    Index("ix_audit_log_action_id", "action", "id"),
 )
 
 # --------------------------------------------------------------------------- operator's console (revision 0007)

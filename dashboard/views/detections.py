@@ -37,7 +37,7 @@ bp = Blueprint("detections", __name__)
 MAX_ID = 2**63 - 1
 
 
-def _local_time(text: str | None, tz) -> datetime | None:
+def parse_local_time(text: str | None, tz) -> datetime | None:
     """A ``datetime-local`` form value read in the fleet's zone."""
     if not text:
         return None
@@ -69,12 +69,12 @@ def query_from_args(args, tz) -> SearchQuery:
     """Build a :class:`SearchQuery` from request arguments; raises :class:`SearchError` on bad input."""
     return SearchQuery(plate=args.get("plate", "")[:32], province=args.get("province", "")[:64],
                        checkpoint_id=args.get("checkpoint", "")[:64],
-                       start=_local_time(args.get("start"), tz), end=_local_time(args.get("end"), tz),
+                       start=parse_local_time(args.get("start"), tz), end=parse_local_time(args.get("end"), tz),
                        min_confidence=_number(args.get("min_confidence")),
-                       before_id=_row_id(args.get("before")))
+                       before_id=parse_row_id(args.get("before")))
 
 
-def _row_id(text: str | None) -> int | None:
+def parse_row_id(text: str | None) -> int | None:
     value = _number(text, int)
     if value is not None and not 1 <= value <= MAX_ID:
         raise SearchError(f"'before' must be a row id between 1 and {MAX_ID}")

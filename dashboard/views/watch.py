@@ -9,11 +9,20 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from fleet_store.lists import EntryFields, ListError, ListKind, add_entry, catches, list_entries, remove_entry
+from fleet_store.lists import (
+    EntryFields,
+    ListError,
+    ListKind,
+    add_entry,
+    catches,
+    get_entry,
+    list_entries,
+    remove_entry,
+)
 
 from .. import queries
 from ..context import fleet
-from .common import admin_required
+from .common import admin_required, audit
 
 bp = Blueprint("watch", __name__)
 
@@ -46,10 +55,12 @@ def add():
     if form.validate_on_submit():
         try:
             fields = EntryFields(form.pattern.data, form.province.data or "", form.note.data or "")
-            add_entry(fleet().engine, ListKind.WATCH, fields, current_user.username)
+            entry = add_entry(fleet().engine, ListKind.WATCH, fields, current_user.username)
         except ListError as exc:
             flash(str(exc), "error")
         else:
+            audit("list.add", f"watchlist:{entry.id}", plate=entry.pattern, province=entry.province,
+                  note=entry.fields.note)
             flash(_("Added to the watchlist."), "info")
     else:
         flash(_("Enter a plate or pattern."), "error")
@@ -61,5 +72,7 @@ def add():
 @admin_required
 def delete(entry_id: int):
     if RemoveForm().validate_on_submit():
-        remove_entry(fleet().engine, ListKind.WATCH, entry_id)
+        entry = get_entry(fleet().engine, ListKind.WATCH, entry_id)
+        if entry is not None and remove_entry(fleet().engine, ListKind.WATCH, entry_id):
+            audit("list.remove", f"watchlist:{entry_id}", plate=entry.pattern, province=entry.province)
     return redirect(url_for("watch.watchlist"))

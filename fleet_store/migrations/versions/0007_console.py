@@ -3,7 +3,8 @@
 ``detection_corrections`` keeps every correction of a detection's read (who,
 when, before, after); ``lpr_detections`` holds the corrected read, and the first
 correction's ``before_*`` is the original. ``users.disabled`` locks an account
-without deleting it (its audit trail keeps the name).
+without deleting it (its audit trail keeps the name). The audit page filters by
+action, hence ``ix_audit_log_action_id``.
 
 Revision ID: 0007
 Revises: 0005
@@ -41,9 +42,11 @@ def upgrade() -> None:
     )
     op.create_index('ix_detection_corrections_detection', 'detection_corrections', ['detection_id', 'id'])
     op.create_index('ix_detection_corrections_before_plate', 'detection_corrections', ['before_plate'])
+    op.create_index('ix_audit_log_action_id', 'audit_log', ['action', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_audit_log_action_id', table_name='audit_log')
     op.drop_table('detection_corrections')
     with op.batch_alter_table('users') as batch:
         batch.drop_column('disabled')
