@@ -126,9 +126,9 @@ def _load_user(login_id: str, wrapper):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import audit, auth, detections, overview, stats, watch
+    from .views import audit, auth, detections, overview, stats, users, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, overview, detections, stats, watch, audit):
+    for module in (auth, overview, detections, stats, watch, audit, users):
         app.register_blueprint(module.bp)
     register_template_helpers(app)
