@@ -9,6 +9,8 @@
     python -m dashboard users remove NAME
     python -m dashboard users logout NAME        # end every login of NAME (a lost or stolen cookie)
     python -m dashboard corrections export DIR [--since DATE]   # corrected reads: labels.csv + crops/
+    python -m dashboard lists export watchlist|allowlist [-o FILE]   # CSV, UTF-8 with BOM
+    python -m dashboard lists import watchlist|allowlist FILE        # all lines or none; errors per line
     python -m dashboard audit --since DATE [--until DATE] [--actor U] [--action A] [--plate P] [--csv]
 
 Settings come from the environment (docs/dashboard.md), optionally from
@@ -31,6 +33,7 @@ from fleet_store import db
 from fleet_store.audit import AuditEntry, AuditFilter, record
 from fleet_store.audit import stream as audit_stream
 from fleet_store.corrections import export_labelled
+from fleet_store.lists import ListError, ListKind, decode_csv, export_csv, import_csv
 from fleet_store.logs import setup_logging
 
 from .config import DashboardSettings
@@ -77,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write corrected detections as a labelled set (labels.csv + crops/) for retraining")
     export.add_argument("directory", type=Path)
     export.add_argument("--since", type=_day, help="only corrections made since this date (YYYY-MM-DD, fleet zone)")
+    lists = sub.add_parser("lists", help="watchlist and allow-list as CSV")
+    lists_actions = lists.add_subparsers(dest="action", metavar="ACTION", required=True)
+    list_export = lists_actions.add_parser("export", help="write a list as CSV (stdout, or -o FILE)")
+    list_export.add_argument("list", choices=[k.value for k in ListKind])
+    list_export.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    list_import = lists_actions.add_parser("import", help="add or update every line of a CSV (or nothing)")
+    list_import.add_argument("list", choices=[k.value for k in ListKind])
+    list_import.add_argument("file", type=Path)
     audit = sub.add_parser("audit", help="print the audit log (oldest first)")
     audit.add_argument("--since", type=_day, required=True, help="from this date (YYYY-MM-DD, fleet zone)")
     audit.add_argument("--until", type=_day, help="before this date (YYYY-MM-DD, fleet zone)")
@@ -117,6 +128,32 @@ def _audit(settings: DashboardSettings, args) -> int:
         else:
             print(f"{at}  {e.actor:<16} {e.action:<14} {e.subject:<24} {e.plate or '-':<12} {e.remote or '-':<15} "
                   f"{detail}")
+    return 0
+
+
+def _lists(settings: DashboardSettings, args) -> int:
+    engine = db.make_engine(settings.central_db_url)
+    db.upgrade(engine)
+    kind = ListKind(args.list)
+    if args.action == "export":
+        text = export_csv(engine, kind, settings.tz)
+        if args.output:
+            args.output.write_text(text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        record(engine, AuditEntry("cli", "list.export", kind.value, None, "", {"rows": text.count("\n") - 1}))
+        return 0
+    try:
+        result = import_csv(engine, kind, decode_csv(args.file.read_bytes()), "cli", settings.tz)
+    except (ListError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if result.errors:
+        print("nothing imported:", *result.errors, sep="\n  ", file=sys.stderr)
+        return 1
+    record(engine, AuditEntry("cli", "list.import", kind.value, None, "",
+                              {"added": result.added, "updated": result.updated, "file": str(args.file)[:100]}))
+    print(f"{kind.value}: {result.added} added, {result.updated} updated")
     return 0
 
 
@@ -189,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             return _corrections(settings, args)
         if args.command == "audit":
             return _audit(settings, args)
+        if args.command == "lists":
+            return _lists(settings, args)
         setup_logging(settings.log_level, settings.log_file, settings.log_format)
         from . import create_app
         from .serve import serve
