@@ -238,3 +238,16 @@ detection_corrections = Table(
 )
 """Misread corrections (``fleet_store.corrections``): ``lpr_detections`` holds the corrected read;
 the first correction's ``before_*`` is what the checkpoint read."""
+
+plate_holds = Table(
+    "plate_holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plate", String(32), nullable=False, comment="normalised (fleet_store.lists.normalise)"),
+    Column("province", String(64), nullable=False, server_default="", comment="empty: every province"),
+    Column("reason", String(255), nullable=False, server_default=""),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("plate", "province", name="uq_plate_holds_plate_province"),
+)
+"""Legal holds (``fleet_store.pdpa``): a registration under hold cannot be erased."""

@@ -1,10 +1,11 @@
-"""Operator's console: misread corrections and disabled users.
+"""Operator's console: misread corrections, disabled users, legal holds on plates.
 
 ``detection_corrections`` keeps every correction of a detection's read (who,
 when, before, after); ``lpr_detections`` holds the corrected read, and the first
 correction's ``before_*`` is the original. ``users.disabled`` locks an account
 without deleting it (its audit trail keeps the name). The audit page filters by
-action, hence ``ix_audit_log_action_id``.
+action, hence ``ix_audit_log_action_id``. ``plate_holds`` lists registrations
+under a legal hold, which ``plates erase`` refuses to erase.
 
 Revision ID: 0007
 Revises: 0005
@@ -43,9 +44,22 @@ def upgrade() -> None:
     op.create_index('ix_detection_corrections_detection', 'detection_corrections', ['detection_id', 'id'])
     op.create_index('ix_detection_corrections_before_plate', 'detection_corrections', ['before_plate'])
     op.create_index('ix_audit_log_action_id', 'audit_log', ['action', 'id'])
+    op.create_table(
+        'plate_holds',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('plate', sa.String(length=32), nullable=False, comment='normalised (fleet_store.lists.normalise)'),
+        sa.Column('province', sa.String(length=64), server_default='', nullable=False,
+                  comment='empty: every province'),
+        sa.Column('reason', sa.String(length=255), server_default='', nullable=False),
+        sa.Column('created_by', sa.String(length=64), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('plate', 'province', name='uq_plate_holds_plate_province'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('plate_holds')
     op.drop_index('ix_audit_log_action_id', table_name='audit_log')
     op.drop_table('detection_corrections')
     with op.batch_alter_table('users') as batch:
