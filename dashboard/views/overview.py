@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import login_required
 
 from .. import queries
 from ..context import fleet
 from ..fleetmap import FleetMap, Place, build_map
+from ..fleetview import FleetQuery, fleet_page, problems_of
 from ..queries import CheckpointSummary
 
 bp = Blueprint("fleet", __name__)
@@ -29,11 +30,17 @@ def map_of(summaries: list[CheckpointSummary]) -> tuple[FleetMap, list[str]]:
 @bp.route("/")
 @login_required
 def overview():
+    """Problems first, filtered by site/state/text, 50 per page; counts over the whole fleet."""
     summaries = queries.fleet_overview(fleet().engine)
-    counts = {status: sum(1 for s in summaries if s.status == status) for status in ("online", "offline", "never")}
-    fleet_map, unplaced = map_of(summaries)
-    return render_template("overview.html", checkpoints=summaries, counts=counts, map=fleet_map,
-                           unplaced=unplaced)
+    wanted = FleetQuery.from_args(request.args)
+    page = fleet_page(summaries, wanted)
+    fleet_map, unplaced = map_of(page.matching)
+    filters = {k: v for k, v in (("site", wanted.site), ("state", wanted.state), ("q", wanted.text)) if v}
+    pager = {n: url_for("fleet.overview", **filters, page=n) for n in (page.page - 1, page.page + 1)
+             if 1 <= n <= page.pages}
+    return render_template("overview.html", checkpoints=page.rows, page=page, query=wanted, filters=filters,
+                           pager=pager, counts=page.counts, problems=problems_of, map=fleet_map, unplaced=unplaced,
+                           states={s.checkpoint_id: s.status for s in summaries})
 
 
 @bp.route("/live")
