@@ -4,6 +4,7 @@
     python -m dashboard users add NAME [--role admin|editor|viewer]   # asks for the password
     python -m dashboard users list
     python -m dashboard users role NAME admin|editor|viewer
+    python -m dashboard users sites NAME "Site A,Site B"   # a viewer/editor sees only these sites ("" = all)
     python -m dashboard users disable|enable NAME  # lock an account (ends its logins) / unlock it
     python -m dashboard users passwd NAME
     python -m dashboard users remove NAME
@@ -38,7 +39,17 @@ from fleet_store.logs import setup_logging
 
 from .config import DashboardSettings
 from .errors import DashboardError
-from .users import Role, add_user, end_sessions_of, list_users, remove_user, set_disabled, set_password, set_role
+from .users import (
+    Role,
+    add_user,
+    end_sessions_of,
+    list_users,
+    remove_user,
+    set_disabled,
+    set_password,
+    set_role,
+    set_sites,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value,
                      help="admin manages lists, users, audit; editor corrects reads; viewer only looks (default)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--sites", default="", help="comma-separated sites a viewer or editor may see (default: all)")
     actions.add_parser("list", help="list users and roles")
     passwd = actions.add_parser("passwd", help="set a user's password")
     passwd.add_argument("username")
@@ -68,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("username")
     logout = actions.add_parser("logout", help="end every login of a user (cookies and open live pages)")
     logout.add_argument("username")
+    sites = actions.add_parser("sites", help="limit a viewer or editor to some sites (no SITES: every site)")
+    sites.add_argument("username")
+    sites.add_argument("sites", nargs="?", default="", help="comma-separated, e.g. 'Site A,Site B'")
     role = actions.add_parser("role", help="change a user's role (never the last admin's)")
     role.add_argument("username")
     role.add_argument("role", choices=[r.value for r in Role])
@@ -180,7 +195,8 @@ def _users(settings: DashboardSettings, args) -> int:
     engine = db.make_engine(settings.central_db_url)
     db.upgrade(engine)
     if args.action == "add":
-        user = add_user(engine, args.username, _password(args.password_stdin), Role(args.role))
+        user = add_user(engine, args.username, _password(args.password_stdin), Role(args.role),
+                        args.sites.split(","))
         print(f"user {user.username} added ({user.role.value})")
     elif args.action == "passwd":
         set_password(engine, args.username, _password(args.password_stdin))
@@ -194,18 +210,24 @@ def _users(settings: DashboardSettings, args) -> int:
     elif args.action == "role":
         set_role(engine, args.username, Role(args.role))
         print(f"{args.username} is now {args.role}")
+    elif args.action == "sites":
+        user = set_sites(engine, args.username, args.sites.split(","))
+        print(f"{args.username} sees {', '.join(user.sites) or 'every site'}")
     elif args.action in ("disable", "enable"):
         set_disabled(engine, args.username, args.action == "disable")
         print(f"{args.username} {args.action}d")
     if args.action != "list":
         detail = {"role": args.role} if args.action in ("add", "role") else {}
+        if args.action in ("add", "sites"):
+            detail["sites"] = args.sites
         action = "password" if args.action == "passwd" else args.action
         record(engine, AuditEntry("cli", f"user.{action}", f"user:{args.username}", None, "", detail))
     else:
-        print(f"{'USER':<24} {'ROLE':<8} {'LANGUAGE':<9} {'STATE':<9} CREATED")
+        print(f"{'USER':<24} {'ROLE':<8} {'LANGUAGE':<9} {'STATE':<9} {'CREATED':<26} SITES")
         for user in list_users(engine):
             print(f"{user.username:<24} {user.role.value:<8} {user.locale or 'browser':<9} "
-                  f"{'disabled' if user.disabled else 'enabled':<9} {user.created_at.isoformat(timespec='seconds')}")
+                  f"{'disabled' if user.disabled else 'enabled':<9} {user.created_at.isoformat(timespec='seconds'):<26}"
+                  f"{','.join(user.sites) if user.sites and not user.is_admin else 'all'}")
     return 0
 
 

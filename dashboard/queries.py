@@ -175,11 +175,14 @@ def connection_history(engine: Engine, checkpoint_id: str, limit: int = 50) -> l
     return [ConnectionEvent(r.at, r.event, r.remote, r.detail) for r in rows]
 
 
-def recent_detections(engine: Engine, limit: int = 50, checkpoint_id: str | None = None) -> list:
-    """The newest detections (rows), newest first."""
+def recent_detections(engine: Engine, limit: int = 50, checkpoint_id: str | None = None,
+                      checkpoint_ids: frozenset[str] | None = None) -> list:
+    """The newest detections (rows), newest first; only of ``checkpoint_ids`` when given (a user's sites)."""
     query = select(lpr_detections).order_by(lpr_detections.c.id.desc()).limit(limit)
     if checkpoint_id is not None:
         query = query.where(lpr_detections.c.checkpoint_id == checkpoint_id)
+    if checkpoint_ids is not None:
+        query = query.where(lpr_detections.c.checkpoint_id.in_(sorted(checkpoint_ids)))
     with engine.connect() as conn:
         return conn.execute(query).all()
 
@@ -218,13 +221,18 @@ def _hour_expr(dialect: str):
     return func.strftime("%Y-%m-%d %H:00:00", column)
 
 
-def detection_counts(engine: Engine, start: datetime, end: datetime, by: str, tz) -> Counts:
-    """Detections per checkpoint per hour (``by="hour"``) or per local day (``"day"``) in [start, end)."""
+def detection_counts(engine: Engine, start: datetime, end: datetime, by: str, tz,
+                     checkpoint_ids: frozenset[str] | None = None) -> Counts:
+    """Detections per checkpoint per hour (``by="hour"``) or per local day (``"day"``) in [start, end);
+    only of ``checkpoint_ids`` when given."""
     hour = _hour_expr(engine.dialect.name).label("hour")
+    query = (select(lpr_detections.c.checkpoint_id, hour, func.count().label("n"))
+             .where(lpr_detections.c.timestamp >= start, lpr_detections.c.timestamp < end)
+             .group_by(lpr_detections.c.checkpoint_id, hour))
+    if checkpoint_ids is not None:
+        query = query.where(lpr_detections.c.checkpoint_id.in_(sorted(checkpoint_ids)))
     with engine.connect() as conn:
-        rows = conn.execute(select(lpr_detections.c.checkpoint_id, hour, func.count().label("n"))
-                            .where(lpr_detections.c.timestamp >= start, lpr_detections.c.timestamp < end)
-                            .group_by(lpr_detections.c.checkpoint_id, hour)).all()
+        rows = conn.execute(query).all()
     grouped: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         grouped[row.checkpoint_id][_bucket(_as_utc(row.hour), by, tz)] += row.n

@@ -43,6 +43,9 @@ def register_handlers(socketio: SocketIO) -> None:
         if not current_user.is_authenticated:
             log.info("realtime: refused an unauthenticated Socket.IO connection")
             return False
+        if current_user.limited_to is not None:  # live events carry every site's data: none for them
+            log.info("realtime: refused a Socket.IO connection of site-limited user %s", current_user.username)
+            return False
         sockets = current_app.extensions["fleet"].sockets
         if sockets is not None:
             sockets.add(request.sid, int(current_user.id), current_user.session_version)

@@ -46,6 +46,7 @@ class SearchQuery:
     end: datetime | None = None
     min_confidence: float | None = None
     before_id: int | None = None
+    checkpoint_ids: frozenset[str] | None = None  # the user's sites; None: every checkpoint
 
     def __post_init__(self) -> None:
         if self.start and self.end and self.start >= self.end:
@@ -88,6 +89,8 @@ def _statement(engine: Engine, query: SearchQuery):
                                     | t.id.in_(_corrected(c.before_province == query.province)))
     if query.checkpoint_id:
         statement = statement.where(t.checkpoint_id == query.checkpoint_id)
+    if query.checkpoint_ids is not None:
+        statement = statement.where(t.checkpoint_id.in_(sorted(query.checkpoint_ids)))
     if query.start:
         statement = statement.where(t.timestamp >= query.start)
     if query.end:

@@ -170,6 +170,8 @@ users = Table(
            comment="bumped on logout, password change and 'users logout': older logins stop working (0004)"),
     Column("disabled", Boolean, nullable=False, server_default="0",
            comment="1: cannot log in; existing logins ended (0007)"),
+    Column("sites", String(600), nullable=False, server_default="",
+           comment="comma-separated sites a viewer or editor may see; empty: every site (0007)"),
 )
 
 

@@ -229,5 +229,5 @@
 
   if (page === "health" && window.uPlot) healthCharts();
   if (page === "stats" && window.uPlot) statsChart();
-  connect();
+  if (cfg.live !== false) connect();  // users limited to sites get no live events (the server refuses them)
 })();

@@ -26,6 +26,7 @@ class LoginUser(UserMixin):
         self.username = user.username
         self.is_admin = user.is_admin
         self.can_correct = user.can_correct
+        self.limited_to = user.limited_to
         self.locale = user.locale
         self.role = user.role.value
         self.session_version = user.session_version

@@ -5,13 +5,15 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime
 
-from flask import Flask, abort, request
+from flask import Flask, abort, g, request
 from flask_babel import get_locale
 from flask_login import current_user
+from sqlalchemy import select
 
 from fleet_protocol import THAI_PROVINCES
 from fleet_store.audit import AuditEntry, record
 from fleet_store.lists import ListKind, list_entries
+from fleet_store.schema import checkpoints
 
 from ..context import fleet
 
@@ -40,6 +42,26 @@ def editor_required(view):
     return wrapper
 
 
+def visible_checkpoints() -> frozenset[str] | None:
+    """Ids of the checkpoints the current user may see, or None for every one (admins and users not
+    limited to sites). Every view that shows detections, health or checkpoints filters with it."""
+    sites = current_user.limited_to if current_user.is_authenticated else frozenset()
+    if sites is None:
+        return None
+    if "visible_checkpoints" not in g:
+        with fleet().engine.connect() as conn:
+            g.visible_checkpoints = frozenset(conn.execute(
+                select(checkpoints.c.checkpoint_id).where(checkpoints.c.site.in_(sorted(sites)))).scalars())
+    return g.visible_checkpoints
+
+
+def require_visible(checkpoint_id: str) -> None:
+    """404 (as if it did not exist) when the current user may not see ``checkpoint_id``."""
+    scope = visible_checkpoints()
+    if scope is not None and checkpoint_id not in scope:
+        abort(404)
+
+
 def audit(action: str, subject: str = "", plate: str | None = None, actor: str | None = None, **detail) -> None:
     """Record that the current user did ``action`` from this request's client address (fleet_store.audit)."""
     if actor is None:
@@ -63,8 +85,9 @@ def register_template_helpers(app: Flask) -> None:
         entries = list_entries(fleet().engine, ListKind.WATCH, datetime.now(UTC)) \
             if current_user.is_authenticated else []
         watch = [[e.pattern, e.province] for e in entries]
+        live = current_user.is_authenticated and current_user.limited_to is None
         return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch,
-                "provinces": THAI_PROVINCES}
+                "provinces": THAI_PROVINCES, "live_updates": live}
 
     tiles = fleet_settings(app).tiles_origin
     policy = ("default-src 'self'; img-src 'self' data:" + (f" {tiles}" if tiles else "") + "; "

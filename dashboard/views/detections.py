@@ -31,7 +31,7 @@ from .. import queries
 from ..context import fleet
 from ..errors import SearchError
 from ..search import SearchQuery, export_csv, search
-from .common import audit, editor_required
+from .common import audit, editor_required, require_visible, visible_checkpoints
 
 bp = Blueprint("detections", __name__)
 MAX_ID = 2**63 - 1
@@ -71,7 +71,7 @@ def query_from_args(args, tz) -> SearchQuery:
                        checkpoint_id=args.get("checkpoint", "")[:64],
                        start=parse_local_time(args.get("start"), tz), end=parse_local_time(args.get("end"), tz),
                        min_confidence=_number(args.get("min_confidence")),
-                       before_id=parse_row_id(args.get("before")))
+                       before_id=parse_row_id(args.get("before")), checkpoint_ids=visible_checkpoints())
 
 
 def parse_row_id(text: str | None) -> int | None:
@@ -127,6 +127,7 @@ def detail(detection_id: int):
     row = queries.detection(fleet().engine, detection_id)
     if row is None:
         abort(404)
+    require_visible(row.checkpoint_id)
     audit("view", f"detection:{detection_id}", plate=row.license_plate)
     image_dir = fleet().settings.image_dir
     return render_template("detail.html", d=row, corrections=corrections_of(fleet().engine, detection_id),
@@ -146,6 +147,10 @@ class CorrectionForm(FlaskForm):
 @editor_required
 def correct_read(detection_id: int):
     """Correct a misread registration and/or province (admins and editors); the original read is kept."""
+    row = queries.detection(fleet().engine, detection_id)
+    if row is None:
+        abort(404)
+    require_visible(row.checkpoint_id)
     form = CorrectionForm()
     if not form.validate_on_submit():
         flash(_("Enter the registration (up to 32 characters)."), "error")
@@ -154,8 +159,6 @@ def correct_read(detection_id: int):
             correct(fleet().engine, detection_id, form.plate.data, form.province.data or "",
                     current_user.username, request.remote_addr or "", form.note.data or "")
         except CorrectionError as exc:
-            if queries.detection(fleet().engine, detection_id) is None:
-                abort(404)
             flash(str(exc), "error")
         else:
             flash(_("Read corrected; the original read is kept."), "info")
@@ -178,6 +181,8 @@ def plate_image(detection_id: int):
 
 def _stored_jpeg(detection_id: int, column: str):
     row = queries.detection(fleet().engine, detection_id)
+    if row is not None:
+        require_visible(row.checkpoint_id)
     path = queries.image_file(fleet().settings.image_dir, getattr(row, column)) if row else None
     if path is None:
         abort(404)

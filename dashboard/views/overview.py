@@ -12,6 +12,7 @@ from ..context import fleet
 from ..fleetmap import FleetMap, Place, build_map
 from ..fleetview import FleetQuery, fleet_page, problems_of
 from ..queries import CheckpointSummary
+from .common import require_visible, visible_checkpoints
 
 bp = Blueprint("fleet", __name__)
 HEALTH_RANGES = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(days=1),
@@ -31,7 +32,8 @@ def map_of(summaries: list[CheckpointSummary]) -> tuple[FleetMap, list[str]]:
 @login_required
 def overview():
     """Problems first, filtered by site/state/text, 50 per page; counts over the whole fleet."""
-    summaries = queries.fleet_overview(fleet().engine)
+    scope = visible_checkpoints()
+    summaries = [s for s in queries.fleet_overview(fleet().engine) if scope is None or s.checkpoint_id in scope]
     wanted = FleetQuery.from_args(request.args)
     page = fleet_page(summaries, wanted)
     fleet_map, unplaced = map_of(page.matching)
@@ -46,7 +48,7 @@ def overview():
 @bp.route("/live")
 @login_required
 def live():
-    rows = queries.recent_detections(fleet().engine, limit=50)
+    rows = queries.recent_detections(fleet().engine, limit=50, checkpoint_ids=visible_checkpoints())
     return render_template("live.html", detections=rows)
 
 
@@ -54,6 +56,7 @@ def live():
 @login_required
 def health(checkpoint_id: str):
     engine = fleet().engine
+    require_visible(checkpoint_id)
     summary = queries.checkpoint_summary(engine, checkpoint_id)
     if summary is None:
         abort(404)

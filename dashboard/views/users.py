@@ -11,8 +11,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
+
+from fleet_store.schema import checkpoints
 
 from .. import users as store
 from ..context import fleet
@@ -28,10 +31,15 @@ class AddUserForm(FlaskForm):
     username = StringField("username", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("password", validators=[DataRequired(), Length(max=256)])
     role = SelectField("role", choices=ROLES, default=Role.VIEWER.value)
+    sites = StringField("sites", validators=[Length(max=600)])
 
 
 class RoleForm(FlaskForm):
     role = SelectField("role", choices=ROLES)
+
+
+class SitesForm(FlaskForm):
+    sites = StringField("sites", validators=[Length(max=600)])
 
 
 class PasswordForm(FlaskForm):
@@ -47,7 +55,17 @@ class ActionForm(FlaskForm):
 @admin_required
 def users_page():
     return render_template("users.html", users=store.list_users(fleet().engine), add=AddUserForm(),
-                           role_form=RoleForm(), password_form=PasswordForm(), action=ActionForm(), roles=ROLES)
+                           role_form=RoleForm(), password_form=PasswordForm(), action=ActionForm(), roles=ROLES,
+                           sites_form=SitesForm(), known_sites=_known_sites())
+
+
+def _known_sites() -> list[str]:
+    with fleet().engine.connect() as conn:
+        return sorted(s for s in conn.execute(select(checkpoints.c.site).distinct()).scalars() if s)
+
+
+def _sites(text: str | None) -> list[str]:
+    return (text or "").split(",")
 
 
 def _done(message: str):
@@ -75,10 +93,11 @@ def add():
     if not form.validate_on_submit():
         return _refused(_("Enter a user name, a password and a role."))
     try:
-        user = store.add_user(fleet().engine, form.username.data, form.password.data, Role(form.role.data))
+        user = store.add_user(fleet().engine, form.username.data, form.password.data, Role(form.role.data),
+                              _sites(form.sites.data))
     except UserError as exc:
         return _refused(str(exc))
-    audit("user.add", f"user:{user.username}", role=user.role.value)
+    audit("user.add", f"user:{user.username}", role=user.role.value, sites=list(user.sites))
     return _done(_("User %(name)s added.", name=user.username))
 
 
@@ -95,6 +114,23 @@ def role(user_id: int):
         return _refused(str(exc))
     audit("user.role", f"user:{user.username}", before=user.role.value, after=form.role.data)
     return _done(_("%(name)s is now %(role)s.", name=user.username, role=form.role.data))
+
+
+@bp.route("/users/<int:user_id>/sites", methods=["POST"])
+@login_required
+@admin_required
+def sites(user_id: int):
+    """Limit a viewer or editor to some sites (empty: every site); their logins end so they reload limited."""
+    user, form = _target(user_id), SitesForm()
+    if not form.validate_on_submit():
+        return _refused(_("Sites are names separated by commas."))
+    try:
+        changed = store.set_sites(fleet().engine, user.username, _sites(form.sites.data))
+    except UserError as exc:
+        return _refused(str(exc))
+    audit("user.sites", f"user:{user.username}", before=list(user.sites), after=list(changed.sites))
+    return _done(_("%(name)s sees: %(sites)s.", name=user.username,
+                   sites=", ".join(changed.sites) or _("every site")))
 
 
 @bp.route("/users/<int:user_id>/<any(disable, enable):change>", methods=["POST"])

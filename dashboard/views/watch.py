@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -34,7 +34,7 @@ from fleet_store.lists import (
 
 from .. import queries
 from ..context import fleet
-from .common import admin_required, audit
+from .common import admin_required, audit, visible_checkpoints
 
 bp = Blueprint("watch", __name__)
 KINDS = {"watchlist": ListKind.WATCH, "allowlist": ListKind.ALLOW}
@@ -58,11 +58,20 @@ class ImportForm(FlaskForm):
     file = FileField("file", validators=[FileRequired()])
 
 
+def _may_see(entry) -> bool:
+    """A user limited to sites sees fleet-wide entries and those of their sites and checkpoints only."""
+    sites, scope = current_user.limited_to, visible_checkpoints()
+    if sites is None:
+        return True
+    f = entry.fields
+    return (not f.site or f.site in sites) and (not f.checkpoint_id or f.checkpoint_id in scope)
+
+
 def _page(kind: ListKind, import_errors: tuple[str, ...] = (), status: int = 200):
-    entries = list_entries(fleet().engine, kind)
+    entries = [e for e in list_entries(fleet().engine, kind) if _may_see(e)]
     hits = []
     if kind is ListKind.WATCH:
-        recent = queries.recent_detections(fleet().engine, limit=500)
+        recent = queries.recent_detections(fleet().engine, limit=500, checkpoint_ids=visible_checkpoints())
         hits = [(row, e) for row in recent for e in entries
                 if catches(e, row.license_plate, row.province, row.timestamp)][:50]
     return render_template("watchlist.html", kind=kind.value, entries=entries, hits=hits, form=WatchForm(),
@@ -126,6 +135,8 @@ def delete(name: str, entry_id: int):
 def export(name: str):
     """The whole list as CSV (UTF-8 with BOM, the columns ``import`` reads)."""
     kind = KINDS[name]
+    if current_user.limited_to is not None and kind is ListKind.ALLOW:
+        abort(403)  # the allow-list names every site's plates; a site-limited user sees only theirs on the page
     body = export_csv(fleet().engine, kind, fleet().settings.tz)
     audit("list.export", kind.value, rows=body.count("\n") - 1)
     stamp = datetime.now(fleet().settings.tz).strftime("%Y%m%d-%H%M%S")

@@ -3,7 +3,8 @@
 ``detection_corrections`` keeps every correction of a detection's read (who,
 when, before, after); ``lpr_detections`` holds the corrected read, and the first
 correction's ``before_*`` is the original. ``users.disabled`` locks an account
-without deleting it (its audit trail keeps the name). The audit page filters by
+without deleting it (its audit trail keeps the name); ``users.sites`` limits a
+viewer or editor to the checkpoints of some sites. The audit page filters by
 action, hence ``ix_audit_log_action_id``. ``plate_holds`` lists registrations
 under a legal hold, which ``plates erase`` refuses to erase.
 
@@ -25,6 +26,8 @@ def upgrade() -> None:
     with op.batch_alter_table('users') as batch:
         batch.add_column(sa.Column('disabled', sa.Boolean(), server_default='0', nullable=False,
                                    comment='1: cannot log in; existing logins ended (0007)'))
+        batch.add_column(sa.Column('sites', sa.String(length=600), server_default='', nullable=False,
+                                   comment='comma-separated sites a viewer or editor may see; empty: every site (0007)'))
         batch.alter_column('role', existing_type=sa.String(length=16), existing_nullable=False,
                            existing_server_default='viewer', comment='admin | editor | viewer (0007)')
     op.create_table(
@@ -63,6 +66,7 @@ def downgrade() -> None:
     op.drop_index('ix_audit_log_action_id', table_name='audit_log')
     op.drop_table('detection_corrections')
     with op.batch_alter_table('users') as batch:
+        batch.drop_column('sites')
         batch.drop_column('disabled')
         batch.alter_column('role', existing_type=sa.String(length=16), existing_nullable=False,
                            existing_server_default='viewer', comment='admin | viewer')
