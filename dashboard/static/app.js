@@ -206,9 +206,10 @@
   }
 
   const PALETTE = ["#2f6fb0", "#d9822b", "#2e9e5b", "#c23b3b", "#7d4fb5", "#8a6d3b", "#d147a3", "#555", "#17a2b8", "#9aa000"];
-  function statsChart() {
-    const data = JSON.parse(document.getElementById("chart-data").textContent);
-    const node = document.getElementById("stats-chart");
+  function statsChart(dataId = "chart-data", nodeId = "stats-chart") {
+    const source = document.getElementById(dataId), node = document.getElementById(nodeId);
+    if (!source || !node) return;
+    const data = JSON.parse(source.textContent);
     const names = Object.keys(data.series);
     const series = [{}].concat(names.map((n, i) => ({label: n, stroke: PALETTE[i % PALETTE.length], width: 2})));
     new uPlot({width: plotWidth(node), height: 320, tzDate, series},
@@ -228,6 +229,6 @@
   }
 
   if (page === "health" && window.uPlot) healthCharts();
-  if (page === "stats" && window.uPlot) statsChart();
+  if (page === "stats" && window.uPlot) { statsChart(); statsChart("site-chart-data", "site-chart"); }
   if (cfg.live !== false) connect();  // users limited to sites get no live events (the server refuses them)
 })();

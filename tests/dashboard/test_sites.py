@@ -55,7 +55,10 @@ def _urls(app, alpha: int, bravo: int) -> list[str]:
             urls.append(app.url_map.bind("localhost").build(rule.endpoint, args))
     return urls + ["/?site=Site+B", "/?q=bravo", "/detections?plate=BRAVO", "/detections?checkpoint=gate-bravo",
                    "/detections.csv?checkpoint=gate-bravo", "/detections?province=ภูเก็ต",
-                   "/statistics?by=day", "/checkpoints/gate-bravo?range=7d"]
+                   "/statistics?by=day", "/checkpoints/gate-bravo?range=7d",
+                   "/statistics?view=travel&from=gate-alpha&to=gate-bravo", "/statistics?view=repeats",
+                   "/statistics?view=hours", "/statistics.csv?table=repeats", "/statistics.csv?table=hours",
+                   "/statistics.csv?table=sites", "/statistics.csv?table=travel&from=gate-alpha&to=gate-bravo"]
 
 
 def test_a_site_limited_viewer_sees_nothing_of_another_site(app, two_sites):

@@ -163,11 +163,19 @@ def test_search_walks_older_three_times_and_exports(page, site, fleet_db):
     assert any(r["license_plate"] == counts.repeat_plate for r in rows)
 
 
-def test_statistics_watchlist_and_detail_at_volume(page, site):
+def test_statistics_watchlist_and_detail_at_volume(page, site, fleet_db):
     """Statistics by hour and by day, the watchlist and a detection's detail page render at volume."""
     dash, counts = site
     for url in ("/statistics", "/statistics?by=day"):
         _open(page, dash.url + url, "#stats-chart")
+        page.wait_for_selector("#site-chart canvas", timeout=TIMEOUT)
+    _open(page, dash.url + "/statistics?view=hours", "#heatmap")
+    assert page.locator("#heatmap tbody tr").count() == 7
+    page.screenshot(path=str(_shot_path("volume-statistics-hours", fleet_db)), full_page=False)
+    _open(page, dash.url + "/statistics?view=repeats", "#repeats")
+    assert counts.repeat_plate in page.text_content("#repeats") or page.locator("#repeats tbody tr").count() == 20
+    _open(page, dash.url + "/statistics?view=travel&from=cp-001&to=cp-011", "#travel-form")
+    assert page.locator("#travel-summary").count() == 1
     _open(page, dash.url + "/watchlist", "#watch-entries")
     _open(page, dash.url + f"/detections?plate={counts.repeat_plate}&province={counts.repeat_province}", "#results")
     page.click("#results tbody tr a")
