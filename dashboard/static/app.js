@@ -230,5 +230,5 @@
 
   if (page === "health" && window.uPlot) healthCharts();
   if (page === "stats" && window.uPlot) { statsChart(); statsChart("site-chart-data", "site-chart"); }
-  if (cfg.live !== false) connect();  // users limited to sites get no live events (the server refuses them)
+  connect();
 })();

@@ -85,9 +85,8 @@ def register_template_helpers(app: Flask) -> None:
         entries = list_entries(fleet().engine, ListKind.WATCH, datetime.now(UTC)) \
             if current_user.is_authenticated else []
         watch = [[e.pattern, e.province] for e in entries]
-        live = current_user.is_authenticated and current_user.limited_to is None
         return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch,
-                "provinces": THAI_PROVINCES, "live_updates": live}
+                "provinces": THAI_PROVINCES}
 
     tiles = fleet_settings(app).tiles_origin
     policy = ("default-src 'self'; img-src 'self' data:" + (f" {tiles}" if tiles else "") + "; "

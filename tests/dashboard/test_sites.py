@@ -96,12 +96,51 @@ def test_a_site_limited_editor_cannot_correct_another_site(app, sqlite_engine, t
     assert ed.post(f"/detections/{alpha}/correct", data={"csrf_token": token, "plate": "ALPHA117"}).status_code == 302
 
 
-def test_site_limited_users_get_no_live_events(app, two_sites):
-    """The Socket.IO connection of a site-limited user is refused (live events carry every site)."""
-    anna = _client(app, "anna", "anna-pass-123")
-    client = socketio.test_client(app, flask_test_client=anna)
-    assert not client.is_connected()
-    assert '"live": false' in anna.get("/").get_data(as_text=True)
+def _live(plate: str, checkpoint_id: str | None) -> dict:
+    payload = {"id": 1, "license_plate": plate, "province": "", "confidence": 90.0}
+    return payload | ({"checkpoint_id": checkpoint_id} if checkpoint_id else {})
+
+
+EVENTS = [("detection", _live("ALPHA1", "gate-alpha")), ("detection", _live("BRAVO1", "gate-bravo")),
+          ("detection", _live("NOWHERE1", "gate-unknown")), ("alert", _live("NOCP1", None))]
+
+
+def _plates(client) -> list[str]:
+    return sorted(r["args"][0]["license_plate"] for r in client.get_received())
+
+
+def test_live_events_reach_only_the_sites_a_user_may_see(app, admin, two_sites):
+    """A site-limited browser gets its site's events only; events without a known site go to full-fleet users."""
+    anna = socketio.test_client(app, flask_test_client=_client(app, "anna", "anna-pass-123"))
+    boss = socketio.test_client(app, flask_test_client=admin)
+    assert anna.is_connected() and boss.is_connected()
+    for name, payload in EVENTS:
+        socketio.emit(name, payload, namespace="/")
+    assert _plates(anna) == ["ALPHA1"]
+    assert _plates(boss) == ["ALPHA1", "BRAVO1", "NOCP1", "NOWHERE1"]
+
+
+def test_events_from_redis_are_routed_by_site(sqlite_engine, redis_url, monkeypatch):
+    """What the Redis manager delivers locally (an ingest's publish) goes to the fleet room and the site's room.
+
+    Flask-SocketIO's test client refuses a message queue, so this checks the manager's local delivery;
+    tests/dashboard/test_redis.py checks the whole path with two dashboard processes and a browser."""
+    import socketio as python_socketio
+
+    from dashboard.rooms import SiteDirectory, SiteRoutedRedisManager
+
+    add_checkpoint(sqlite_engine, "gate-alpha", site="Site A")
+    delivered = []
+    monkeypatch.setattr(python_socketio.Manager, "emit", lambda self, event, data, namespace=None, room=None,
+                        **kw: delivered.append((data["license_plate"], room)))
+    manager = SiteRoutedRedisManager(redis_url, SiteDirectory(sqlite_engine))
+    for name, payload in EVENTS:
+        manager._handle_emit({"method": "emit", "event": name, "data": [payload], "namespace": "/", "room": None,
+                              "skip_sid": None, "callback": None, "host_id": "ingest"})
+    manager._handle_emit({"method": "emit", "event": "detection", "data": [_live("DIRECT1", "gate-bravo")],
+                          "namespace": "/", "room": "fleet", "callback": None})
+    assert delivered == [("ALPHA1", "fleet"), ("ALPHA1", "site:Site A"), ("BRAVO1", "fleet"), ("NOWHERE1", "fleet"),
+                         ("NOCP1", "fleet"), ("DIRECT1", "fleet")]
 
 
 def test_admins_see_every_site_and_limits_apply_at_once(app, admin, sqlite_engine, two_sites):
