@@ -21,7 +21,7 @@ HEALTH_RANGES = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": time
 
 def map_of(summaries: list[CheckpointSummary]) -> tuple[FleetMap, list[str]]:
     """The map of the checkpoints that have a position, and the ids of those that do not."""
-    places = [Place(s.checkpoint_id, s.latitude, s.longitude, s.status) for s in summaries
+    places = [Place(s.checkpoint_id, s.latitude, s.longitude, s.status, s.site) for s in summaries
               if s.latitude is not None and s.longitude is not None]
     placed = {p.checkpoint_id for p in places}
     return build_map(places, fleet().settings.dashboard_map_tiles_url), \
