@@ -9,7 +9,7 @@ a whole zoom level so they line up.
 Checkpoints closer than :data:`CLUSTER_PX` on screen are drawn as one cluster
 (a larger dot with the count, coloured by its worst state, linking to its
 site's overview when they share one); each site is labelled at the centre of
-its checkpoints.
+its checkpoints when they are close together.
 """
 
 from __future__ import annotations
@@ -154,14 +154,20 @@ def cluster(points: list[MapPoint], radius: float = CLUSTER_PX) -> tuple[list[Ma
     return singles, clusters
 
 
-def site_labels(points: list[MapPoint]) -> list[SiteLabel]:
-    """Each named site at the mean position of its checkpoints."""
+def site_labels(points: list[MapPoint], spread: float = 150, apart: float = 60) -> list[SiteLabel]:
+    """Each named site at the mean position of its checkpoints, when they lie within ``spread`` of it (a
+    site scattered over the map has no one place) and the label keeps ``apart`` from those placed before."""
     by_site: dict[str, list[MapPoint]] = {}
     for p in points:
         if p.site:
             by_site.setdefault(p.site, []).append(p)
-    return [SiteLabel(name, sum(p.x for p in ps) / len(ps), sum(p.y for p in ps) / len(ps))
-            for name, ps in sorted(by_site.items())]
+    labels: list[SiteLabel] = []
+    for name, ps in sorted(by_site.items()):
+        x, y = sum(p.x for p in ps) / len(ps), sum(p.y for p in ps) / len(ps)
+        compact = max(math.dist((x, y), (p.x, p.y)) for p in ps) <= spread
+        if compact and all(math.dist((x, y), (other.x, other.y)) >= apart for other in labels):
+            labels.append(SiteLabel(name, x, y))
+    return labels
 
 
 def _tiles(template: str, zoom: int, ox: float, oy: float) -> list[Tile]:

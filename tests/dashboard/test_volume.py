@@ -109,6 +109,8 @@ def test_overview_problems_first_filters_and_pages_at_volume(page, site, fleet_d
     assert page.locator("#fleet tbody tr").first.locator("td.problems .badge").count() >= 1
     assert page.locator("#fleet tbody tr").first.locator("td.problems .badge.s-offline").count() == 1
     page.screenshot(path=str(_shot_path("volume-overview", fleet_db)), full_page=False)
+    assert page.locator("#fleet-map .cluster").count() > 0  # the fixture's sites are scattered: no labels
+    page.locator("#fleet-map").screenshot(path=str(_shot_path("volume-map", fleet_db)))
     seen = _row_ids(page)
     while page.locator("#next-page").count():
         page.click("#next-page")
