@@ -18,10 +18,10 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from .schema import audit_log
 
-ACTIONS = ("login", "login.failed", "logout", "search", "export", "view", "correct", "list.add", "list.remove",
-           "list.import", "list.export", "user.add", "user.role", "user.disable", "user.enable", "user.password",
-           "user.logout", "user.remove", "user.sites", "audit.view", "audit.export", "plates.export", "plates.erase",
-           "plates.hold", "plates.unhold")
+ACTIONS = ("login", "login.failed", "login.refused", "logout", "search", "export", "view", "correct",
+           "list.add", "list.remove", "list.import", "list.export", "user.add", "user.role", "user.disable",
+           "user.enable", "user.password", "user.logout", "user.remove", "user.sites", "audit.view", "audit.export",
+           "plates.export", "plates.erase", "plates.hold", "plates.unhold")
 """The actions the dashboard and the CLIs record (the audit page offers them as filters)."""
 
 

@@ -53,6 +53,7 @@ def login():
         throttle, address = fleet().throttle, request.remote_addr or "?"
         wait = throttle.begin(form.username.data, address)
         if wait:
+            audit("login.refused", f"user:{form.username.data[:64]}", actor="-", wait_seconds=int(wait) + 1)
             flash(_("Too many failed logins. Try again in %(seconds)d s.", seconds=int(wait) + 1), "error")
             return render_template("login.html", form=form), 429, {"Retry-After": str(int(wait) + 1)}
         user = authenticate(fleet().engine, form.username.data, form.password.data)

@@ -94,3 +94,12 @@ def test_cli_prints_the_log_since_a_date(sqlite_engine, sqlite_url):
     assert len(rows) == 15 and {r["action"] for r in rows} == {"view"}
     assert run_dashboard(sqlite_url, "audit", "--since", "yesterday").returncode == 2
     assert [e.action for e in entries(sqlite_engine, limit=2)] == ["audit.export", "audit.export"]
+
+
+def test_a_throttled_login_is_recorded(app, sqlite_engine):
+    """Past the free failures, a login held off by the throttle (429) is recorded as login.refused."""
+    client = app.test_client()
+    codes = [login(client, "boss", "wrong-password").status_code for _ in range(7)]
+    assert 429 in codes
+    actions = [e.action for e in entries(sqlite_engine)]
+    assert "login.refused" in actions and actions.count("login.failed") >= 5
