@@ -214,6 +214,35 @@ def test_console_pages_at_volume(page, site, fleet_db):
     page.screenshot(path=str(_shot_path("volume-allowlist", fleet_db)), full_page=False)
 
 
+def test_a_site_limited_viewer_at_volume(page, site, fleet_db):
+    """A viewer limited to Site C sees only its 50 gates, in Thai, with the live connection up."""
+    from dashboard.users import Role, add_user
+
+    dash, counts = site
+    engine = db.make_engine(fleet_db[0])
+    try:
+        add_user(engine, "site-c", "site-c-pass-1", Role.VIEWER, ["Site C"])
+    finally:
+        engine.dispose()
+    context = page.context.browser.new_context(locale="th-TH", viewport={"width": 1280, "height": 900})
+    viewer = context.new_page()
+    errors = []
+    viewer.on("pageerror", lambda exc: errors.append(str(exc)))
+    viewer.goto(dash.url + "/login")
+    viewer.fill("input[name=username]", "site-c")
+    viewer.fill("input[name=password]", "site-c-pass-1")
+    viewer.click("button[type=submit]")
+    viewer.wait_for_selector("#fleet", timeout=TIMEOUT)
+    viewer.wait_for_selector("#conn.up", timeout=TIMEOUT)
+    assert int(viewer.text_content("#n-all")) == counts.checkpoints // 10
+    assert set(viewer.locator("#fleet td.site").all_text_contents()) == {"Site C"}
+    viewer.screenshot(path=str(_shot_path("volume-site-limited-th", fleet_db)), full_page=False)
+    viewer.goto(dash.url + "/checkpoints/cp-001")  # Site B
+    assert "404" in viewer.title() or viewer.locator("#components").count() == 0
+    assert errors == []
+    context.close()
+
+
 def _shot_path(name: str, fleet_db) -> os.PathLike:
     SHOTS.mkdir(parents=True, exist_ok=True)
     backend = "pg" if fleet_db[0].startswith("postgresql") else "sqlite"
