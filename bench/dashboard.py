@@ -288,7 +288,9 @@ class _pg_database:
 
 
 PAGES = ("/", "/live", "/checkpoints/cp-001", "/detections", "/detections?plate=กข", "/detections?province={province}",
-         "{older}", "/statistics", "/statistics?by=day", "/watchlist", "/detections/{detail}")
+         "{older}", "/statistics", "/statistics?by=day", "/watchlist", "/detections/{detail}",
+         "/?state=problems", "/?site=Site C&q=Gate&page=2", "/statistics?view=hours", "/statistics?view=repeats",
+         "/statistics?view=travel&from=cp-001&to=cp-011", "/audit", "/audit?action=search", "/users", "/allowlist")
 
 
 def bench_pages(renders: int = 20) -> None:

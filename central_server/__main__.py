@@ -4,6 +4,9 @@
     python -m central_server checkpoints add ID [--name N] [--site S] [--lat LAT --lon LON]   # token last
     python -m central_server checkpoints set ID [--name N] [--site S] [--lat LAT --lon LON] [--heartbeat S]
     python -m central_server checkpoints list | revoke ID | rotate ID
+    python -m central_server plates export PLATE [--province P] [-o FILE]   # one zip: rows, images, audit
+    python -m central_server plates erase PLATE [--province P] --yes        # refused under a legal hold
+    python -m central_server plates hold PLATE [--province P] --reason R | unhold PLATE [--province P] | holds
     python -m central_server migrate
     python -m central_server doctor
 
@@ -16,10 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from fleet_protocol.settings import SettingsError, settings_help
-from fleet_store import db
+from fleet_store import db, pdpa
 from fleet_store.logs import setup_logging
 
 from . import auth
@@ -58,7 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("checkpoint_id")
     rotate = cps_sub.add_parser("rotate", help="issue a new token; the old one stops working")
     rotate.add_argument("checkpoint_id")
+    _plates_parser(sub)
     return parser
+
+
+def _plates_parser(sub) -> None:
+    plates = sub.add_parser("plates", help="personal data held on a registration (PDPA): export, erase, holds")
+    actions = plates.add_subparsers(dest="action", metavar="ACTION", required=True)
+    export = actions.add_parser("export", help="write every row, image, correction, list entry and audit record "
+                                               "about a plate into one zip")
+    erase = actions.add_parser("erase", help="delete every row and image file of a plate (not under a legal hold)")
+    hold = actions.add_parser("hold", help="put a plate under a legal hold (erase is refused)")
+    unhold = actions.add_parser("unhold", help="lift a legal hold")
+    actions.add_parser("holds", help="list legal holds")
+    for parser in (export, erase, hold, unhold):
+        parser.add_argument("plate", help="the registration; spaces and dashes are ignored")
+        parser.add_argument("--province", default="", help="only reads of this Thai province (default: every one)")
+    export.add_argument("-o", "--output", type=Path, help="the zip to write (default plate-PLATE-TIME.zip)")
+    erase.add_argument("--yes", action="store_true", help="really erase (without it: only say what would go)")
+    erase.add_argument("--reason", default="", help="the request being fulfilled, e.g. a ticket number")
+    hold.add_argument("--reason", required=True, help="why (a case or order number)")
 
 
 def _detail_options(parser: argparse.ArgumentParser) -> None:
@@ -105,10 +128,43 @@ def main(argv: list[str] | None = None) -> int:
         if command == "migrate":
             print(f"schema at revision {db.current_revision(engine)}")
             return 0
+        if command == "plates":
+            return _plates(engine, settings, args)
         return _checkpoints(engine, args)
     except (CentralError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _plates(engine, settings: IngestSettings, args) -> int:
+    if args.action == "holds":
+        for held in pdpa.list_holds(engine):
+            print(f"{held.plate:<14} {held.province or '(every province)':<20} "
+                  f"{held.created_at.isoformat(timespec='seconds')} {held.created_by:<12} {held.reason}")
+        return 0
+    key = pdpa.PlateKey.of(args.plate, args.province)
+    if args.action == "hold":
+        pdpa.hold(engine, key, args.reason, "cli")
+        print(f"{key.label}: under legal hold (erase refused until 'plates unhold')")
+    elif args.action == "unhold":
+        pdpa.unhold(engine, key, "cli")
+        print(f"{key.label}: legal hold lifted")
+    elif args.action == "export":
+        stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
+        out = args.output or Path(f"plate-{key.plate}-{stamp}.zip")
+        done = pdpa.export_plate(engine, settings.image_dir, key, out, "cli")
+        print(f"{key.label}: {done.detections} detections, {done.images} images, {done.corrections} corrections, "
+              f"{done.list_entries} list entries, {done.audit_entries} audit records -> {done.path}")
+    elif not args.yes:
+        with engine.connect() as conn:
+            found = len(pdpa.detection_ids(conn, key))
+        print(f"{key.label}: {found} detections (and their image files) would be erased; add --yes to erase")
+        return 1
+    else:
+        done = pdpa.erase_plate(engine, settings.image_dir, key, "cli", args.reason)
+        print(f"{key.label}: erased {done.detections} detections, {done.files} image files, "
+              f"{done.list_entries} list entries; the erasure is in the audit log")
+    return 0
 
 
 def _checkpoints(engine, args) -> int:

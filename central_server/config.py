@@ -38,5 +38,12 @@ class IngestSettings(CommonSettings):
         2, ge=1, description="open connections per checkpoint id (more get HTTP 429; 2 lets a reconnect "
                              "overlap a dying connection)")
     retention_days: int = Field(30, ge=1, description="age after which detections and health rows are deleted")
+    image_retention_days: int | None = Field(
+        None, ge=1, description="age after which a detection's image files go (the row stays); "
+                                "unset: RETENTION_DAYS")
+    health_retention_days: int | None = Field(None, ge=1,
+                                              description="age after which health rows go; unset: RETENTION_DAYS")
+    connection_events_retention_days: int | None = Field(
+        None, ge=1, description="age after which connection events go; unset: RETENTION_DAYS")
     offline_after_seconds: int = Field(120, ge=10,
                                        description="default silence before a checkpoint is marked offline")

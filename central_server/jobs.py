@@ -37,11 +37,39 @@ OFFLINE_INTERVAL_SECONDS = 10
 
 @dataclass(frozen=True, slots=True)
 class RetentionResult:
-    """Rows and files one retention run removed."""
+    """Rows and files one retention run removed (``images``: detections whose images went, rows kept)."""
 
     detections: int
     health: int
     files: int
+    images: int = 0
+    connection_events: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """Days each kind of data is kept; ``None`` follows ``detections_days`` (RETENTION_DAYS).
+
+    Images may be kept shorter than the rows that describe them: past
+    ``images_days`` a detection loses its scene and crop files (its image
+    columns become NULL) and keeps the read.
+    """
+
+    detections_days: int
+    images_days: int | None = None
+    health_days: int | None = None
+    connection_events_days: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> RetentionPolicy:
+        return cls(settings.retention_days, settings.image_retention_days, settings.health_retention_days,
+                   settings.connection_events_retention_days)
+
+    def cutoffs(self, now: datetime) -> dict[str, datetime]:
+        """The cutoff of each kind of data at ``now``."""
+        days = {"detections": self.detections_days, "images": self.images_days, "health": self.health_days,
+                "connection_events": self.connection_events_days}
+        return {k: now - timedelta(days=v if v is not None else self.detections_days) for k, v in days.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +105,38 @@ def delete_old_detections(engine: Engine, image_dir: Path, cutoff: datetime, bat
     rows = files = 0
     while True:
         with engine.begin() as conn:
-            found = conn.execute(select(lpr_detections.c.id, lpr_detections.c.image_path)
+            found = conn.execute(select(lpr_detections.c.id, lpr_detections.c.image_path,
+                                        lpr_detections.c.plate_image_path)
                                  .where(lpr_detections.c.received_at < cutoff)
                                  .order_by(lpr_detections.c.id).limit(batch)).all()
             if not found:
                 return rows, files
             conn.execute(delete(lpr_detections).where(lpr_detections.c.id.in_([r.id for r in found])))
         rows += len(found)
-        files += _remove_files(image_dir, [r.image_path for r in found if r.image_path])
+        files += _remove_files(image_dir, [p for r in found for p in (r.image_path, r.plate_image_path) if p])
+
+
+def delete_old_images(engine: Engine, image_dir: Path, cutoff: datetime, batch: int = 1000) -> tuple[int, int]:
+    """Remove the scene and crop files of detections received before ``cutoff``, keeping the rows.
+
+    The row's image columns are cleared first (in a short transaction per
+    batch), then the files go, as for :func:`delete_old_detections`. Returns
+    ``(rows, files)``.
+    """
+    d = lpr_detections.c
+    rows = files = 0
+    while True:
+        with engine.begin() as conn:
+            found = conn.execute(select(d.id, d.image_path, d.plate_image_path)
+                                 .where(d.received_at < cutoff,
+                                        (d.image_path.is_not(None)) | (d.plate_image_path.is_not(None)))
+                                 .order_by(d.id).limit(batch)).all()
+            if not found:
+                return rows, files
+            conn.execute(update(lpr_detections).where(d.id.in_([r.id for r in found]))
+                         .values(image_path=None, plate_image_path=None))
+        rows += len(found)
+        files += _remove_files(image_dir, [p for r in found for p in (r.image_path, r.plate_image_path) if p])
 
 
 def _remove_files(image_dir: Path, paths: list[str]) -> int:
@@ -116,15 +168,32 @@ def delete_old_health(engine: Engine, cutoff: datetime, batch: int = 5000) -> in
         total += len(ids)
 
 
-def run_retention(engine: Engine, image_dir: Path, retention_days: int, now: datetime | None = None) -> RetentionResult:
-    """Apply the retention policy once: rows and files older than ``retention_days`` go."""
-    cutoff = (now or _now()) - timedelta(days=retention_days)
-    detections, files = delete_old_detections(engine, image_dir, cutoff)
-    health = delete_old_health(engine, cutoff)
-    result = RetentionResult(detections, health, files)
-    if detections or health:
-        log.info("retention: removed %d detections (%d image files) and %d health rows older than %s",
-                 detections, files, health, cutoff.isoformat(timespec="seconds"))
+def delete_old_connection_events(engine: Engine, cutoff: datetime, batch: int = 5000) -> int:
+    """Delete connection events older than ``cutoff`` in batches; return how many."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            ids = conn.execute(select(connection_events.c.id).where(connection_events.c.at < cutoff)
+                               .order_by(connection_events.c.id).limit(batch)).scalars().all()
+            if not ids:
+                return total
+            conn.execute(delete(connection_events).where(connection_events.c.id.in_(ids)))
+        total += len(ids)
+
+
+def run_retention(engine: Engine, image_dir: Path, retention_days: int | RetentionPolicy,
+                  now: datetime | None = None) -> RetentionResult:
+    """Apply the retention policy once (``retention_days``: a policy, or days for everything)."""
+    policy = retention_days if isinstance(retention_days, RetentionPolicy) else RetentionPolicy(retention_days)
+    cut = policy.cutoffs(now or _now())
+    detections, files = delete_old_detections(engine, image_dir, cut["detections"])
+    images, image_files = delete_old_images(engine, image_dir, cut["images"])
+    health = delete_old_health(engine, cut["health"])
+    events = delete_old_connection_events(engine, cut["connection_events"])
+    result = RetentionResult(detections, health, files + image_files, images, events)
+    if detections or images or health or events:
+        log.info("retention: removed %d detections, the images of %d more (%d files), %d health rows and "
+                 "%d connection events", detections, images, files + image_files, health, events)
     return result
 
 
@@ -192,9 +261,9 @@ def offline_job(engine: Engine, default_heartbeat: int, announce) -> None:
         announce(change.status_change().live_event())
 
 
-def retention_job(engine: Engine, image_dir: Path, retention_days: int) -> None:
+def retention_job(engine: Engine, image_dir: Path, policy: RetentionPolicy) -> None:
     """Scheduled wrapper around :func:`run_retention`."""
-    run_retention(engine, image_dir, retention_days)
+    run_retention(engine, image_dir, policy)
 
 
 def start_scheduler(settings: IngestSettings, engine: Engine, live_events: live.LiveEvents,
@@ -213,12 +282,13 @@ def start_scheduler(settings: IngestSettings, engine: Engine, live_events: live.
     scheduler.add_job(offline_job, "interval", seconds=offline_interval, next_run_time=first, id="offline",
                       args=(engine, settings.offline_after_seconds, announce))
     scheduler.add_job(retention_job, "interval", seconds=retention_interval, next_run_time=first,
-                      id="retention", args=(engine, settings.image_dir, settings.retention_days))
+                      id="retention", args=(engine, settings.image_dir, RetentionPolicy.from_settings(settings)))
     scheduler.start()
     log.info("jobs: started (offline check every %ss, retention %d days every %ss)",
              offline_interval, settings.retention_days, retention_interval)
     return scheduler
 
 
-__all__ = ["OfflineChange", "RetentionResult", "delete_old_detections", "delete_old_health", "mark_offline",
-           "run_retention", "start_scheduler"]
+__all__ = ["OfflineChange", "RetentionPolicy", "RetentionResult", "delete_old_connection_events",
+           "delete_old_detections", "delete_old_health", "delete_old_images", "mark_offline", "run_retention",
+           "start_scheduler"]

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from fleet_store import db
 from fleet_store.live import LiveEvent
 
-from . import context, realtime, security
+from . import context, realtime, rooms, security
 from .config import DashboardSettings
 from .context import Fleet, fleet
 from .extensions import babel, csrf, login_manager, socketio
@@ -110,8 +110,11 @@ def _init_extensions(app: Flask, settings: DashboardSettings) -> None:
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: settings.fleet_timezone)
     # None = same origin only; an explicit list when configured. Never [] (that disables the check).
     origins = settings.dashboard_allowed_origins or None
-    socketio.init_app(app, async_mode="threading", message_queue=settings.redis_url,
-                      channel="flask-socketio", cors_allowed_origins=origins, manage_session=False)
+    directory = rooms.SiteDirectory(app.extensions["fleet"].engine)
+    manager = rooms.SiteRoutedRedisManager(settings.redis_url, directory) if settings.redis_url \
+        else rooms.SiteRoutedManager(directory)
+    socketio.init_app(app, async_mode="threading", client_manager=manager, cors_allowed_origins=origins,
+                      manage_session=False)
     realtime.register_handlers(socketio)
 
 
@@ -122,13 +125,13 @@ def _load_user(login_id: str, wrapper):
         user = get_user(fleet().engine, int(user_id))
     except ValueError:
         return None
-    return wrapper(user) if user and str(user.session_version) == version else None
+    return wrapper(user) if user and not user.disabled and str(user.session_version) == version else None
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import auth, detections, overview, stats, watch
+    from .views import audit, auth, detections, overview, stats, users, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, overview, detections, stats, watch):
+    for module in (auth, overview, detections, stats, watch, audit, users):
         app.register_blueprint(module.bp)
     register_template_helpers(app)

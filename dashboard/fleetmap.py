@@ -5,16 +5,23 @@ checkpoints. Without a tile server it draws a labelled latitude/longitude grid
 and needs no network at all; with ``DASHBOARD_MAP_TILES_URL`` (a
 ``{z}/{x}/{y}`` template) the tiles covering the view are drawn underneath, at
 a whole zoom level so they line up.
+
+Checkpoints closer than :data:`CLUSTER_PX` on screen are drawn as one cluster
+(a larger dot with the count, coloured by its worst state, linking to its
+site's overview when they share one); each site is labelled at the centre of
+its checkpoints when they are close together.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WIDTH, HEIGHT, PAD = 1000, 560, 40
 TILE = 256
 MAX_ZOOM = 18
+CLUSTER_PX = 22
+STATE_RANK = {"offline": 2, "never": 1, "online": 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,7 @@ class Place:
     latitude: float
     longitude: float
     status: str
+    site: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +43,27 @@ class MapPoint:
     x: float
     y: float
     status: str
+    site: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MapCluster:
+    """Checkpoints too close to tell apart, drawn as one dot with their count."""
+
+    x: float
+    y: float
+    status: str
+    checkpoint_ids: tuple[str, ...]
+    site: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLabel:
+    """A site's name at the centre of its checkpoints."""
+
+    name: str
+    x: float
+    y: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +94,13 @@ class FleetMap:
     grid: list[GridLine]
     tiles: list[Tile]
     size: tuple[int, int] = (WIDTH, HEIGHT)
+    clusters: list[MapCluster] = field(default_factory=list)
+    sites: list[SiteLabel] = field(default_factory=list)
+
+    @property
+    def placed(self) -> int:
+        """How many checkpoints the map shows, single or clustered."""
+        return len(self.points) + sum(len(c.checkpoint_ids) for c in self.clusters)
 
 
 def world(lat: float, lon: float, zoom: float) -> tuple[float, float]:
@@ -90,9 +126,48 @@ def build_map(places: list[Place], tiles_url: str | None = None) -> FleetMap:
     zoom = max(0, _fit_zoom(places, whole=bool(tiles_url)))
     xs, ys = zip(*(world(p.latitude, p.longitude, zoom) for p in places), strict=True)
     ox, oy = (min(xs) + max(xs)) / 2 - WIDTH / 2, (min(ys) + max(ys)) / 2 - HEIGHT / 2
-    points = [MapPoint(p.checkpoint_id, x - ox, y - oy, p.status) for p, x, y in zip(places, xs, ys, strict=True)]
+    points = [MapPoint(p.checkpoint_id, x - ox, y - oy, p.status, p.site)
+              for p, x, y in zip(places, xs, ys, strict=True)]
     tiles = _tiles(tiles_url, int(zoom), ox, oy) if tiles_url else []
-    return FleetMap(points, _grid(zoom, ox, oy), tiles)
+    singles, clusters = cluster(points)
+    return FleetMap(singles, _grid(zoom, ox, oy), tiles, clusters=clusters, sites=site_labels(points))
+
+
+def cluster(points: list[MapPoint], radius: float = CLUSTER_PX) -> tuple[list[MapPoint], list[MapCluster]]:
+    """Points alone, and clusters of points within ``radius`` of a cluster's first point (greedy, in order)."""
+    groups: list[list[MapPoint]] = []
+    cells: dict[tuple[int, int], list[int]] = {}
+    for point in points:
+        cx, cy = int(point.x // radius), int(point.y // radius)
+        near = [g for dx in (-1, 0, 1) for dy in (-1, 0, 1) for g in cells.get((cx + dx, cy + dy), ())
+                if math.dist((groups[g][0].x, groups[g][0].y), (point.x, point.y)) < radius]
+        if near:
+            groups[near[0]].append(point)
+            continue
+        cells.setdefault((cx, cy), []).append(len(groups))
+        groups.append([point])
+    singles = [g[0] for g in groups if len(g) == 1]
+    clusters = [MapCluster(sum(p.x for p in g) / len(g), sum(p.y for p in g) / len(g),
+                           max((p.status for p in g), key=lambda s: STATE_RANK.get(s, 0)),
+                           tuple(p.checkpoint_id for p in g), g[0].site if len({p.site for p in g}) == 1 else "")
+                for g in groups if len(g) > 1]
+    return singles, clusters
+
+
+def site_labels(points: list[MapPoint], spread: float = 150, apart: float = 60) -> list[SiteLabel]:
+    """Each named site at the mean position of its checkpoints, when they lie within ``spread`` of it (a
+    site scattered over the map has no one place) and the label keeps ``apart`` from those placed before."""
+    by_site: dict[str, list[MapPoint]] = {}
+    for p in points:
+        if p.site:
+            by_site.setdefault(p.site, []).append(p)
+    labels: list[SiteLabel] = []
+    for name, ps in sorted(by_site.items()):
+        x, y = sum(p.x for p in ps) / len(ps), sum(p.y for p in ps) / len(ps)
+        compact = max(math.dist((x, y), (p.x, p.y)) for p in ps) <= spread
+        if compact and all(math.dist((x, y), (other.x, other.y)) >= apart for other in labels):
+            labels.append(SiteLabel(name, x, y))
+    return labels
 
 
 def _tiles(template: str, zoom: int, ox: float, oy: float) -> list[Tile]:

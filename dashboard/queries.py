@@ -46,6 +46,9 @@ class CheckpointSummary:
     worst: str | None
     backlog: float | None
     components: tuple[ComponentStatus, ...] = field(default_factory=tuple)
+    site: str = ""
+    backlog_before: float | None = None
+    hostname: str = ""
 
     @property
     def component_states(self) -> dict[str, str]:
@@ -93,13 +96,27 @@ def fleet_overview(engine: Engine, now: datetime | None = None) -> list[Checkpoi
             .where(lpr_detections.c.timestamp >= now - timedelta(hours=1))
             .group_by(lpr_detections.c.checkpoint_id)).all())
         health = _latest_components(conn, now - timedelta(days=1))
-    return [_summary(cp, counts.get(cp.checkpoint_id, 0), health.get(cp.checkpoint_id, [])) for cp in cps]
+        before = _earlier_backlog(conn, now)
+    return [_summary(cp, counts.get(cp.checkpoint_id, 0), health.get(cp.checkpoint_id, []),
+                     before.get(cp.checkpoint_id)) for cp in cps]
 
 
-def _summary(cp, count: int, rows: list) -> CheckpointSummary:
+def _earlier_backlog(conn, now: datetime) -> dict[str, float]:
+    """Each checkpoint's outbox backlog as last reported 10-40 minutes ago (to tell a growing backlog)."""
+    h = health_monitors.c
+    ids = (select(func.max(h.id)).where(h.received_at >= now - timedelta(minutes=40),
+                                        h.received_at < now - timedelta(minutes=10))
+           .group_by(h.checkpoint_id).scalar_subquery())
+    rows = conn.execute(select(h.checkpoint_id, h.system_info).where(h.id.in_(ids))).all()
+    found = {r.checkpoint_id: metric(r.system_info, Metric.OUTBOX_BACKLOG) for r in rows}
+    return {cp: value for cp, value in found.items() if value is not None}
+
+
+def _summary(cp, count: int, rows: list, backlog_before: float | None = None) -> CheckpointSummary:
     components = tuple(ComponentStatus(r.component, r.status, r.message, r.timestamp) for r in rows)
     return CheckpointSummary(cp.checkpoint_id, cp.name, cp.status, bool(cp.connected), cp.last_seen_at,
-                             cp.latitude, cp.longitude, count, _worst(rows), _backlog(rows), components)
+                             cp.latitude, cp.longitude, count, _worst(rows), _backlog(rows), components,
+                             cp.site, backlog_before, cp.hostname)
 
 
 def checkpoint_summary(engine: Engine, checkpoint_id: str, now: datetime | None = None) -> CheckpointSummary | None:
@@ -158,11 +175,14 @@ def connection_history(engine: Engine, checkpoint_id: str, limit: int = 50) -> l
     return [ConnectionEvent(r.at, r.event, r.remote, r.detail) for r in rows]
 
 
-def recent_detections(engine: Engine, limit: int = 50, checkpoint_id: str | None = None) -> list:
-    """The newest detections (rows), newest first."""
+def recent_detections(engine: Engine, limit: int = 50, checkpoint_id: str | None = None,
+                      checkpoint_ids: frozenset[str] | None = None) -> list:
+    """The newest detections (rows), newest first; only of ``checkpoint_ids`` when given (a user's sites)."""
     query = select(lpr_detections).order_by(lpr_detections.c.id.desc()).limit(limit)
     if checkpoint_id is not None:
         query = query.where(lpr_detections.c.checkpoint_id == checkpoint_id)
+    if checkpoint_ids is not None:
+        query = query.where(lpr_detections.c.checkpoint_id.in_(sorted(checkpoint_ids)))
     with engine.connect() as conn:
         return conn.execute(query).all()
 
@@ -201,13 +221,18 @@ def _hour_expr(dialect: str):
     return func.strftime("%Y-%m-%d %H:00:00", column)
 
 
-def detection_counts(engine: Engine, start: datetime, end: datetime, by: str, tz) -> Counts:
-    """Detections per checkpoint per hour (``by="hour"``) or per local day (``"day"``) in [start, end)."""
+def detection_counts(engine: Engine, start: datetime, end: datetime, by: str, tz,
+                     checkpoint_ids: frozenset[str] | None = None) -> Counts:
+    """Detections per checkpoint per hour (``by="hour"``) or per local day (``"day"``) in [start, end);
+    only of ``checkpoint_ids`` when given."""
     hour = _hour_expr(engine.dialect.name).label("hour")
+    query = (select(lpr_detections.c.checkpoint_id, hour, func.count().label("n"))
+             .where(lpr_detections.c.timestamp >= start, lpr_detections.c.timestamp < end)
+             .group_by(lpr_detections.c.checkpoint_id, hour))
+    if checkpoint_ids is not None:
+        query = query.where(lpr_detections.c.checkpoint_id.in_(sorted(checkpoint_ids)))
     with engine.connect() as conn:
-        rows = conn.execute(select(lpr_detections.c.checkpoint_id, hour, func.count().label("n"))
-                            .where(lpr_detections.c.timestamp >= start, lpr_detections.c.timestamp < end)
-                            .group_by(lpr_detections.c.checkpoint_id, hour)).all()
+        rows = conn.execute(query).all()
     grouped: dict[str, dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         grouped[row.checkpoint_id][_bucket(_as_utc(row.hour), by, tz)] += row.n

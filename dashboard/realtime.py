@@ -2,7 +2,8 @@
 
 Browsers connect to namespace ``/`` and only after logging in: the WSGI gate
 (dashboard/security.py) answers 401 before Engine.IO sees an anonymous request,
-and the ``connect`` handler refuses again. :class:`SocketSessions` re-checks
+and the ``connect`` handler refuses again; it puts the browser in the rooms of
+what its user may see (dashboard/rooms.py: the whole fleet, or some sites). :class:`SocketSessions` re-checks
 every open socket's login every few seconds and disconnects those whose user
 was removed or whose sessions were ended. Events reach them one of two ways:
 
@@ -22,13 +23,14 @@ from collections.abc import Callable
 
 from flask import current_app, request
 from flask_login import current_user
-from flask_socketio import SocketIO
+from flask_socketio import SocketIO, join_room
 from sqlalchemy import Engine, func, select
 
 from fleet_store.live import LiveEvent
 from fleet_store.records import StatusChange, StoredDetection, StoredHealth
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
+from .rooms import FLEET, site_room
 from .users import session_versions
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,9 @@ def register_handlers(socketio: SocketIO) -> None:
         if not current_user.is_authenticated:
             log.info("realtime: refused an unauthenticated Socket.IO connection")
             return False
+        sites = current_user.limited_to
+        for room in [FLEET] if sites is None else [site_room(s) for s in sorted(sites)]:
+            join_room(room)  # dashboard/rooms.py routes each event to the rooms allowed to see it
         sockets = current_app.extensions["fleet"].sockets
         if sockets is not None:
             sockets.add(request.sid, int(current_user.id), current_user.session_version)

@@ -1,7 +1,9 @@
 """Detection search: partial plate (Thai or Latin), province, checkpoint, time range, minimum confidence.
 
-Plate parts of three characters or more use the trigram index made by
-migration 0002 (SQLite: FTS5 ``trigram`` table; PostgreSQL: ``pg_trgm`` GIN
+A detection whose read was corrected is found by its corrected read and by
+every read before a correction (``detection_corrections``). Plate parts of
+three characters or more use the trigram index made by migration 0002
+(SQLite: FTS5 ``trigram`` table; PostgreSQL: ``pg_trgm`` GIN
 index), so a search stays fast on millions of rows. Shorter parts fall back to
 scanning newest-first, which stops as soon as a page is full. Pages are keyset
 paginated by id (newest first): no OFFSET, no total count.
@@ -18,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select, text
 
-from fleet_store.schema import lpr_detections
+from fleet_store.schema import detection_corrections, lpr_detections
 
 from .errors import SearchError
 
@@ -44,6 +46,7 @@ class SearchQuery:
     end: datetime | None = None
     min_confidence: float | None = None
     before_id: int | None = None
+    checkpoint_ids: frozenset[str] | None = None  # the user's sites; None: every checkpoint
 
     def __post_init__(self) -> None:
         if self.start and self.end and self.start >= self.end:
@@ -65,21 +68,29 @@ class SearchPage:
     next_before: int | None
 
 
+def _corrected(condition):
+    """Ids of detections whose read before a correction met ``condition`` (search finds both reads)."""
+    return select(detection_corrections.c.detection_id).where(condition)
+
+
 def _statement(engine: Engine, query: SearchQuery):
-    t = lpr_detections.c
+    t, c = lpr_detections.c, detection_corrections.c
     statement = select(lpr_detections).order_by(t.id.desc())
     part = query.plate_part
     if part:
         pattern = f"%{part}%"
         if engine.dialect.name == "sqlite" and len(part) >= 3:
-            statement = statement.where(t.id.in_(_FTS_IDS.bindparams(fts_pattern=pattern)
-                                                 .columns(rowid=lpr_detections.c.id.type)))
+            current = t.id.in_(_FTS_IDS.bindparams(fts_pattern=pattern).columns(rowid=lpr_detections.c.id.type))
         else:
-            statement = statement.where(t.license_plate.ilike(pattern))
+            current = t.license_plate.ilike(pattern)
+        statement = statement.where(current | t.id.in_(_corrected(c.before_plate.ilike(pattern))))
     if query.province:
-        statement = statement.where(t.province == query.province)
+        statement = statement.where((t.province == query.province)
+                                    | t.id.in_(_corrected(c.before_province == query.province)))
     if query.checkpoint_id:
         statement = statement.where(t.checkpoint_id == query.checkpoint_id)
+    if query.checkpoint_ids is not None:
+        statement = statement.where(t.checkpoint_id.in_(sorted(query.checkpoint_ids)))
     if query.start:
         statement = statement.where(t.timestamp >= query.start)
     if query.end:

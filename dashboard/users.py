@@ -29,9 +29,11 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class Role(enum.StrEnum):
-    """What a user may do: admins manage the watchlist and users; viewers only look."""
+    """What a user may do: admins manage lists, users and the audit log; editors also correct
+    misread plates; viewers only look."""
 
     ADMIN = "admin"
+    EDITOR = "editor"
     VIEWER = "viewer"
 
 
@@ -45,14 +47,27 @@ class User:
     locale: str | None
     created_at: datetime
     session_version: int = 1
+    disabled: bool = False
+    sites: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def limited_to(self) -> frozenset[str] | None:
+        """The sites this user may see, or None for every site (admins always see the whole fleet)."""
+        return None if self.is_admin or not self.sites else frozenset(self.sites)
+
+    @property
+    def can_correct(self) -> bool:
+        """Whether this user may correct a detection's read (admins and editors)."""
+        return self.role in (Role.ADMIN, Role.EDITOR)
+
 
 def _user(row) -> User:
-    return User(row.id, row.username, Role(row.role), row.locale, row.created_at, row.session_version)
+    return User(row.id, row.username, Role(row.role), row.locale, row.created_at, row.session_version,
+                bool(row.disabled), tuple(s for s in row.sites.split(",") if s))
 
 
 def _check_password(password: str) -> None:
@@ -60,19 +75,29 @@ def _check_password(password: str) -> None:
         raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
 
 
-def add_user(engine: Engine, username: str, password: str, role: Role = Role.VIEWER) -> User:
-    """Create a user; raises :class:`UserError` for a bad name, short password or a taken name."""
+def check_sites(sites) -> tuple[str, ...]:
+    """Site names as stored (trimmed, unique, in order); raises :class:`UserError` for a bad one."""
+    names = tuple(dict.fromkeys(s.strip() for s in sites if s.strip()))
+    if any(len(s) > 64 or "," in s for s in names) or len(",".join(names)) > 600:
+        raise UserError("sites are names of up to 64 characters without commas (600 characters in all)")
+    return names
+
+
+def add_user(engine: Engine, username: str, password: str, role: Role = Role.VIEWER, sites=()) -> User:
+    """Create a user (limited to ``sites`` when given); raises :class:`UserError` for a bad name, short
+    password, bad site or a taken name."""
     if not USERNAME.fullmatch(username):
         raise UserError(f"invalid username {username!r}: use 1-64 letters, digits, _ . @ -")
     _check_password(password)
+    sites = check_sites(sites)
     values = dict(username=username, password_hash=generate_password_hash(password, method=HASH_METHOD),
-                  role=Role(role).value, created_at=datetime.now(UTC))
+                  role=Role(role).value, created_at=datetime.now(UTC), sites=",".join(sites))
     try:
         with engine.begin() as conn:
             new_id = conn.execute(insert(users).values(**values)).inserted_primary_key[0]
     except IntegrityError:
         raise UserError(f"user {username!r} already exists") from None
-    return User(new_id, username, Role(role), None, values["created_at"], 1)
+    return User(new_id, username, Role(role), None, values["created_at"], 1, False, sites)
 
 
 def list_users(engine: Engine) -> list[User]:
@@ -89,13 +114,13 @@ def get_user(engine: Engine, user_id: int) -> User | None:
 
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
-    """The user if ``password`` is right, else None (same cost either way)."""
+    """The user if ``password`` is right and the account is enabled, else None (same cost either way)."""
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return _user(row) if check_password_hash(row.password_hash, password) else None
+    return _user(row) if check_password_hash(row.password_hash, password) and not row.disabled else None
 
 
 def set_password(engine: Engine, username: str, password: str) -> None:
@@ -147,14 +172,63 @@ def set_locale(engine: Engine, user_id: int, locale: str | None) -> None:
         conn.execute(update(users).where(users.c.id == user_id).values(locale=locale))
 
 
+def get_user_by_name(engine: Engine, username: str) -> User | None:
+    """The user with this name, or None."""
+    return _by_name(engine, username)
+
+
+def _other_admins(conn, user_id: int) -> int:
+    """Enabled admins other than ``user_id``."""
+    return conn.execute(select(func.count()).select_from(users).where(
+        users.c.role == Role.ADMIN.value, users.c.disabled.is_(False), users.c.id != user_id)).scalar_one()
+
+
+def set_role(engine: Engine, username: str, role: Role) -> User:
+    """Change a user's role; refuses to demote the last enabled admin."""
+    role = Role(role)
+    with engine.begin() as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+        if row is None:
+            raise UserError(f"no such user {username!r}")
+        if row.role == Role.ADMIN.value and role is not Role.ADMIN and not _other_admins(conn, row.id):
+            raise UserError("refusing to demote the last admin")
+        conn.execute(update(users).where(users.c.id == row.id).values(role=role.value))
+    return _by_name(engine, username)
+
+
+def set_sites(engine: Engine, username: str, sites) -> User:
+    """Limit a user to ``sites`` (empty: every site); ends their logins so open pages and sockets follow."""
+    sites = check_sites(sites)
+    with engine.begin() as conn:
+        done = conn.execute(update(users).where(users.c.username == username)
+                            .values(sites=",".join(sites), session_version=users.c.session_version + 1))
+    if not done.rowcount:
+        raise UserError(f"no such user {username!r}")
+    return _by_name(engine, username)
+
+
+def set_disabled(engine: Engine, username: str, disabled: bool) -> User:
+    """Disable (ending every login) or enable an account; refuses to disable the last enabled admin."""
+    with engine.begin() as conn:
+        row = conn.execute(select(users).where(users.c.username == username)).first()
+        if row is None:
+            raise UserError(f"no such user {username!r}")
+        if disabled and row.role == Role.ADMIN.value and not _other_admins(conn, row.id):
+            raise UserError("refusing to disable the last admin")
+        values = {"disabled": disabled}
+        if disabled:
+            values["session_version"] = users.c.session_version + 1
+        conn.execute(update(users).where(users.c.id == row.id).values(**values))
+    return _by_name(engine, username)
+
+
 def remove_user(engine: Engine, username: str) -> None:
     """Delete a user; refuses to delete the last admin."""
     with engine.begin() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
         if row is None:
             raise UserError(f"no such user {username!r}")
-        admins = conn.execute(select(func.count()).select_from(users).where(users.c.role == Role.ADMIN.value))
-        if row.role == Role.ADMIN.value and admins.scalar_one() <= 1:
+        if row.role == Role.ADMIN.value and not _other_admins(conn, row.id):
             raise UserError("refusing to remove the last admin")
         conn.execute(delete(users).where(users.c.id == row.id))
 

@@ -10,5 +10,9 @@ here knows about a process, a page or the edge agent.
                  the one author of every live event payload; CheckpointStatus
     metrics.py   the one reader of health metrics (numbers under fleet_protocol.Metric keys)
     live.py      live event names and the publisher interface (Redis or none)
+    lists.py     the watchlist and allow-list (matching rule, CSV import/export)
+    audit.py     the audit log: who did what to whose data, when, from where
+    corrections.py  misread corrections (original read kept) and the labelled set for retraining
+    pdpa.py      everything held on a registration: export, erase, legal holds
     config.py    CommonSettings;  logs.py  structured logging
 """

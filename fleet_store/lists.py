@@ -19,7 +19,8 @@ CSV (``export_csv``/``import_csv``): UTF-8 (a leading BOM is written and
 accepted), header ``plate,province,note,tags,expires,tolerance`` (the
 allow-list adds ``site,checkpoint``); tags are separated by ``;``; ``expires``
 is a date (``2027-01-31``, end of that day in the fleet's zone) or an ISO time.
-An import checks every line first and writes nothing unless all are valid.
+An import checks every line first and writes nothing unless all are valid;
+:func:`decode_csv` turns an uploaded file into text (or says which line is not UTF-8).
 """
 
 from __future__ import annotations
@@ -327,6 +328,16 @@ def parse_expiry(text: str, tz: tzinfo) -> datetime | None:
     except ValueError:
         raise ListError(f"expires must be a date like 2027-01-31 or an ISO time, not {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def decode_csv(data: bytes) -> str:
+    """An uploaded CSV file as text: UTF-8 (a BOM is dropped); raises :class:`ListError` naming the line
+    of the first byte that is not UTF-8 (a file saved as TIS-620 or Windows-874 by mistake)."""
+    try:
+        return data.decode("utf-8").removeprefix(UTF8_BOM)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ListError(f"line {line}: not UTF-8 text (save the file as 'CSV UTF-8')") from None
 
 
 def import_csv(engine: Engine, kind: ListKind, text: str, created_by: str, tz: tzinfo) -> ImportResult:

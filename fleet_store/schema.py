@@ -163,11 +163,15 @@ users = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False, comment="werkzeug scrypt hash"),
-    Column("role", String(16), nullable=False, server_default="viewer", comment="admin | viewer"),
+    Column("role", String(16), nullable=False, server_default="viewer", comment="admin | editor | viewer (0007)"),
     Column("locale", String(8), nullable=True, comment="th | en; NULL follows the browser"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("session_version", Integer, nullable=False, server_default="1",
            comment="bumped on logout, password change and 'users logout': older logins stop working (0004)"),
+    Column("disabled", Boolean, nullable=False, server_default="0",
+           comment="1: cannot log in; existing logins ended (0007)"),
+    Column("sites", String(600), nullable=False, server_default="",
+           comment="comma-separated sites a viewer or editor may see; empty: every site (0007)"),
 )
 
 
@@ -214,4 +218,38 @@ audit_log = Table(
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_plate", "plate"),
     Index("ix_audit_log_actor_at", "actor", "at"),
+    Index("ix_audit_log_action_id", "action", "id"),
 )
+
+# --------------------------------------------------------------------------- operator's console (revision 0007)
+
+detection_corrections = Table(
+    "detection_corrections",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("detection_id", BigId, ForeignKey("lpr_detections.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False, comment="the user who corrected the read"),
+    Column("before_plate", String(32), nullable=False),
+    Column("before_province", String(64), nullable=False, server_default=""),
+    Column("after_plate", String(32), nullable=False),
+    Column("after_province", String(64), nullable=False, server_default=""),
+    Column("note", String(255), nullable=False, server_default=""),
+    Index("ix_detection_corrections_detection", "detection_id", "id"),
+    Index("ix_detection_corrections_before_plate", "before_plate"),
+)
+"""Misread corrections (``fleet_store.corrections``): ``lpr_detections`` holds the corrected read;
+the first correction's ``before_*`` is what the checkpoint read."""
+
+plate_holds = Table(
+    "plate_holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plate", String(32), nullable=False, comment="normalised (fleet_store.lists.normalise)"),
+    Column("province", String(64), nullable=False, server_default="", comment="empty: every province"),
+    Column("reason", String(255), nullable=False, server_default=""),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("plate", "province", name="uq_plate_holds_plate_province"),
+)
+"""Legal holds (``fleet_store.pdpa``): a registration under hold cannot be erased."""

@@ -85,29 +85,34 @@
 
   // ---- overview
   const rowOf = (cp) => document.querySelector('#fleet tr[data-cp="' + CSS.escape(cp) + '"]');
+  // Every checkpoint's state (the page shows one page of them): counts stay fleet-wide as events arrive.
+  const fleetStates = JSON.parse(document.getElementById("fleet-states")?.textContent || "{}");
   function recount() {
     for (const s of ["online", "offline", "never"]) {
-      const n = document.querySelectorAll("#fleet td.state .badge.s-" + s).length;
       const out = document.getElementById("n-" + s);
-      if (out) out.textContent = n;
+      if (out) out.textContent = Object.values(fleetStates).filter((v) => v === s).length;
     }
+    const all = document.getElementById("n-all");
+    if (all) all.textContent = Object.keys(fleetStates).length;
   }
   // A checkpoint registered after the page loaded gets a row of its own.
   function addCheckpointRow(cp) {
-    const tbody = document.querySelector("#fleet tbody");
+    const tbody = document.querySelector('#fleet[data-complete="1"] tbody');  // not into a filtered page
     if (!tbody) return null;
     tbody.querySelector("td[colspan]")?.closest("tr").remove();
     const row = el("tr", {"data-cp": cp, "data-components": "{}"});
     const name = el("td");
     name.append(el("a", {href: "/checkpoints/" + encodeURIComponent(cp)}, cp));
-    row.append(name, el("td", {class: "state"}), el("td", {class: "seen"}), el("td", {class: "count"}, "0"),
-      el("td", {class: "backlog"}, "–"), el("td", {class: "worst"}));
+    row.append(name, el("td", {class: "site"}), el("td", {class: "state"}), el("td", {class: "problems"}),
+      el("td", {class: "seen"}), el("td", {class: "count"}, "0"), el("td", {class: "backlog"}, "–"),
+      el("td", {class: "worst"}));
     row.querySelector("td.state").append(badge("never"));
     row.querySelector("td.worst").append(badge(null));
     tbody.append(row);
     return row;
   }
   function setState(cp, status) {
+    if (page === "overview" && status) fleetStates[cp] = status;
     const row = rowOf(cp) || (page === "overview" ? addCheckpointRow(cp) : null);
     if (row && status) {
       const cell = row.querySelector("td.state");
@@ -133,7 +138,7 @@
     if (page === "overview") {
       const row = touch(d.checkpoint_id, d.received_at);
       if (row) { const c = row.querySelector("td.count"); c.textContent = Number(c.textContent) + 1; }
-      if (row && !/s-online/.test(row.querySelector("td.state").innerHTML)) setState(d.checkpoint_id, "online");
+      if (fleetStates[d.checkpoint_id] !== "online") setState(d.checkpoint_id, "online");
     }
     if (page === "health" && d.checkpoint_id === healthCp()) {
       prependRow(document.querySelector("table.detections tbody"), d, 10);
@@ -201,9 +206,10 @@
   }
 
   const PALETTE = ["#2f6fb0", "#d9822b", "#2e9e5b", "#c23b3b", "#7d4fb5", "#8a6d3b", "#d147a3", "#555", "#17a2b8", "#9aa000"];
-  function statsChart() {
-    const data = JSON.parse(document.getElementById("chart-data").textContent);
-    const node = document.getElementById("stats-chart");
+  function statsChart(dataId = "chart-data", nodeId = "stats-chart") {
+    const source = document.getElementById(dataId), node = document.getElementById(nodeId);
+    if (!source || !node) return;
+    const data = JSON.parse(source.textContent);
     const names = Object.keys(data.series);
     const series = [{}].concat(names.map((n, i) => ({label: n, stroke: PALETTE[i % PALETTE.length], width: 2})));
     new uPlot({width: plotWidth(node), height: 320, tzDate, series},
@@ -223,6 +229,6 @@
   }
 
   if (page === "health" && window.uPlot) healthCharts();
-  if (page === "stats" && window.uPlot) statsChart();
+  if (page === "stats" && window.uPlot) { statsChart(); statsChart("site-chart-data", "site-chart"); }
   connect();
 })();

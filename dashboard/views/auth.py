@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 from ..context import fleet
 from ..security import safe_next
 from ..users import LOCALES, User, authenticate, end_sessions, set_locale
+from .common import audit
 
 bp = Blueprint("auth", __name__)
 
@@ -24,6 +25,8 @@ class LoginUser(UserMixin):
         self.id = str(user.id)
         self.username = user.username
         self.is_admin = user.is_admin
+        self.can_correct = user.can_correct
+        self.limited_to = user.limited_to
         self.locale = user.locale
         self.role = user.role.value
         self.session_version = user.session_version
@@ -50,13 +53,16 @@ def login():
         throttle, address = fleet().throttle, request.remote_addr or "?"
         wait = throttle.begin(form.username.data, address)
         if wait:
+            audit("login.refused", f"user:{form.username.data[:64]}", actor="-", wait_seconds=int(wait) + 1)
             flash(_("Too many failed logins. Try again in %(seconds)d s.", seconds=int(wait) + 1), "error")
             return render_template("login.html", form=form), 429, {"Retry-After": str(int(wait) + 1)}
         user = authenticate(fleet().engine, form.username.data, form.password.data)
         if user is not None:
             throttle.succeeded(form.username.data, address)
             login_user(LoginUser(user))
+            audit("login", f"user:{user.username}")
             return redirect(_safe_next(request.args.get("next")))
+        audit("login.failed", f"user:{form.username.data[:64]}", actor="-")
         flash(_("Wrong username or password."), "error")
     return render_template("login.html", form=form), 200 if request.method == "GET" else 401
 
@@ -66,6 +72,7 @@ def login():
 def logout():
     """End this login and every other copy of its cookie (the user's session version moves on)."""
     end_sessions(fleet().engine, int(current_user.id))
+    audit("logout", f"user:{current_user.username}")
     logout_user()
     return redirect(url_for("auth.login"))
 

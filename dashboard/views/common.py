@@ -1,16 +1,19 @@
-"""Helpers shared by the views: role check, time formatting, template globals."""
+"""Helpers shared by the views: role checks, the audit record, time formatting, template globals."""
 
 from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
 
-from flask import Flask, abort
+from flask import Flask, abort, g, request
 from flask_babel import get_locale
 from flask_login import current_user
+from sqlalchemy import select
 
 from fleet_protocol import THAI_PROVINCES
+from fleet_store.audit import AuditEntry, record
 from fleet_store.lists import ListKind, list_entries
+from fleet_store.schema import checkpoints
 
 from ..context import fleet
 
@@ -25,6 +28,45 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def editor_required(view):
+    """Refuse (403) a logged-in user who may not correct reads (neither admin nor editor)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated or not current_user.can_correct:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def visible_checkpoints() -> frozenset[str] | None:
+    """Ids of the checkpoints the current user may see, or None for every one (admins and users not
+    limited to sites). Every view that shows detections, health or checkpoints filters with it."""
+    sites = current_user.limited_to if current_user.is_authenticated else frozenset()
+    if sites is None:
+        return None
+    if "visible_checkpoints" not in g:
+        with fleet().engine.connect() as conn:
+            g.visible_checkpoints = frozenset(conn.execute(
+                select(checkpoints.c.checkpoint_id).where(checkpoints.c.site.in_(sorted(sites)))).scalars())
+    return g.visible_checkpoints
+
+
+def require_visible(checkpoint_id: str) -> None:
+    """404 (as if it did not exist) when the current user may not see ``checkpoint_id``."""
+    scope = visible_checkpoints()
+    if scope is not None and checkpoint_id not in scope:
+        abort(404)
+
+
+def audit(action: str, subject: str = "", plate: str | None = None, actor: str | None = None, **detail) -> None:
+    """Record that the current user did ``action`` from this request's client address (fleet_store.audit)."""
+    if actor is None:
+        actor = current_user.username if current_user.is_authenticated else "-"
+    record(fleet().engine, AuditEntry(actor, action, subject, plate or None, request.remote_addr or "", detail))
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:

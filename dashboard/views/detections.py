@@ -1,22 +1,43 @@
-"""Detection search, CSV export, detail page and stored images."""
+"""Detection search, CSV export, detail page (with misread correction) and stored images.
+
+Every search, export, detail view and correction is audited (fleet_store.audit);
+image requests are not (each result row shows a thumbnail), the detail view is."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, stream_with_context, url_for
-from flask_login import login_required
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from fleet_store.corrections import CorrectionError, correct, corrections_of
 
 from .. import queries
 from ..context import fleet
 from ..errors import SearchError
 from ..search import SearchQuery, export_csv, search
+from .common import audit, editor_required, require_visible, visible_checkpoints
 
 bp = Blueprint("detections", __name__)
 MAX_ID = 2**63 - 1
 
 
-def _local_time(text: str | None, tz) -> datetime | None:
+def parse_local_time(text: str | None, tz) -> datetime | None:
     """A ``datetime-local`` form value read in the fleet's zone."""
     if not text:
         return None
@@ -48,12 +69,12 @@ def query_from_args(args, tz) -> SearchQuery:
     """Build a :class:`SearchQuery` from request arguments; raises :class:`SearchError` on bad input."""
     return SearchQuery(plate=args.get("plate", "")[:32], province=args.get("province", "")[:64],
                        checkpoint_id=args.get("checkpoint", "")[:64],
-                       start=_local_time(args.get("start"), tz), end=_local_time(args.get("end"), tz),
+                       start=parse_local_time(args.get("start"), tz), end=parse_local_time(args.get("end"), tz),
                        min_confidence=_number(args.get("min_confidence")),
-                       before_id=_row_id(args.get("before")))
+                       before_id=parse_row_id(args.get("before")), checkpoint_ids=visible_checkpoints())
 
 
-def _row_id(text: str | None) -> int | None:
+def parse_row_id(text: str | None) -> int | None:
     value = _number(text, int)
     if value is not None and not 1 <= value <= MAX_ID:
         raise SearchError(f"'before' must be a row id between 1 and {MAX_ID}")
@@ -70,6 +91,8 @@ def search_page():
         return render_template("search.html", error=str(exc), page=None, args=request.args, filters=_filters(),
                                older=None), 400
     page = search(fleet().engine, query)
+    audit("search", plate=query.plate.strip() or None, filters=_filters(), before=query.before_id,
+          results=len(page.rows))
     return render_template("search.html", error=None, page=page, args=request.args, filters=_filters(),
                            older=_older_url(page.next_before))
 
@@ -92,6 +115,7 @@ def export():
     except SearchError as exc:
         return Response(f"error: {exc}\n", status=400, mimetype="text/plain")
     stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
+    audit("export", "detections.csv", plate=query.plate.strip() or None, filters=_filters())
     body = stream_with_context(export_csv(fleet().engine, query, settings.tz))
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="detections-{stamp}.csv"'})
@@ -103,10 +127,42 @@ def detail(detection_id: int):
     row = queries.detection(fleet().engine, detection_id)
     if row is None:
         abort(404)
+    require_visible(row.checkpoint_id)
+    audit("view", f"detection:{detection_id}", plate=row.license_plate)
     image_dir = fleet().settings.image_dir
-    return render_template("detail.html", d=row,
+    return render_template("detail.html", d=row, corrections=corrections_of(fleet().engine, detection_id),
+                           form=CorrectionForm(plate=row.license_plate, province=row.province),
                            has_image=queries.image_file(image_dir, row.image_path) is not None,
                            has_plate_image=queries.image_file(image_dir, row.plate_image_path) is not None)
+
+
+class CorrectionForm(FlaskForm):
+    plate = StringField("plate", validators=[DataRequired(), Length(max=32)])
+    province = StringField("province", validators=[Length(max=64)])
+    note = StringField("note", validators=[Length(max=255)])
+
+
+@bp.route("/detections/<int:detection_id>/correct", methods=["POST"])
+@login_required
+@editor_required
+def correct_read(detection_id: int):
+    """Correct a misread registration and/or province (admins and editors); the original read is kept."""
+    row = queries.detection(fleet().engine, detection_id)
+    if row is None:
+        abort(404)
+    require_visible(row.checkpoint_id)
+    form = CorrectionForm()
+    if not form.validate_on_submit():
+        flash(_("Enter the registration (up to 32 characters)."), "error")
+    else:
+        try:
+            correct(fleet().engine, detection_id, form.plate.data, form.province.data or "",
+                    current_user.username, request.remote_addr or "", form.note.data or "")
+        except CorrectionError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("Read corrected; the original read is kept."), "info")
+    return redirect(url_for("detections.detail", detection_id=detection_id))
 
 
 @bp.route("/detections/<int:detection_id>/image")
@@ -125,6 +181,8 @@ def plate_image(detection_id: int):
 
 def _stored_jpeg(detection_id: int, column: str):
     row = queries.detection(fleet().engine, detection_id)
+    if row is not None:
+        require_visible(row.checkpoint_id)
     path = queries.image_file(fleet().settings.image_dir, getattr(row, column)) if row else None
     if path is None:
         abort(404)

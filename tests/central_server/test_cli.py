@@ -110,3 +110,40 @@ def test_help_settings_lists_every_variable():
     out = subprocess.run([sys.executable, "-m", "central_server", "--help-settings"], cwd=REPO,
                          capture_output=True, text=True, timeout=60).stdout
     assert "INGEST_PORT" in out and "8765" in out and "CENTRAL_DB_URL" in out and "RETENTION_DAYS" in out
+
+
+def test_plates_export_erase_and_hold(sqlite_url, tmp_path):
+    """plates export writes one zip; erase needs --yes, is refused under a hold, then leaves no row or file."""
+    import zipfile
+
+    from sqlalchemy import func, select
+
+    from fleet_store import db
+    from fleet_store.schema import lpr_detections
+    from tests.dashboard.support import add_detection
+
+    engine = db.make_engine(sqlite_url)
+    db.upgrade(engine)
+    (tmp_path / "img/cp1").mkdir(parents=True)
+    (tmp_path / "img/cp1/a.jpg").write_bytes(b"\xff\xd8a")
+    add_detection(engine, "1กข 1234", province="ภูเก็ต", image_path="cp1/a.jpg")
+    add_detection(engine, "OTHER1")
+    out = tmp_path / "subject.zip"
+    exported = cli(sqlite_url, tmp_path, "plates", "export", "1กข1234", "--province", "ภูเก็ต", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert "1 detections, 1 images" in exported.stdout
+    assert "images/1.jpg" in zipfile.ZipFile(out).namelist()
+    dry = cli(sqlite_url, tmp_path, "plates", "erase", "1กข1234")
+    assert dry.returncode == 1 and "1 detections" in dry.stdout and "--yes" in dry.stdout
+    assert cli(sqlite_url, tmp_path, "plates", "hold", "1กข1234", "--reason", "court order 9").returncode == 0
+    assert "court order 9" in cli(sqlite_url, tmp_path, "plates", "holds").stdout
+    refused = cli(sqlite_url, tmp_path, "plates", "erase", "1กข1234", "--yes")
+    assert refused.returncode == 1 and "legal hold" in refused.stderr
+    assert (tmp_path / "img/cp1/a.jpg").exists()
+    assert cli(sqlite_url, tmp_path, "plates", "unhold", "1กข1234").returncode == 0
+    erased = cli(sqlite_url, tmp_path, "plates", "erase", "1กข1234", "--yes", "--reason", "ticket 5")
+    assert erased.returncode == 0 and "erased 1 detections, 1 image files" in erased.stdout
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(lpr_detections)).scalar_one() == 1
+    assert not (tmp_path / "img/cp1/a.jpg").exists()
+    assert cli(sqlite_url, tmp_path, "plates", "erase", "AB*", "--yes").returncode == 1

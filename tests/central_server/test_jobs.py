@@ -167,3 +167,47 @@ def _next_emit(pubsub, timeout: float = 10.0) -> dict:
         if item and item["type"] == "message":
             return json.loads(item["data"])
     raise TimeoutError("nothing published on flask-socketio")
+
+
+def test_images_can_be_kept_shorter_than_rows(engine, tmp_path):
+    """Past IMAGE_RETENTION_DAYS the scene and crop files go and the row loses its paths; the read stays."""
+    images = tmp_path / "images"
+    old = datetime.now(UTC) - timedelta(days=10)
+    kept_row = add_detection(engine, "OLDIMG", when=old, image_path=_image(images, "2026/11/01/cp1/a.jpg"),
+                             plate_image_path=_image(images, "2026/11/01/cp1/a-plate.jpg"))
+    fresh = add_detection(engine, "FRESH", image_path=_image(images, "2026/11/30/cp1/b.jpg"))
+    policy = jobs.RetentionPolicy(detections_days=30, images_days=7)
+    result = jobs.run_retention(engine, images, policy)
+    assert (result.detections, result.images, result.files) == (0, 1, 2)
+    with engine.connect() as conn:
+        rows = {r.id: (r.image_path, r.plate_image_path) for r in conn.execute(select(lpr_detections))}
+    assert rows == {kept_row: (None, None), fresh: ("2026/11/30/cp1/b.jpg", None)}
+    assert not (images / "2026/11/01/cp1").exists() or not list((images / "2026/11/01/cp1").iterdir())
+
+
+def test_retention_removes_plate_crops_and_prunes_connection_events(engine, tmp_path):
+    """A deleted detection's crop goes with its scene; old connection events and health rows follow their own days."""
+    from tests.dashboard.support import add_connection_event
+
+    images = tmp_path / "images"
+    old = datetime.now(UTC) - timedelta(days=40)
+    add_detection(engine, "OLD", when=old, image_path=_image(images, "x/a.jpg"),
+                  plate_image_path=_image(images, "x/a-plate.jpg"))
+    add_checkpoint(engine, "cp1")
+    add_connection_event(engine, "cp1", "connected", when=datetime.now(UTC) - timedelta(days=3))
+    add_connection_event(engine, "cp1", "connected")
+    add_health(engine, when=datetime.now(UTC) - timedelta(days=3))
+    policy = jobs.RetentionPolicy(30, health_days=2, connection_events_days=2)
+    result = jobs.run_retention(engine, images, policy)
+    assert (result.detections, result.files, result.health, result.connection_events) == (1, 2, 1, 1)
+    assert not list((images / "x").iterdir())
+    assert _count(engine, connection_events) == 1
+
+
+def test_policy_follows_the_settings(tmp_path):
+    """IMAGE_RETENTION_DAYS and friends default to RETENTION_DAYS."""
+    settings = IngestSettings(retention_days=60, image_retention_days=14, central_db_url="sqlite://")
+    policy = jobs.RetentionPolicy.from_settings(settings)
+    now = datetime.now(UTC)
+    cut = policy.cutoffs(now)
+    assert (now - cut["images"]).days == 14 and (now - cut["health"]).days == 60

@@ -47,3 +47,17 @@ def test_tile_setting_is_validated_and_allowed_by_the_policy():
     assert DashboardSettings(dashboard_map_tiles_url="/tiles/{z}/{x}/{y}.png").tiles_origin is None
     with pytest.raises(ValidationError):
         DashboardSettings(dashboard_map_tiles_url="https://tiles.example/tile.png")
+
+
+def test_overlapping_gates_cluster_and_sites_are_labelled():
+    """Three gates metres apart become one cluster (worst state, shared site); a far gate stays alone."""
+    from dashboard.fleetmap import Place, build_map
+
+    places = [Place("g1", 13.7563, 100.5018, "online", "Village A"), Place("g2", 13.7564, 100.5019, "offline",
+                                                                           "Village A"),
+              Place("g3", 13.7565, 100.5017, "online", "Village A"), Place("far", 18.79, 98.98, "never", "North")]
+    fleet_map = build_map(places)
+    assert [p.checkpoint_id for p in fleet_map.points] == ["far"]
+    [group] = fleet_map.clusters
+    assert (sorted(group.checkpoint_ids), group.status, group.site) == (["g1", "g2", "g3"], "offline", "Village A")
+    assert [s.name for s in fleet_map.sites] == ["North", "Village A"] and fleet_map.placed == 4

@@ -89,12 +89,53 @@ def _open(page, url: str, ready: str):
     return response
 
 
-def test_overview_checkpoint_view_and_live_feed_at_volume(page, site, fleet_db):
-    """The overview lists all 500 checkpoints; a checkpoint's view and the live feed render with data."""
+def _count(page, state: str) -> int:
+    return int(page.text_content(f"#n-{state}"))
+
+
+def _row_ids(page) -> list[str]:
+    return page.locator("#fleet tbody tr[data-cp]").evaluate_all("rows => rows.map(r => r.dataset.cp)")
+
+
+def test_overview_problems_first_filters_and_pages_at_volume(page, site, fleet_db):
+    """500 checkpoints: problems first, 50 a page, fleet-wide counts stay in view; site, state and text filter."""
     dash, counts = site
     _open(page, dash.url + "/", "#fleet")
-    assert page.locator("#fleet tbody tr[data-cp]").count() == counts.checkpoints
+    assert _count(page, "all") == counts.checkpoints
+    assert _count(page, "online") + _count(page, "offline") + _count(page, "never") == counts.checkpoints
+    assert page.locator("#fleet tbody tr[data-cp]").count() == 50
+    problems = _count(page, "problems")
+    assert 0 < problems < counts.checkpoints
+    assert page.locator("#fleet tbody tr").first.locator("td.problems .badge").count() >= 1
+    assert page.locator("#fleet tbody tr").first.locator("td.problems .badge.s-offline").count() == 1
     page.screenshot(path=str(_shot_path("volume-overview", fleet_db)), full_page=False)
+    assert page.locator("#fleet-map .cluster").count() > 0  # the fixture's sites are scattered: no labels
+    page.locator("#fleet-map").screenshot(path=str(_shot_path("volume-map", fleet_db)))
+    seen = _row_ids(page)
+    while page.locator("#next-page").count():
+        page.click("#next-page")
+        page.wait_for_selector("#fleet", timeout=TIMEOUT)
+        seen += _row_ids(page)
+        assert page.locator("#fleet-counts").is_visible() and _count(page, "all") == counts.checkpoints
+    assert len(seen) == len(set(seen)) == counts.checkpoints
+    page.select_option("#fleet-filter select[name=site]", "Site C")
+    page.select_option("#fleet-filter select[name=state]", "offline")
+    page.click("#fleet-filter button[type=submit]")
+    page.wait_for_selector("#fleet", timeout=TIMEOUT)
+    rows = page.locator("#fleet tbody tr[data-cp]")
+    assert rows.count() > 0 and set(rows.locator("td.site").all_text_contents()) == {"Site C"}
+    assert all("offline" in t for t in rows.locator("td.state").all_text_contents())
+    assert _count(page, "all") == counts.checkpoints
+    page.screenshot(path=str(_shot_path("volume-overview-filtered", fleet_db)), full_page=False)
+    _open(page, dash.url + "/?q=Gate%20123", "#fleet")
+    assert _row_ids(page) == ["cp-123"]
+    _open(page, dash.url + "/?state=offline", "#fleet")
+    assert page.locator("#fleet tbody tr[data-cp]").count() == min(50, _count(page, "offline"))
+
+
+def test_checkpoint_view_and_live_feed_at_volume(page, site, fleet_db):
+    """A checkpoint's view and the live feed render with data."""
+    dash, counts = site
     _open(page, dash.url + "/checkpoints/cp-001", "#components")
     assert page.locator("#components tbody tr[data-component]").count() == 4
     _open(page, dash.url + "/live", "#live-feed")
@@ -124,16 +165,82 @@ def test_search_walks_older_three_times_and_exports(page, site, fleet_db):
     assert any(r["license_plate"] == counts.repeat_plate for r in rows)
 
 
-def test_statistics_watchlist_and_detail_at_volume(page, site):
+def test_statistics_watchlist_and_detail_at_volume(page, site, fleet_db):
     """Statistics by hour and by day, the watchlist and a detection's detail page render at volume."""
     dash, counts = site
     for url in ("/statistics", "/statistics?by=day"):
         _open(page, dash.url + url, "#stats-chart")
+        page.wait_for_selector("#site-chart canvas", timeout=TIMEOUT)
+    _open(page, dash.url + "/statistics?view=hours", "#heatmap")
+    assert page.locator("#heatmap tbody tr").count() == 7
+    page.screenshot(path=str(_shot_path("volume-statistics-hours", fleet_db)), full_page=False)
+    _open(page, dash.url + "/statistics?view=repeats", "#repeats")
+    assert counts.repeat_plate in page.text_content("#repeats") or page.locator("#repeats tbody tr").count() == 20
+    _open(page, dash.url + "/statistics?view=travel&from=cp-001&to=cp-011", "#travel-form")
+    assert page.locator("#travel-summary").count() == 1
     _open(page, dash.url + "/watchlist", "#watch-entries")
     _open(page, dash.url + f"/detections?plate={counts.repeat_plate}&province={counts.repeat_province}", "#results")
     page.click("#results tbody tr a")
     page.wait_for_selector("#detail-plate", timeout=TIMEOUT)
     assert page.text_content("#detail-province") == counts.repeat_province
+
+
+def test_console_pages_at_volume(page, site, fleet_db):
+    """Correct a misread in the browser, then find it by both reads; the audit log, users and lists render."""
+    dash, counts = site
+    _open(page, dash.url + f"/detections?plate={counts.repeat_plate}", "#results")
+    page.click("#results tbody tr a")
+    page.wait_for_selector("#correct-form", timeout=TIMEOUT)
+    detail_url = page.url
+    page.fill("#correct-form input[name=plate]", "ฮฮ9999")
+    page.fill("#correct-form input[name=note]", "read checked on the crop")
+    page.click("#correct-form button[type=submit]")
+    page.wait_for_selector("#correction-history", timeout=TIMEOUT)
+    assert page.url == detail_url and page.text_content("#detail-plate").startswith("ฮฮ9999")
+    assert counts.repeat_plate in page.text_content("#original-read")
+    page.screenshot(path=str(_shot_path("volume-correction", fleet_db)), full_page=True)
+    detection_id = detail_url.rsplit("/", 1)[1]
+    for plate in ("ฮฮ9999", counts.repeat_plate):
+        _open(page, dash.url + f"/detections?plate={plate}", "#results")
+        assert page.locator(f'#results tbody tr[data-id="{detection_id}"]').count() == 1, plate
+    _open(page, dash.url + "/audit", "#audit-rows")
+    assert page.locator("#audit-rows tbody tr[data-id]").count() >= 5
+    _open(page, dash.url + "/audit?action=correct", "#audit-rows")
+    assert page.locator("#audit-rows tbody tr[data-id]").count() == 1
+    page.screenshot(path=str(_shot_path("volume-audit", fleet_db)), full_page=False)
+    _open(page, dash.url + "/users", "#user-rows")
+    page.screenshot(path=str(_shot_path("volume-users", fleet_db)), full_page=False)
+    _open(page, dash.url + "/allowlist", "#import-form")
+    page.screenshot(path=str(_shot_path("volume-allowlist", fleet_db)), full_page=False)
+
+
+def test_a_site_limited_viewer_at_volume(page, site, fleet_db):
+    """A viewer limited to Site C sees only its 50 gates, in Thai, with the live connection up."""
+    from dashboard.users import Role, add_user
+
+    dash, counts = site
+    engine = db.make_engine(fleet_db[0])
+    try:
+        add_user(engine, "site-c", "site-c-pass-1", Role.VIEWER, ["Site C"])
+    finally:
+        engine.dispose()
+    context = page.context.browser.new_context(locale="th-TH", viewport={"width": 1280, "height": 900})
+    viewer = context.new_page()
+    errors = []
+    viewer.on("pageerror", lambda exc: errors.append(str(exc)))
+    viewer.goto(dash.url + "/login")
+    viewer.fill("input[name=username]", "site-c")
+    viewer.fill("input[name=password]", "site-c-pass-1")
+    viewer.click("button[type=submit]")
+    viewer.wait_for_selector("#fleet", timeout=TIMEOUT)
+    viewer.wait_for_selector("#conn.up", timeout=TIMEOUT)
+    assert int(viewer.text_content("#n-all")) == counts.checkpoints // 10
+    assert set(viewer.locator("#fleet td.site").all_text_contents()) == {"Site C"}
+    viewer.screenshot(path=str(_shot_path("volume-site-limited-th", fleet_db)), full_page=False)
+    viewer.goto(dash.url + "/checkpoints/cp-001")  # Site B
+    assert "404" in viewer.title() or viewer.locator("#components").count() == 0
+    assert errors == []
+    context.close()
 
 
 def _shot_path(name: str, fleet_db) -> os.PathLike:
