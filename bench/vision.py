@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from demo.render import composite_into_photo, random_thai, write_accuracy_set, write_demo_footage
+from demo.render import composite_into_photo, plate_into_photo, random_thai, write_accuracy_set, write_demo_footage
 from edge_agent.vision.base import Box, Frame
 from edge_agent.vision.config import VisionSettings
 from edge_agent.vision.factory import build_recognizer
@@ -180,7 +180,7 @@ def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], ful
             photo_row = latin_rows[rng.randrange(len(latin_rows))]
             photo = cv2.imread(str(Path(photo_row["folder"]) / photo_row["file"]))
             box = Box(*(int(photo_row[k]) for k in "xywh"))
-            scene, pasted = _paste_plate(photo, image, box)
+            scene, pasted = plate_into_photo(photo, box, image, aspect=2.24)
             started = time.thread_time()
             candidates = rec.detector.detect(scene)
             reads = rec.reader.read(scene, candidates)
@@ -192,17 +192,6 @@ def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], ful
     print(f"vehicle_type 'commercial' on the held-out crops: precision {100 * precision:.1f} %, "
           f"recall {100 * recall:.1f} % ({commercial[2]} commercial plates)")
     return out
-
-
-def _paste_plate(photo: np.ndarray, crop: np.ndarray, box: Box) -> tuple[np.ndarray, Box]:
-    """A real Thai crop at the plate's 2.24:1 shape over a real photo's plate box (same width)."""
-    scene = photo.copy()
-    w = max(60, box.w)
-    h = int(w / 2.24)
-    x = min(max(0, box.x + box.w // 2 - w // 2), scene.shape[1] - w)
-    y = min(max(0, box.y + box.h // 2 - h // 2), scene.shape[0] - h)
-    scene[y : y + h, x : x + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
-    return scene, Box(x, y, w, h)
 
 
 def bench_real(rows: list[dict[str, str]]) -> list[Score]:

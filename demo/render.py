@@ -224,10 +224,19 @@ def render_sample(
 
 def composite_into_photo(photo: np.ndarray, box: Box, spec: PlateSpec, rng: random.Random) -> np.ndarray:
     """A copy of ``photo`` with ``spec``'s plate drawn over the annotated plate ``box``."""
+    return plate_into_photo(photo, box, render_plate(spec, rng))[0]
+
+
+def plate_into_photo(
+    photo: np.ndarray, box: Box, plate: np.ndarray, aspect: float | None = None
+) -> tuple[np.ndarray, Box]:
+    """A copy of ``photo`` with the plate image ``plate`` over the annotated plate ``box`` (same
+    width, centred; its own shape, or ``aspect`` width:height), and where it landed."""
     out = photo.copy()
-    plate = render_plate(spec, rng)
-    ph = max(box.h, int(box.w * plate.shape[0] / plate.shape[1]))  # Thai plates are taller than most
+    ratio = aspect if aspect else plate.shape[1] / plate.shape[0]
+    ph = max(box.h, int(box.w / ratio))  # Thai plates are taller than most
     cx, cy = box.center
+    cy = min(max(cy, ph / 2), out.shape[0] - ph / 2)
     quad = np.array(
         [
             [cx - box.w / 2, cy - ph / 2],
@@ -237,8 +246,7 @@ def composite_into_photo(photo: np.ndarray, box: Box, spec: PlateSpec, rng: rand
         ],
         np.float32,
     )
-    paste_plate(out, plate, quad)
-    return out
+    return out, paste_plate(out, plate, quad)
 
 
 def write_accuracy_set(

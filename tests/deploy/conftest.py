@@ -20,8 +20,12 @@ from tests.support.images import scene_jpeg
 from .hosts import EDGES, Run, fleet_hosts, playbook, ssh, why_not_runnable
 
 REAL_PLATES = Path(__file__).resolve().parents[2] / ".." / "shared" / "plates"
-# One real photo per checkpoint, placed in its camera folder before the deploy.
+THAI_PLATES = Path(__file__).resolve().parents[2] / ".." / "shared" / "thai-plates"
+# One real photo per checkpoint, placed in its camera folder before the deploy. The second edge's
+# street photo carries a real Thai plate (a crop from the reader's held-out split) over its own
+# plate: a deployed Pi must read Thai, province included.
 PHOTOS = {EDGES[0]: "br_PJX5721.jpg", EDGES[1]: "br_NYY1710.jpg"}
+THAI_CROP = {EDGES[1]: "THAI_CROP_FILE"}
 CAMERA_DIR = "/srv/aicamera/frames"
 
 
@@ -32,7 +36,7 @@ class Deployed:
     controller_dir: Path
     first: Run
     second: Run
-    plates: dict[str, str]  # edge host -> the plate in its camera folder ("" when synthetic)
+    plates: dict[str, tuple[str, str]]  # edge host -> (plate, province) in its camera folder, ("", "") synthetic
 
     def playbook(self, *args: str, edge_serial: int | None = 2) -> Run:
         """Run deploy.yml again on this fleet."""
@@ -55,17 +59,37 @@ def fleet() -> Iterator[None]:
         fleet_hosts("down")
 
 
-def _place_photos() -> dict[str, str]:
-    """Put a real plate photo (or a synthetic scene without ../shared/plates) in each camera folder."""
-    truth = {}
+def _place_photos() -> dict[str, tuple[str, str]]:
+    """Put a real plate photo (or a synthetic scene without ../shared) in each camera folder."""
+    import cv2
+
+    from demo.render import plate_into_photo
+    from edge_agent.vision.base import Box
+
+    truth, boxes, thai = {}, {}, {}
     if (REAL_PLATES / "manifest.csv").is_file():
         with (REAL_PLATES / "manifest.csv").open() as f:
             truth = {row["file"]: row["plate_text"] for row in csv.DictReader(f)}
+        with (REAL_PLATES / "bboxes.csv").open() as f:
+            boxes = {row["file"]: Box(*(int(row[k]) for k in "xywh")) for row in csv.DictReader(f)}
+    if (THAI_PLATES / "manifest.csv").is_file():
+        with (THAI_PLATES / "manifest.csv").open(encoding="utf-8") as f:
+            thai = {row["file"]: (row["plate_text"], row["province"]) for row in csv.DictReader(f)}
     plates = {}
     for host, name in PHOTOS.items():
-        photo = (REAL_PLATES / name).read_bytes() if name in truth else scene_jpeg()
+        crop = THAI_CROP.get(host)
+        if name not in truth:
+            photo, plates[host] = scene_jpeg(), ("", "")
+        elif crop is None:
+            photo, plates[host] = (REAL_PLATES / name).read_bytes(), (truth[name], "")
+        elif crop in thai:
+            image = cv2.imread(str(REAL_PLATES / name))
+            plate = cv2.imread(str(THAI_PLATES / "images" / crop))
+            scene, _ = plate_into_photo(image, boxes[name], plate, aspect=2.24)
+            photo, plates[host] = cv2.imencode(".jpg", scene, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes(), thai[crop]
+        else:
+            photo, plates[host] = scene_jpeg(), ("", "")
         ssh(host, f"sudo mkdir -p {CAMERA_DIR} && sudo tee {CAMERA_DIR}/0001.jpg >/dev/null", stdin=photo)
-        plates[host] = truth.get(name, "")
     return plates
 
 

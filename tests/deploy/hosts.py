@@ -92,11 +92,13 @@ def as_central_user(code: str) -> str:
                         f"/opt/aicamera/current/venv/bin/python -c {shlex.quote(code)}")
 
 
-def central_plates(checkpoint_id: str) -> list[str]:
-    """Plates stored in the central database for ``checkpoint_id``, oldest first."""
+def central_plates(checkpoint_id: str, province: bool = False) -> list:
+    """Plates stored in the central database for ``checkpoint_id``, oldest first ([plate, province]
+    pairs with ``province=True``)."""
+    column = "license_plate, province" if province else "license_plate"
     code = ("import json, sqlite3; db = sqlite3.connect('/var/lib/aicamera-central/central.db'); "
-            f"print(json.dumps([r[0] for r in db.execute('SELECT license_plate FROM lpr_detections "
-            f"WHERE checkpoint_id = ? ORDER BY id', ({checkpoint_id!r},))]))")
+            f"print(json.dumps([list(r) if len(r) > 1 else r[0] for r in db.execute('SELECT {column} "
+            f"FROM lpr_detections WHERE checkpoint_id = ? ORDER BY id', ({checkpoint_id!r},))], ensure_ascii=False))")
     return json.loads(as_central_user(code))
 
 
