@@ -278,6 +278,8 @@ class Ingest:
                                               f"storage unavailable, retry later ({exc})", message.event_id))
         if self.live.enabled and result.record is not None:
             self._spawn(self.live.publish(result.record.live_event()))
+            for alert in result.alerts:
+                self._spawn(self.live.publish(alert.live_event()))
         return success_answer(result.record_id, message.table.value, message.event_id, result.duplicate)
 
     def _spawn(self, coro) -> None:

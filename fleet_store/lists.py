@@ -155,6 +155,46 @@ def catches(entry: ListEntry, plate: str, province: str, now: datetime | None = 
     return (not f.province or f.province == province) and matches(f.pattern, plate, f.tolerance)
 
 
+class ListIndex:
+    """Entries arranged so a plate is checked against a few candidates, not every entry.
+
+    Only a pre-filter: every candidate is confirmed with :func:`catches`, so the
+    index can never disagree with the rule. Literal entries are found by their
+    normalised text; entries with a tolerance also under each one-deletion
+    variant (two strings one edit apart share a variant, the "symmetric delete"
+    idea); wildcard entries are tried one by one.
+    """
+
+    def __init__(self, entries: Iterable[ListEntry]):
+        self.size = 0
+        self._keys: dict[str, list[ListEntry]] = {}
+        self._wild: list[ListEntry] = []
+        for entry in entries:
+            self.size += 1
+            literal = normalise(entry.pattern)
+            if "*" in literal or "?" in literal:
+                self._wild.append(entry)
+                continue
+            keys = {literal} | (_deletions(literal) if entry.fields.tolerance else set())
+            for key in keys:
+                self._keys.setdefault(key, []).append(entry)
+
+    def matching(self, plate: str, province: str, now: datetime | None = None) -> list[ListEntry]:
+        """Every entry that :func:`catches` this read, literal entries before wildcard ones."""
+        key = normalise(plate)
+        seen: dict[int, ListEntry] = {}
+        for k in {key} | _deletions(key):
+            for entry in self._keys.get(k, ()):
+                seen.setdefault(entry.id, entry)
+        found = sorted(seen.values(), key=lambda e: (normalise(e.pattern) != key, e.id))
+        found += self._wild
+        return [e for e in found if catches(e, plate, province, now)]
+
+
+def _deletions(text: str) -> set[str]:
+    return {text[:i] + text[i + 1:] for i in range(len(text))}
+
+
 # --------------------------------------------------------------------------- checking
 
 
@@ -236,13 +276,15 @@ def get_entry(engine: Engine, kind: ListKind, entry_id: int) -> ListEntry | None
     return _entry(kind, row) if row else None
 
 
-def list_entries(engine: Engine, kind: ListKind, now: datetime | None = None) -> list[ListEntry]:
-    """Every entry by pattern; with ``now``, only those not expired by then."""
+def list_entries(target: Engine | Connection, kind: ListKind, now: datetime | None = None) -> list[ListEntry]:
+    """Every entry by pattern; with ``now``, only those not expired by then (``target``: engine or connection)."""
     table = kind.table
     query = select(table).order_by(table.c.pattern, table.c.province, table.c.site, table.c.checkpoint_id)
     if now is not None:
         query = query.where((table.c.expires_at.is_(None)) | (table.c.expires_at > now))
-    with engine.connect() as conn:
+    if isinstance(target, Connection):
+        return [_entry(kind, row) for row in target.execute(query)]
+    with target.connect() as conn:
         return [_entry(kind, row) for row in conn.execute(query)]
 
 
