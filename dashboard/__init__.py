@@ -126,9 +126,9 @@ def _load_user(login_id: str, wrapper):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import auth, detections, overview, stats, watch
+    from .views import alerts, auth, detections, overview, stats, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, overview, detections, stats, watch):
+    for module in (auth, overview, detections, stats, watch, alerts):
         app.register_blueprint(module.bp)
     register_template_helpers(app)

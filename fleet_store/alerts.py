@@ -202,10 +202,12 @@ def get_alert(engine: Engine, alert_id: int) -> Alert | None:
 
 
 def list_alerts(engine: Engine, state: AlertState | None = None, limit: int = 200,
-                before_id: int | None = None) -> list[Alert]:
-    """Alerts newest first; only those in ``state`` when given; ``before_id`` pages on."""
+                before_id: int | None = None, rule: Rule | None = None) -> list[Alert]:
+    """Alerts newest first; only those in ``state`` (of ``rule``) when given; ``before_id`` pages on."""
     c = alerts.c
     query = select(alerts).order_by(c.id.desc()).limit(limit)
+    if rule is not None:
+        query = query.where(c.rule == rule.value)
     if state is AlertState.OPEN:
         query = query.where(c.closed_at.is_(None), c.acknowledged_at.is_(None))
     elif state is AlertState.ACKNOWLEDGED:

@@ -9,9 +9,9 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from fleet_store.lists import EntryFields, ListError, ListKind, add_entry, catches, list_entries, remove_entry
+from fleet_store.alerts import Rule, list_alerts
+from fleet_store.lists import EntryFields, ListError, ListKind, add_entry, list_entries, remove_entry
 
-from .. import queries
 from ..context import fleet
 from .common import admin_required
 
@@ -32,9 +32,7 @@ class RemoveForm(FlaskForm):
 @login_required
 def watchlist():
     entries = list_entries(fleet().engine, ListKind.WATCH)
-    recent = queries.recent_detections(fleet().engine, limit=500)
-    hits = [(row, e) for row in recent for e in entries if catches(e, row.license_plate, row.province, row.timestamp)]
-    hits = hits[:50]
+    hits = list_alerts(fleet().engine, rule=Rule.WATCHLIST, limit=50)  # matched once, by the ingest
     return render_template("watchlist.html", entries=entries, hits=hits, form=WatchForm(), remove=RemoveForm())
 
 
