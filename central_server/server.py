@@ -63,7 +63,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
             background = [_watched(ingest.presence.run(), "presence"),
                           _watched(ingest.revocation_watch(settings.ingest_token_recheck_seconds,
                                                            settings.ingest_token_recheck_grace), "revocation watch")]
-            scheduler = start_scheduler(settings, engine, live_events)
+            scheduler = start_scheduler(settings, engine, live_events, wake=dispatcher.wake)
             if ready:
                 ready(port)
             await stop.wait()
