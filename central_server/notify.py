@@ -200,10 +200,9 @@ class MqttChannel:
     def discovery(self) -> tuple[str, dict]:
         """The Home Assistant discovery topic and document."""
         return f"{self.discovery_prefix}/event/aicamera/alerts/config", {
-            "name": "AI Camera alerts", "unique_id": "aicamera_alerts", "object_id": "aicamera_alerts",
+            "name": "AI Camera alerts", "unique_id": "aicamera_alerts",
             "state_topic": self.topic, "event_types": [r.value for r in Rule],
-            "value_template": "{{ value_json | tojson }}",
-            "availability_topic": f"{self.prefix}/status", "json_attributes_topic": self.topic,
+            "availability_topic": f"{self.prefix}/status",
             "device": {"identifiers": ["aicamera_fleet"], "name": "AI Camera Fleet", "manufacturer": "AI Camera"}}
 
     def _connect(self):
@@ -247,10 +246,14 @@ class MqttChannel:
                 raise DeliveryError(f"MQTT {self.host}:{self.port}: no PUBACK within {TIMEOUT:.0f} s")
 
     def close(self) -> None:
+        """Say ``offline`` (a clean disconnect sends no will) and disconnect."""
         client, self._client = self._client, None
-        if client is not None:
-            client.loop_stop()
-            client.disconnect()
+        if client is None:
+            return
+        if client.is_connected():
+            client.publish(f"{self.prefix}/status", "offline", qos=1, retain=True).wait_for_publish(2)
+        client.loop_stop()
+        client.disconnect()
 
 
 def make_channels(s: IngestSettings) -> dict[str, Channel]:

@@ -10,5 +10,7 @@ here knows about a process, a page or the edge agent.
                  the one author of every live event payload; CheckpointStatus
     metrics.py   the one reader of health metrics (numbers under fleet_protocol.Metric keys)
     live.py      live event names and the publisher interface (Redis or none)
+    lists.py     watchlist / allow-list entries and the one matching rule;  audit.py  the audit log
+    alerts.py    stored alerts, watchlist matching at ingest, the delivery queue
     config.py    CommonSettings;  logs.py  structured logging
 """

@@ -263,3 +263,27 @@ def test_line_answers_are_classified():
         assert len(api.pushed) == 2
     finally:
         api.stop()
+
+
+def test_mqtt_announces_itself_to_home_assistant():
+    """On connecting, the channel publishes a retained HA discovery document and 'online'; alerts carry event_type."""
+    from central_server.notify import MqttChannel
+
+    prefix = f"aicamera-test-{uuid.uuid4().hex[:8]}"
+    channel = MqttChannel("mqtt://127.0.0.1:1883", prefix, prefix + "/ha")
+    try:
+        channel.send(_delivery())
+    finally:
+        channel.close()
+    listener = MqttListener(1883, f"{prefix}/#")  # subscribing afterwards: only retained messages arrive
+    try:
+        wait_for(lambda: listener.on(f"{prefix}/status") and listener.on(f"{prefix}/ha/event/aicamera/alerts/config"))
+        document = json.loads(listener.on(f"{prefix}/ha/event/aicamera/alerts/config")[0])
+        assert document["state_topic"] == f"{prefix}/alert" and "watchlist" in document["event_types"]
+        assert document["availability_topic"] == f"{prefix}/status"
+        assert listener.on(f"{prefix}/alert") == []  # alerts are not retained
+    finally:
+        listener.client.publish(f"{prefix}/ha/event/aicamera/alerts/config", b"", retain=True)  # clean the broker
+        listener.client.publish(f"{prefix}/status", b"", retain=True)
+        time.sleep(0.2)
+        listener.close()
