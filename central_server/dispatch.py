@@ -33,10 +33,11 @@ class Dispatcher:
     """Drains the delivery queue for ``channels``; ``start``/``stop`` run it on its own thread."""
 
     def __init__(self, engine: Engine, channels: Mapping[str, Channel], retry_base: float = 5.0,
-                 retry_max: float = 1800.0, poll: float = 1.0, lease: float = 60.0):
+                 retry_max: float = 1800.0, poll: float = 1.0, lease: float = 60.0, batch: int = 50):
         self.engine = engine
         self.channels = dict(channels)
         self.retry_base, self.retry_max, self.poll, self.lease = retry_base, retry_max, poll, lease
+        self.batch = batch
         self.stats = {"delivered": 0, "failed_attempts": 0, "given_up": 0}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -73,30 +74,40 @@ class Dispatcher:
                 self._wake.wait(self.poll)
 
     def run_once(self, now: datetime | None = None) -> int:
-        """Claim and send what is due; return how many deliveries were attempted."""
-        claimed = alerts.claim_due(self.engine, list(self.channels), now, lease=self.lease)
-        for delivery in claimed:
-            if self._stop.is_set():
-                break  # the lease runs out and the next process sends it
-            self._send(delivery)
+        """Claim and send what is due; return how many deliveries were attempted.
+
+        Successes are recorded together after the round (one commit, not one
+        per notification); a crash before that commit repeats them later, with
+        their idempotency keys.
+        """
+        claimed = alerts.claim_due(self.engine, list(self.channels), now, limit=self.batch, lease=self.lease)
+        sent: list[int] = []
+        try:
+            for delivery in claimed:
+                if self._stop.is_set():
+                    break  # the lease runs out and the next process sends it
+                if self._send(delivery):
+                    sent.append(delivery.id)
+        finally:
+            alerts.delivered(self.engine, sent)
+        self.stats["delivered"] += len(sent)
         return len(claimed)
 
-    def _send(self, delivery: alerts.Delivery) -> None:
+    def _send(self, delivery: alerts.Delivery) -> bool:
         channel = self.channels[delivery.channel]
         try:
             channel.send(delivery)
         except DeliveryError as exc:
             self._failed(delivery, exc)
-            return
+            return False
         except Exception as exc:  # a channel bug must not stop the queue
             log.exception("alerts: %s channel crashed", delivery.channel)
             self._failed(delivery, DeliveryError(f"{type(exc).__name__}: {exc}"))
-            return
-        alerts.delivered(self.engine, delivery.id)
-        self.stats["delivered"] += 1
+            return False
         if delivery.channel in self._failing:
             self._failing.discard(delivery.channel)
             log.info("alerts: %s deliveries recovered", delivery.channel)
+        return True
 
     def _failed(self, delivery: alerts.Delivery, exc: DeliveryError) -> None:
         retry_at = alerts.failed(self.engine, delivery, str(exc), exc.permanent, self.retry_base, self.retry_max)

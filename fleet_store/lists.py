@@ -162,7 +162,8 @@ class ListIndex:
     index can never disagree with the rule. Literal entries are found by their
     normalised text; entries with a tolerance also under each one-deletion
     variant (two strings one edit apart share a variant, the "symmetric delete"
-    idea); wildcard entries are tried one by one.
+    idea); wildcard entries are tried one by one, only after one regular
+    expression made of all of them says that at least one matches.
     """
 
     def __init__(self, entries: Iterable[ListEntry]):
@@ -178,6 +179,8 @@ class ListIndex:
             keys = {literal} | (_deletions(literal) if entry.fields.tolerance else set())
             for key in keys:
                 self._keys.setdefault(key, []).append(entry)
+        patterns = dict.fromkeys(_compiled(e.pattern).pattern for e in self._wild)
+        self._any_wild = re.compile("|".join(f"(?:{p})" for p in patterns), re.DOTALL) if patterns else None
 
     def matching(self, plate: str, province: str, now: datetime | None = None) -> list[ListEntry]:
         """Every entry that :func:`catches` this read, literal entries before wildcard ones."""
@@ -187,7 +190,8 @@ class ListIndex:
             for entry in self._keys.get(k, ()):
                 seen.setdefault(entry.id, entry)
         found = sorted(seen.values(), key=lambda e: (normalise(e.pattern) != key, e.id))
-        found += self._wild
+        if self._any_wild is not None and self._any_wild.fullmatch(key):
+            found += self._wild
         return [e for e in found if catches(e, plate, province, now)]
 
 

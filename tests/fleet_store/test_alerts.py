@@ -71,7 +71,7 @@ def test_acknowledging(engine):
 def test_matcher_opens_one_alert_per_plate_and_follows_list_changes(engine):
     """Hits on a listed plate open one alert (repeats count); a new or edited entry counts at the next batch."""
     entry = add_entry(engine, ListKind.WATCH, EntryFields("กข 1234", "กรุงเทพมหานคร", "stolen"), "t")
-    matcher = WatchMatcher(("webhook", "mqtt"))
+    matcher = WatchMatcher(("webhook", "mqtt"), refresh_seconds=0)
     with engine.begin() as conn:
         opened = matcher.match(conn, [detection(1, "กข1234", "กรุงเทพมหานคร"), detection(2, "กข1234", "ขอนแก่น"),
                                       detection(3, "กข-1234", "กรุงเทพมหานคร")], NOW)
