@@ -144,7 +144,8 @@ class EmailChannel:
 
     def send(self, delivery: Delivery) -> None:
         message = EmailMessage()
-        message["Subject"] = "[AI Camera] " + text_of(delivery)[:200]
+        # one line: a note with a line break must not become a header of its own
+        message["Subject"] = "[AI Camera] " + " ".join(text_of(delivery).split())[:200]
         message["From"], message["To"] = self.s.alert_email_from, ", ".join(self.to)
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = f"<{delivery.idempotency_key}@aicamera>"

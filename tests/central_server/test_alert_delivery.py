@@ -287,3 +287,22 @@ def test_mqtt_announces_itself_to_home_assistant():
         listener.client.publish(f"{prefix}/status", b"", retain=True)
         time.sleep(0.2)
         listener.close()
+
+
+def test_a_line_break_in_a_note_cannot_add_mail_headers():
+    """A watchlist note with CR/LF and a header stays in the subject's one line; no Bcc reaches the server."""
+    from central_server.config import IngestSettings
+    from central_server.notify import EmailChannel
+
+    smtp = SmtpReceiver().start()
+    try:
+        settings = IngestSettings(alert_smtp_host="127.0.0.1", alert_smtp_port=smtp.port, alert_smtp_starttls=False,
+                                  alert_email_to="guard@example.com")
+        alert = Alert(5, Rule.WATCHLIST, "plate:X", "1", alerts_now(), alerts_now(),
+                      detail={"license_plate": "X1", "note": "van\r\nBcc: thief@example.com"})
+        EmailChannel(settings).send(Delivery(5, "email", DeliveryEvent.OPENED, "alert-5-opened-email", 1, alert))
+        [(_, rcpt, message)] = smtp.messages
+        assert rcpt == ["guard@example.com"] and message["Bcc"] is None
+        assert "Bcc: thief@example.com" in message["Subject"]
+    finally:
+        smtp.stop()
