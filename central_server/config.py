@@ -37,6 +37,8 @@ class IngestSettings(CommonSettings):
     ingest_max_connections_per_checkpoint: int = Field(
         2, ge=1, description="open connections per checkpoint id (more get HTTP 429; 2 lets a reconnect "
                              "overlap a dying connection)")
+    ingest_metrics_allow: str = Field(
+        "127.0.0.1/32,::1/128", description="client networks (comma-separated CIDR) that may read GET /metrics")
     retention_days: int = Field(30, ge=1, description="age after which detections and health rows are deleted")
     offline_after_seconds: int = Field(120, ge=10,
                                        description="default silence before a checkpoint is marked offline")
@@ -78,6 +80,19 @@ class IngestSettings(CommonSettings):
             if first and not second:
                 raise ValueError(f"{missing} is needed when {given} is set")
         return self
+
+    @field_validator("ingest_metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not a network like 10.0.0.0/8") from None
+        return value
 
     @field_validator("alert_webhook_url", "alert_webhook_secret", "alert_line_token", "alert_line_to",
                      "alert_smtp_host", "alert_smtp_user", "alert_smtp_password", "alert_email_to",

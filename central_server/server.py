@@ -48,7 +48,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
     writer.start()
     dispatcher.start()
     live_events = live.make_live_events(settings.redis_url)
-    ingest = Ingest(settings, engine, writer, live_events)
+    ingest = Ingest(settings, engine, writer, live_events, dispatcher.stats)
     if handle_signals:
         _install_signal_handlers(stop)
     try:

@@ -402,3 +402,17 @@ def deliveries(engine: Engine, alert_id: int | None = None) -> list[DeliveryRow]
         query = query.where(d.alert_id == alert_id)
     with engine.connect() as conn:
         return [DeliveryRow(*r) for r in conn.execute(query)]
+
+
+def counts(engine: Engine) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Open alerts by rule, and deliveries by (channel, ``pending`` | ``failed``) for monitoring."""
+    d = alert_deliveries.c
+    with engine.connect() as conn:
+        by_rule = dict(conn.execute(select(alerts.c.rule, func.count()).where(alerts.c.closed_at.is_(None))
+                                    .group_by(alerts.c.rule)).all())
+        pending = conn.execute(select(d.channel, func.count()).where(d.delivered_at.is_(None), d.failed_at.is_(None))
+                               .group_by(d.channel)).all()
+        failed_ = conn.execute(select(d.channel, func.count()).where(d.failed_at.is_not(None))
+                               .group_by(d.channel)).all()
+    queue = {(channel, "pending"): n for channel, n in pending} | {(channel, "failed"): n for channel, n in failed_}
+    return by_rule, queue
