@@ -126,9 +126,11 @@ def _load_user(login_id: str, wrapper):
 
 
 def _register_blueprints(app: Flask) -> None:
+    from . import api
     from .views import alerts, auth, detections, overview, stats, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, overview, detections, stats, watch, alerts):
+    for module in (auth, overview, detections, stats, watch, alerts, api):
         app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)  # key-authenticated, GET only: no cookie to ride on
     register_template_helpers(app)

@@ -262,3 +262,18 @@ alert_deliveries = Table(
     Index("ix_alert_deliveries_due", "delivered_at", "failed_at", "next_attempt_at"),
     Index("ix_alert_deliveries_alert", "alert_id"),
 )
+
+# --------------------------------------------------------------------------- API keys (revision 0006)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True, comment="who uses it, e.g. 'grafana', 'parking-system'"),
+    Column("key_hash", String(64), nullable=False, unique=True, comment="sha256 hex of the key; the key is shown once"),
+    Column("key_hint", String(16), nullable=False, server_default="", comment="first characters, to tell keys apart"),
+    Column("role", String(16), nullable=False, server_default="viewer", comment="viewer | admin"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True, comment="updated at most once a minute"),
+)

@@ -1,4 +1,4 @@
-"""Stored alerts and their durable delivery queue.
+"""Stored alerts and their durable delivery queue; API keys for the dashboard's REST API.
 
 ``alerts`` holds one row per alert (watchlist hit or a checkpoint condition)
 with who acknowledged it and when it closed; a partial unique index keeps one
@@ -63,8 +63,26 @@ def upgrade() -> None:
     )
     op.create_index('ix_alert_deliveries_due', 'alert_deliveries', ['delivered_at', 'failed_at', 'next_attempt_at'])
     op.create_index('ix_alert_deliveries_alert', 'alert_deliveries', ['alert_id'])
+    op.create_table(
+        'api_keys',
+        sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('name', sa.String(length=64), nullable=False,
+                  comment="who uses it, e.g. 'grafana', 'parking-system'"),
+        sa.Column('key_hash', sa.String(length=64), nullable=False,
+                  comment='sha256 hex of the key; the key is shown once'),
+        sa.Column('key_hint', sa.String(length=16), server_default='', nullable=False,
+                  comment='first characters, to tell keys apart'),
+        sa.Column('role', sa.String(length=16), server_default='viewer', nullable=False, comment='viewer | admin'),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('revoked_at', sa.DateTime(), nullable=True),
+        sa.Column('last_used_at', sa.DateTime(), nullable=True, comment='updated at most once a minute'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('name'),
+        sa.UniqueConstraint('key_hash'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('api_keys')
     op.drop_table('alert_deliveries')
     op.drop_table('alerts')
