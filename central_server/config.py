@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from fleet_store.config import CommonSettings
+from fleet_store.monitoring import parse_networks
 
 
 class IngestSettings(CommonSettings):
@@ -84,14 +85,7 @@ class IngestSettings(CommonSettings):
     @field_validator("ingest_metrics_allow")
     @classmethod
     def _networks(cls, value: str) -> str:
-        import ipaddress
-
-        for part in value.split(","):
-            if part.strip():
-                try:
-                    ipaddress.ip_network(part.strip(), strict=False)
-                except ValueError:
-                    raise ValueError(f"{part.strip()!r} is not a network like 10.0.0.0/8") from None
+        parse_networks(value)
         return value
 
     @field_validator("alert_webhook_url", "alert_webhook_secret", "alert_line_token", "alert_line_to",

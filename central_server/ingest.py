@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import http
-import ipaddress
 import json
 import logging
 import time
@@ -41,11 +40,12 @@ from fleet_protocol import (
     success_answer,
 )
 from fleet_store import live
+from fleet_store.monitoring import address_allowed, parse_networks
 
 from . import auth, presence
 from .config import IngestSettings
 from .errors import StorageUnavailable
-from .prometheus import CONTENT_TYPE, IngestMetrics, parse_networks
+from .prometheus import CONTENT_TYPE, IngestMetrics
 from .store import GroupCommitWriter, StoreResult
 
 log = logging.getLogger(__name__)
@@ -408,11 +408,7 @@ def _remote(ws: ServerConnection) -> str:
     return f"{address[0]}:{address[1]}" if address else "?"
 
 
+
 def _allowed(connection: ServerConnection, networks: list) -> bool:
-    try:
-        address = ipaddress.ip_address(connection.remote_address[0])
-    except (TypeError, ValueError, IndexError):
-        return False
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return any(address in network for network in networks)
+    address = connection.remote_address[0] if connection.remote_address else ""
+    return address_allowed(address, networks)

@@ -133,4 +133,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (auth, overview, detections, stats, watch, alerts, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)  # key-authenticated, GET only: no cookie to ride on
+    from . import monitoring
+
+    monitoring.init_app(app)
     register_template_helpers(app)
