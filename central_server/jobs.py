@@ -24,7 +24,7 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
-from fleet_store import live
+from fleet_store import alerts, live
 from fleet_store.records import CheckpointStatus, PresenceEvent, StatusChange
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
@@ -205,8 +205,11 @@ def conditions_job(engine: Engine, limits: Limits, channels: tuple[str, ...], an
 
 
 def retention_job(engine: Engine, image_dir: Path, retention_days: int) -> None:
-    """Scheduled wrapper around :func:`run_retention`."""
+    """Scheduled wrapper around :func:`run_retention`; closed alerts older than the retention go too."""
     run_retention(engine, image_dir, retention_days)
+    removed = alerts.delete_closed_before(engine, _now() - timedelta(days=retention_days))
+    if removed:
+        log.info("retention: removed %d closed alerts", removed)
 
 
 def start_scheduler(settings: IngestSettings, engine: Engine, live_events: live.LiveEvents,

@@ -416,3 +416,21 @@ def counts(engine: Engine) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
                                .group_by(d.channel)).all()
     queue = {(channel, "pending"): n for channel, n in pending} | {(channel, "failed"): n for channel, n in failed_}
     return by_rule, queue
+
+
+def delete_closed_before(engine: Engine, cutoff: datetime) -> int:
+    """Delete alerts closed before ``cutoff`` that have no notification still to send; return how many.
+
+    Their delivery rows go with them (``ON DELETE CASCADE``; deleted explicitly
+    too, for SQLite connections without foreign keys). Open alerts are kept however old.
+    """
+    d = alert_deliveries.c
+    unsent = select(d.alert_id).where(d.delivered_at.is_(None), d.failed_at.is_(None))
+    with engine.begin() as conn:
+        ids = list(conn.execute(select(alerts.c.id).where(alerts.c.closed_at < cutoff,
+                                                          alerts.c.id.not_in(unsent))).scalars())
+        for start in range(0, len(ids), 400):
+            chunk = ids[start:start + 400]
+            conn.execute(alert_deliveries.delete().where(d.alert_id.in_(chunk)))
+            conn.execute(alerts.delete().where(alerts.c.id.in_(chunk)))
+    return len(ids)

@@ -144,3 +144,18 @@ def test_index_agrees_with_the_rule(entries, plate, province):
               for i, (p, prov, t) in enumerate(entries)]
     found = {e.id for e in ListIndex(listed).matching(plate, province, NOW)}
     assert found == {e.id for e in listed if catches(e, plate, province, NOW)}
+
+
+def test_old_closed_alerts_are_deleted_unless_a_notification_is_pending(engine):
+    """Retention removes alerts closed before the cut-off with their deliveries; open or unsent ones stay."""
+    sent = raise_(engine, "checkpoint:1")
+    waiting = raise_(engine, "checkpoint:2")
+    still_open = raise_(engine, "checkpoint:3", channels=())
+    with engine.begin() as conn:
+        alerts.close_alerts(conn, Rule.OFFLINE, ["checkpoint:1", "checkpoint:2"], NOW, ())
+    for delivery in alerts.claim_due(engine, ["webhook"], NOW):
+        if delivery.alert.id == sent.id:
+            alerts.delivered(engine, delivery.id)
+    assert alerts.delete_closed_before(engine, NOW + timedelta(days=1)) == 1
+    assert {a.id for a in alerts.list_alerts(engine)} == {waiting.id, still_open.id}
+    assert [d.alert_id for d in alerts.deliveries(engine)] == [waiting.id]
