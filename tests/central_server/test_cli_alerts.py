@@ -66,3 +66,22 @@ def test_alerts_list(sqlite_url, tmp_path):
     only_open = cli(sqlite_url, tmp_path, "alerts", "list", "--state", "open").stdout
     assert "clock_skew" in only_open and "offline" not in only_open
     assert cli(sqlite_url, tmp_path, "alerts", "list", "--state", "nope").returncode == 2
+
+
+def test_doctor_shows_channels_and_refused_notifications_and_hides_their_secrets(sqlite_url, tmp_path):
+    """doctor names the channels on; a notification refused for good is a WARN; --report hides channel secrets."""
+    env = {"ALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook", "ALERT_WEBHOOK_SECRET": "hook-s3cret",
+           "ALERT_LINE_TOKEN": "line-t0ken", "ALERT_LINE_TO": "Uabc"}
+    assert cli(sqlite_url, tmp_path, "migrate").returncode == 0
+    good = cli(sqlite_url, tmp_path, "doctor", extra_env=env).stdout
+    assert "[OK  ] alerts" in good and "channels: webhook, line; 0 notification(s) waiting" in good
+    engine = db.make_engine(sqlite_url)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        alerts.raise_alert(conn, Rule.OFFLINE, "checkpoint:gate-1", "gate-1", {}, now, ("webhook",))
+    [delivery] = alerts.claim_due(engine, ["webhook"], now)
+    alerts.failed(engine, delivery, "HTTP 400: bad", True, 1, 1)
+    engine.dispose()
+    report = cli(sqlite_url, tmp_path, "doctor", "--report", extra_env=env).stdout
+    assert "[WARN] alerts" in report and "refused for good: webhook 1" in report
+    assert "hook-s3cret" not in report and "line-t0ken" not in report and "ALERT_WEBHOOK_SECRET=***" in report
