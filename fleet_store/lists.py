@@ -6,8 +6,8 @@ note, tags and an expiry; a watchlist entry may allow one character of
 difference (``tolerance``); an allow-list entry may be limited to a site or one
 checkpoint.
 
-Matching (the reference rule; the ingest's alert matcher and the edge's gate
-rule must agree with :func:`catches`): plate and pattern are compared after
+Matching (:func:`catches`, which applies ``fleet_protocol.platerule``, the
+rule both ends share): plate and pattern are compared after
 both lose spaces and dashes and Latin letters are upper-cased. ``*`` stands
 for any run of characters and ``?`` for exactly one; anything else matches
 literally and the whole plate must match. With ``tolerance=1`` a pattern
@@ -31,16 +31,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
-from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fleet_protocol import THAI_PROVINCES
+from fleet_protocol.platerule import compiled_pattern, entry_catches, normalise
 
 from .schema import allowlist, watchlist
 
-_STRIP = re.compile(r"[\s\-]+")
 _VALID = re.compile(r"[^\s%_\\]{1,64}")
 _TAG = re.compile(r"[^\s,;]{1,32}")
 MAX_TAGS = 8
@@ -116,43 +115,10 @@ class ImportResult:
 # --------------------------------------------------------------------------- matching
 
 
-def normalise(plate: str) -> str:
-    """A plate as compared: no spaces or dashes, upper case."""
-    return _STRIP.sub("", plate).upper()
-
-
-@lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern:
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in normalise(pattern))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def one_edit_apart(a: str, b: str) -> bool:
-    """True when ``b`` is ``a`` with at most one character substituted, inserted or removed."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = next((i for i, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
-    return short[i:] == long_[i + 1:]
-
-
-def matches(pattern: str, plate: str, tolerance: int = 0) -> bool:
-    """Whether ``plate`` is caught by ``pattern`` (module docstring), allowing ``tolerance`` edits."""
-    plate = normalise(plate)
-    if _compiled(pattern).fullmatch(plate) is not None:
-        return True
-    literal = normalise(pattern)
-    return tolerance > 0 and "*" not in literal and "?" not in literal and one_edit_apart(literal, plate)
-
-
 def catches(entry: ListEntry, plate: str, province: str, now: datetime | None = None) -> bool:
-    """Whether a read of ``plate`` in ``province`` at ``now`` is caught by ``entry``."""
+    """Whether a read of ``plate`` in ``province`` at ``now`` is caught by ``entry`` (the shared rule)."""
     f = entry.fields
-    if now is not None and entry.expired(now):
-        return False
-    return (not f.province or f.province == province) and matches(f.pattern, plate, f.tolerance)
+    return entry_catches(f.pattern, f.province, f.tolerance, f.expires_at, plate, province, now)
 
 
 class ListIndex:
@@ -179,7 +145,7 @@ class ListIndex:
             keys = {literal} | (_deletions(literal) if entry.fields.tolerance else set())
             for key in keys:
                 self._keys.setdefault(key, []).append(entry)
-        patterns = dict.fromkeys(_compiled(e.pattern).pattern for e in self._wild)
+        patterns = dict.fromkeys(compiled_pattern(e.pattern).pattern for e in self._wild)
         self._any_wild = re.compile("|".join(f"(?:{p})" for p in patterns), re.DOTALL) if patterns else None
 
     def matching(self, plate: str, province: str, now: datetime | None = None) -> list[ListEntry]:
