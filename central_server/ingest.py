@@ -42,7 +42,7 @@ from fleet_protocol import (
 from fleet_store import live
 from fleet_store.monitoring import address_allowed, parse_networks
 
-from . import auth, presence
+from . import allowlist, auth, presence
 from .config import IngestSettings
 from .errors import StorageUnavailable
 from .prometheus import CONTENT_TYPE, IngestMetrics
@@ -102,6 +102,8 @@ class Ingest:
             return self.healthz()
         if request.path.split("?")[0] == "/metrics":
             return await self.prometheus(connection)
+        if request.path.split("?")[0] == allowlist.PATH:
+            return await allowlist.answer(connection, request, self.engine)
         if len(self.sessions) >= self.settings.ingest_max_connections:
             log.warning("ingest: refused a connection from %s: %d connections open", _remote(connection),
                         len(self.sessions))

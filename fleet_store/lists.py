@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from fleet_protocol import THAI_PROVINCES
 from fleet_protocol.platerule import compiled_pattern, entry_catches, normalise
 
-from .schema import allowlist, watchlist
+from .schema import allowlist, checkpoints, watchlist
 
 _VALID = re.compile(r"[^\s%_\\]{1,64}")
 _TAG = re.compile(r"[^\s,;]{1,32}")
@@ -256,6 +256,19 @@ def list_entries(target: Engine | Connection, kind: ListKind, now: datetime | No
         return [_entry(kind, row) for row in target.execute(query)]
     with target.connect() as conn:
         return [_entry(kind, row) for row in conn.execute(query)]
+
+
+def allowed_for(engine: Engine, checkpoint_id: str, now: datetime) -> list[ListEntry]:
+    """The allow-list entries that apply at ``checkpoint_id`` at ``now``: those whose site (if any) is its
+    site and whose checkpoint (if any) is it, and not expired."""
+
+    t = allowlist.c
+    with engine.connect() as conn:
+        site = conn.execute(select(checkpoints.c.site).where(checkpoints.c.checkpoint_id == checkpoint_id)).scalar()
+        rows = conn.execute(select(allowlist).where(
+            (t.site == "") | (t.site == (site or "")), (t.checkpoint_id == "") | (t.checkpoint_id == checkpoint_id),
+            (t.expires_at.is_(None)) | (t.expires_at > now)).order_by(t.pattern, t.province)).all()
+    return [_entry(ListKind.ALLOW, r) for r in rows]
 
 
 def _label(f: EntryFields) -> str:
