@@ -119,3 +119,41 @@ async def test_allowlist_synced_from_the_ingest_and_kept_while_it_is_down(sqlite
     assert decide(restarted.snapshot(), "AB1234", "", 95.0, 90.0, NOW)[0] == "allowed"
     (tmp_path / "pi" / "allowlist.json").write_text("{not json")
     assert AllowListCache(tmp_path / "pi" / "allowlist.json").entries == ()  # damaged: nothing opens
+
+
+async def test_agent_opens_for_a_listed_plate_and_the_central_keeps_the_decision(sqlite_url, tmp_path):
+    """A real agent and a real ingest: the agent syncs its list, opens the HTTP controller for the listed plate
+    only, and both detections arrive with their gate decision in ``extra``."""
+    from edge_agent.events import PlateEvent
+    from tests.edge_agent.harness import edge_settings, running_agent, stored, until
+    from tests.support.images import scene_jpeg
+
+    controller = WebhookReceiver().start()
+    sinks = []
+
+    def capture_sink(settings, sink):  # the vision loader: the test plays the camera
+        sinks.append(sink)
+        return None, "test camera"
+
+    try:
+        async with running_ingest(ingest_settings(sqlite_url, tmp_path / "central")) as server:
+            engine = server.engine()
+            token = auth.add_checkpoint(engine, "1")
+            add_entry(engine, ListKind.ALLOW, EntryFields("AB1234", checkpoint_id="1"), "t")
+            settings = edge_settings(tmp_path, server.url, token, edge_gate_output="http",
+                                     edge_gate_http_url=controller.url + "/open", edge_gate_sync_s=5)
+            async with running_agent(settings, capture_sink):
+                listfile = settings.db_path.parent / "allowlist.json"
+                await until(listfile.exists, 15, "the allow-list on the Pi")
+                now = datetime.now(UTC)
+                for plate, confidence in (("AB1234", 96.0), ("XY999", 99.0), ("AB1234", 60.0)):
+                    await asyncio.to_thread(sinks[0].submit, PlateEvent(plate, confidence, now, scene_jpeg()))
+                await until(lambda: len(stored(engine)) == 3, 20, "three detections at the central")
+            rows = sorted(stored(engine), key=lambda r: r.id)
+            engine.dispose()
+        assert [(r.license_plate, r.extra["gate"]["rule"]) for r in rows] == [
+            ("AB1234", "allowed"), ("XY999", "not_listed"), ("AB1234", "low_confidence")]
+        assert rows[0].extra["gate"]["result"] == "HTTP 200"
+        assert [r.json()["plate"] for r in controller.received] == ["AB1234"]
+    finally:
+        controller.stop()
