@@ -1,9 +1,11 @@
-"""The read-only REST API for other programs: ``/api/v1/...`` with ``Authorization: Bearer <API key>``.
+"""The REST API for other programs: ``/api/v1/...`` with ``Authorization: Bearer <API key>``.
 
 Keys come from ``python -m dashboard apikeys add NAME --role viewer|admin``
 (``fleet_store.apikeys``); browser sessions do not open the API, and the API
-key does not open pages. Every answer is JSON (images excepted); errors are
-``{"error": code, "message": text}`` with 400, 401 or 404. The document at
+key does not open pages. Any key reads; only an ``admin`` key acknowledges
+alerts and changes the watchlist (403 otherwise). Every answer is JSON (images
+excepted); errors are ``{"error": code, "message": text}`` with 400, 401, 403,
+404 or 409. The document at
 ``/api/v1/openapi.json`` (:mod:`dashboard.openapi`) describes exactly these
 routes (a test compares it with the app's URL map and validates live answers
 against it). Detection searches, detail reads and image reads are audited as
@@ -22,11 +24,12 @@ from werkzeug.exceptions import HTTPException
 from fleet_store import alerts as alert_store
 from fleet_store import apikeys
 from fleet_store.audit import AuditEntry, record
-from fleet_store.lists import ListKind, list_entries
+from fleet_store.lists import EntryFields, ListError, ListKind, add_entry, list_entries, parse_expiry, remove_entry
 from fleet_store.records import StoredDetection
 
 from . import queries
 from .context import fleet
+from .extensions import socketio
 from .openapi import document
 from .search import SearchError, SearchQuery, search
 
@@ -63,6 +66,18 @@ def _authenticate():
     if key is None:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <API key>' with a valid, unrevoked key")
     g.api_key = key
+
+
+def _admin() -> None:
+    if not g.api_key.is_admin:
+        raise ApiError(403, "forbidden", "this needs an admin key (python -m dashboard apikeys add NAME --role admin)")
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_body", "send a JSON object (Content-Type: application/json)")
+    return body
 
 
 def _audit(action: str, subject: str = "", plate: str | None = None, detail: dict | None = None) -> None:
@@ -179,13 +194,58 @@ def alert_list():
     return jsonify(items=[a.payload() for a in rows])
 
 
+@bp.post("/alerts/<int:alert_id>/acknowledge")
+def acknowledge(alert_id: int):
+    _admin()
+    engine = fleet().engine
+    alert = alert_store.acknowledge(engine, alert_id, f"apikey:{g.api_key.name}")
+    if alert is None:
+        if alert_store.get_alert(engine, alert_id) is None:
+            raise ApiError(404, "not_found", f"no alert {alert_id}")
+        raise ApiError(409, "conflict", f"alert {alert_id} was already acknowledged or closed")
+    _audit("alert.acknowledge", f"alert:{alert_id}", (alert.detail or {}).get("license_plate"),
+           {"rule": alert.rule.value, "subject": alert.subject})
+    event = alert.live_event()
+    socketio.emit(event.name, event.payload, namespace="/")
+    return jsonify(alert.payload())
+
+
+def _entry_json(e) -> dict[str, Any]:
+    return {"id": e.id, "pattern": e.pattern, "province": e.province, "note": e.note,
+            "tolerance": e.fields.tolerance, "expires_at": _iso(e.fields.expires_at),
+            "created_by": e.created_by, "created_at": _iso(e.created_at)}
+
+
 @bp.get("/watchlist")
 def watchlist():
-    items = [{"id": e.id, "pattern": e.pattern, "province": e.province, "note": e.note,
-              "tolerance": e.fields.tolerance, "expires_at": _iso(e.fields.expires_at),
-              "created_by": e.created_by, "created_at": _iso(e.created_at)}
-             for e in list_entries(fleet().engine, ListKind.WATCH)]
-    return jsonify(items=items)
+    return jsonify(items=[_entry_json(e) for e in list_entries(fleet().engine, ListKind.WATCH)])
+
+
+@bp.post("/watchlist")
+def add_to_watchlist():
+    _admin()
+    body = _body()
+    try:
+        fields = EntryFields(str(body.get("pattern", "")), str(body.get("province") or ""),
+                             str(body.get("note") or ""),
+                             expires_at=parse_expiry(str(body.get("expires_at") or ""), fleet().settings.tz),
+                             tolerance=int(body.get("tolerance") or 0))
+        entry = add_entry(fleet().engine, ListKind.WATCH, fields, f"apikey:{g.api_key.name}")
+    except (ListError, ValueError, TypeError) as exc:
+        raise ApiError(409 if "already on" in str(exc) else 400, "bad_entry", str(exc)) from None
+    _audit("list.add", f"watchlist:{entry.id}", entry.pattern)
+    response = jsonify(_entry_json(entry))
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/watchlist/<int:entry_id>")
+def remove_from_watchlist(entry_id: int):
+    _admin()
+    if not remove_entry(fleet().engine, ListKind.WATCH, entry_id):
+        raise ApiError(404, "not_found", f"no watchlist entry {entry_id}")
+    _audit("list.remove", f"watchlist:{entry_id}")
+    return "", 204
 
 
 def _iso(value: datetime | None) -> str | None:

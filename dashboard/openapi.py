@@ -56,6 +56,12 @@ SCHEMAS: dict[str, Any] = {
             "opened_at": _TIME, "last_at": _TIME, "occurrences": {"type": "integer"},
             "acknowledged_by": _NSTR, "acknowledged_at": _NTIME, "closed_at": _NTIME,
             "detail": {"type": "object", "description": "per rule, see docs/alerts.md"}}},
+    "NewWatchEntry": {
+        "type": "object", "required": ["pattern"],
+        "properties": {"pattern": {"type": "string", "description": "a plate, or a pattern with * and ?"},
+                       "province": {"type": "string"}, "note": {"type": "string", "maxLength": 255},
+                       "expires_at": {"type": "string", "description": "a date (2027-01-31) or an ISO time"},
+                       "tolerance": {"enum": [0, 1]}}},
     "WatchEntry": {
         "type": "object", "additionalProperties": False, "required": ["id", "pattern", "province"],
         "properties": {"id": {"type": "integer"}, "pattern": {"type": "string"}, "province": {"type": "string"},
@@ -89,6 +95,20 @@ def _get(summary: str, response: dict, parameters: list | None = None, **extra) 
                     "responses": {"200": response, **_ERRORS, **extra}}}
 
 
+_WRITE_ERRORS = {"401": _json("Error", "missing, unknown or revoked key"),
+                 "403": _json("Error", "the key is not an admin key")}
+
+
+def _write(method: str, summary: str, responses: dict, parameters: list | None = None,
+           body: str | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary + " (admin key)", "parameters": parameters or [],
+                                 "responses": {**responses, **_WRITE_ERRORS}}
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+            "$ref": f"#/components/schemas/{body}"}}}}
+    return {method: operation}
+
+
 def document() -> dict[str, Any]:
     """The OpenAPI document (a fresh dict each call)."""
     schemas = dict(SCHEMAS, CheckpointList=_list_of("Checkpoint"), HealthList=_list_of("HealthStatus"),
@@ -97,8 +117,9 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "AI Camera Fleet API", "version": "1",
-                 "description": "Read-only access for other programs. Keys: `python -m dashboard apikeys add "
-                                "NAME --role viewer`. Times are ISO 8601; naive query times are in the fleet's zone."},
+                 "description": "Access for other programs. Keys: `python -m dashboard apikeys add NAME --role "
+                                "viewer|admin`; any key reads, admin keys acknowledge alerts and change the "
+                                "watchlist. Times are ISO 8601; naive times are in the fleet's zone."},
         "servers": [{"url": "/api/v1"}],
         "security": [{"apiKey": []}],
         "components": {"securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
@@ -121,6 +142,16 @@ def document() -> dict[str, Any]:
             "/health": _get("latest report of each component (last 24 h)", _json("HealthList")),
             "/alerts": _get("alerts, newest first", _json("AlertList"), [
                 _param("state", {"enum": ["open", "acknowledged", "closed"]}, "only this state"), _BEFORE, _LIMIT]),
-            "/watchlist": _get("watchlist entries", _json("WatchList")),
+            "/alerts/{alert_id}/acknowledge": _write("post", "acknowledge an open alert", {
+                "200": _json("Alert", "acknowledged (a watchlist hit is closed too)"),
+                "404": _json("Error", "no such alert"), "409": _json("Error", "already acknowledged or closed")},
+                [_param("alert_id", {"type": "integer"}, "the alert's id", "path")]),
+            "/watchlist": _get("watchlist entries", _json("WatchList")) | _write(
+                "post", "add a watchlist entry", {"201": _json("WatchEntry", "added"),
+                                                  "400": _json("Error", "the entry is not valid"),
+                                                  "409": _json("Error", "already listed")}, body="NewWatchEntry"),
+            "/watchlist/{entry_id}": _write("delete", "remove a watchlist entry", {
+                "204": {"description": "removed"}, "404": _json("Error", "no such entry")},
+                [_param("entry_id", {"type": "integer"}, "the entry's id", "path")]),
         },
     }

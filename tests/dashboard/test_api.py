@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
@@ -60,9 +61,10 @@ def test_every_answer_matches_the_openapi_document(api, settings):
     picture = client.get(f"/api/v1/detections/{detection_id}/image", headers=headers)
     assert picture.status_code == 200 and picture.mimetype == "image/jpeg" and picture.data[:2] == b"\xff\xd8"
     assert client.get(f"/api/v1/detections/{detection_id}/image?which=plate", headers=headers).status_code == 404
-    routes = {r.rule.removeprefix("/api/v1").replace("<int:detection_id>", "{detection_id}")
-              for r in client.application.url_map.iter_rules() if r.rule.startswith("/api/v1")}
-    assert routes == set(doc["paths"])
+    routes = {(re.sub(r"<int:(\w+)>", r"{\1}", r.rule.removeprefix("/api/v1")), method.lower())
+              for r in client.application.url_map.iter_rules() if r.rule.startswith("/api/v1")
+              for method in r.methods - {"HEAD", "OPTIONS"}}
+    assert routes == {(path, method) for path, item in doc["paths"].items() for method in item}
 
 
 def test_keys_are_checked(api, sqlite_url):
@@ -110,3 +112,37 @@ def test_apikeys_cli(sqlite_url):
     assert _run(sqlite_url, "apikeys", "revoke", "grafana").returncode == 0
     assert "revoked" in _run(sqlite_url, "apikeys", "list").stdout
     assert _run(sqlite_url, "apikeys", "revoke", "grafana").returncode == 1
+
+
+def test_admin_keys_acknowledge_and_edit_the_watchlist(api):
+    """An admin key acknowledges (audited, answers match the document) and adds/removes entries; a viewer key
+    gets 403 for every write; repeats get 404/409."""
+    client, viewer, engine = api
+    _, secret = apikeys.create(engine, "ops", "admin")
+    admin = {"Authorization": f"Bearer {secret}"}
+    doc = client.get("/api/v1/openapi.json").get_json()
+    with engine.begin() as conn:
+        alert = alerts.raise_alert(conn, Rule.OFFLINE, "checkpoint:gate-9", "gate-9", {}, datetime.now(UTC), ())
+    path = f"/api/v1/alerts/{alert.id}/acknowledge"
+    assert client.post(path, headers=viewer).status_code == 403
+    done = client.post(path, headers=admin)
+    assert done.status_code == 200 and done.get_json()["acknowledged_by"] == "apikey:ops"
+    validator(doc, "Alert").validate(done.get_json())
+    assert client.post(path, headers=admin).status_code == 409
+    assert client.post("/api/v1/alerts/999999/acknowledge", headers=admin).status_code == 404
+    new = {"pattern": "กข 99", "province": "ภูเก็ต", "note": "api", "expires_at": "2027-01-31", "tolerance": 1}
+    assert client.post("/api/v1/watchlist", json=new, headers=viewer).status_code == 403
+    added = client.post("/api/v1/watchlist", json=new, headers=admin)
+    assert added.status_code == 201 and added.get_json()["pattern"] == "กข99"
+    validator(doc, "WatchEntry").validate(added.get_json())
+    assert client.post("/api/v1/watchlist", json=new, headers=admin).status_code == 409
+    bad = client.post("/api/v1/watchlist", json={"pattern": "AB1", "province": "Atlantis"}, headers=admin)
+    assert bad.status_code == 400 and "province" in bad.get_json()["message"]
+    assert client.post("/api/v1/watchlist", data="x", headers=admin).status_code == 400
+    entry_id = added.get_json()["id"]
+    assert client.delete(f"/api/v1/watchlist/{entry_id}", headers=viewer).status_code == 403
+    assert client.delete(f"/api/v1/watchlist/{entry_id}", headers=admin).status_code == 204
+    assert client.delete(f"/api/v1/watchlist/{entry_id}", headers=admin).status_code == 404
+    actions = [(e.actor, e.action) for e in entries(engine)]
+    assert {("apikey:ops", "alert.acknowledge"), ("apikey:ops", "list.add"), ("apikey:ops", "list.remove")} \
+        <= set(actions)
