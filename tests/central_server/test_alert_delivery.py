@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from tests.support.receivers import (
     SmtpReceiver,
     WebhookReceiver,
     free_port,
+    port_open,
     wait_for,
 )
 
@@ -72,10 +75,23 @@ def _email(tmp_path, port: int) -> Receiver:
                     lambda: len(r.messages), lambda: r.messages[-1])
 
 
+@pytest.fixture(scope="module")
+def broker_port(tmp_path_factory):
+    """The Mosquitto on 127.0.0.1:1883 when one runs there, else one of the tests' own."""
+    if port_open(1883):
+        yield 1883
+        return
+    if not shutil.which("mosquitto") and not os.path.exists("/usr/sbin/mosquitto"):
+        pytest.skip("Mosquitto is not installed (apt-get install mosquitto)")
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto")).start()
+    yield broker.port
+    broker.stop()
+
+
 class _MqttReceiver:
-    def __init__(self, tmp_path, port: int, shared: bool):
+    def __init__(self, tmp_path, port: int, shared: int | None):
         self.broker = None if shared else Mosquitto(tmp_path, port)
-        self.port = 1883 if shared else port
+        self.port = shared or port
         self.prefix = f"aicamera-test-{uuid.uuid4().hex[:8]}"
         self.listener: MqttListener | None = None
 
@@ -94,7 +110,7 @@ class _MqttReceiver:
         return self.listener.on(f"{self.prefix}/alert") if self.listener else []
 
 
-def _mqtt(tmp_path, port: int, shared: bool = False) -> Receiver:
+def _mqtt(tmp_path, port: int, shared: int | None = None) -> Receiver:
     r = _MqttReceiver(tmp_path, port, shared)
     return Receiver({"alert_mqtt_url": f"mqtt://127.0.0.1:{r.port}", "alert_mqtt_prefix": r.prefix,
                      "alert_mqtt_discovery_prefix": r.prefix + "/ha"}, r.start, r.stop,
@@ -164,9 +180,9 @@ def _deliveries(settings) -> list[alerts.DeliveryRow]:
 
 
 @pytest.mark.parametrize("channel", list(RECEIVERS))
-async def test_a_hit_is_delivered_once(channel, sqlite_url, tmp_path):
+async def test_a_hit_is_delivered_once(channel, sqlite_url, tmp_path, broker_port):
     """One watchlist detection over the protocol gives one notification; a repeat sighting gives none."""
-    receiver = _mqtt(tmp_path, 0, shared=True) if channel == "mqtt" else RECEIVERS[channel](tmp_path, free_port())
+    receiver = _mqtt(tmp_path, 0, broker_port) if channel == "mqtt" else RECEIVERS[channel](tmp_path, free_port())
     settings = ingest_settings(sqlite_url, tmp_path, alert_retry_base_seconds=0.2, **receiver.settings)
     token = _prepare(settings)
     receiver.start()
@@ -265,17 +281,17 @@ def test_line_answers_are_classified():
         api.stop()
 
 
-def test_mqtt_announces_itself_to_home_assistant():
+def test_mqtt_announces_itself_to_home_assistant(broker_port):
     """On connecting, the channel publishes a retained HA discovery document and 'online'; alerts carry event_type."""
     from central_server.notify import MqttChannel
 
     prefix = f"aicamera-test-{uuid.uuid4().hex[:8]}"
-    channel = MqttChannel("mqtt://127.0.0.1:1883", prefix, prefix + "/ha")
+    channel = MqttChannel(f"mqtt://127.0.0.1:{broker_port}", prefix, prefix + "/ha")
     try:
         channel.send(_delivery())
     finally:
         channel.close()
-    listener = MqttListener(1883, f"{prefix}/#")  # subscribing afterwards: only retained messages arrive
+    listener = MqttListener(broker_port, f"{prefix}/#")  # subscribing afterwards: only retained messages arrive
     try:
         wait_for(lambda: listener.on(f"{prefix}/status") and listener.on(f"{prefix}/ha/event/aicamera/alerts/config"))
         document = json.loads(listener.on(f"{prefix}/ha/event/aicamera/alerts/config")[0])

@@ -215,7 +215,7 @@ class Mosquitto:
         config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
-        wait_for(lambda: _port_open(self.port), 10)
+        wait_for(lambda: port_open(self.port), 10)
         return self
 
     def stop(self) -> None:
@@ -225,7 +225,7 @@ class Mosquitto:
             self.process = None
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex(("127.0.0.1", port)) == 0
