@@ -7,6 +7,9 @@
     python -m central_server plates export PLATE [--province P] [-o FILE]   # one zip: rows, images, audit
     python -m central_server plates erase PLATE [--province P] --yes        # refused under a legal hold
     python -m central_server plates hold PLATE [--province P] --reason R | unhold PLATE [--province P] | holds
+    python -m central_server watchlist add PATTERN [--province P] [--note N] [--expires DATE] [--tolerance 1]
+    python -m central_server watchlist import FILE.csv | list | remove ID
+    python -m central_server alerts list [--state open|acknowledged|closed] [--limit N]
     python -m central_server migrate
     python -m central_server doctor
 
@@ -19,11 +22,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fleet_protocol.settings import SettingsError, settings_help
-from fleet_store import db, pdpa
+from fleet_store import alerts, audit, db, lists, pdpa
 from fleet_store.logs import setup_logging
 
 from . import auth
@@ -63,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = cps_sub.add_parser("rotate", help="issue a new token; the old one stops working")
     rotate.add_argument("checkpoint_id")
     _plates_parser(sub)
+    _list_commands(sub)
     return parser
 
 
@@ -82,6 +86,28 @@ def _plates_parser(sub) -> None:
     erase.add_argument("--yes", action="store_true", help="really erase (without it: only say what would go)")
     erase.add_argument("--reason", default="", help="the request being fulfilled, e.g. a ticket number")
     hold.add_argument("--reason", required=True, help="why (a case or order number)")
+
+
+def _list_commands(sub) -> None:
+    watch = sub.add_parser("watchlist", help="manage the watchlist (plates that raise an alert)")
+    watch_sub = watch.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = watch_sub.add_parser("add", help="add a plate or a pattern (* any characters, ? one)")
+    add.add_argument("pattern")
+    add.add_argument("--province", default="", help="only reads of this Thai province, e.g. กรุงเทพมหานคร")
+    add.add_argument("--note", default="", help="why it is listed (up to 255 characters)")
+    add.add_argument("--expires", default="", help="a date (2027-01-31, end of that day) or an ISO time")
+    add.add_argument("--tolerance", type=int, default=0, choices=(0, 1),
+                     help="1: also catch a read one character off")
+    load = watch_sub.add_parser("import", help="add or update entries from a CSV file (all or nothing)")
+    load.add_argument("file", type=Path, help="UTF-8 CSV with header plate,province,note,tags,expires,tolerance")
+    watch_sub.add_parser("list", help="list the entries")
+    remove = watch_sub.add_parser("remove", help="remove an entry by its id (see 'list')")
+    remove.add_argument("entry_id", type=int)
+    alerts = sub.add_parser("alerts", help="stored alerts")
+    alerts_sub = alerts.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = alerts_sub.add_parser("list", help="list alerts, newest first")
+    show.add_argument("--state", choices=("open", "acknowledged", "closed"), help="only alerts in this state")
+    show.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
 
 
 def _detail_options(parser: argparse.ArgumentParser) -> None:
@@ -130,10 +156,63 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "plates":
             return _plates(engine, settings, args)
+        if command == "watchlist":
+            return _watchlist(engine, args, settings)
+        if command == "alerts":
+            return _alerts(engine, args)
         return _checkpoints(engine, args)
     except (CentralError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+
+
+def _watchlist(engine, args, settings: IngestSettings) -> int:
+    kind, tz = lists.ListKind.WATCH, settings.tz
+    if args.action == "add":
+        fields = lists.EntryFields(args.pattern, args.province, args.note,
+                                   expires_at=lists.parse_expiry(args.expires, tz), tolerance=args.tolerance)
+        entry = lists.add_entry(engine, kind, fields, "cli")
+        audit.record(engine, audit.AuditEntry("cli", "list.add", f"watchlist:{entry.id}", plate=entry.pattern))
+        print(f"added entry {entry.id}: {entry.pattern} {entry.province or '(any province)'}")
+    elif args.action == "import":
+        result = lists.import_csv(engine, kind, args.file.read_text(encoding="utf-8-sig"), "cli", tz)
+        if result.errors:
+            print(f"error: {args.file} was not imported (nothing changed):", file=sys.stderr)
+            for line in result.errors:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        audit.record(engine, audit.AuditEntry("cli", "list.import", "watchlist",
+                                              detail={"added": result.added, "updated": result.updated}))
+        print(f"imported {args.file}: {result.added} added, {result.updated} updated")
+    elif args.action == "remove":
+        if not lists.remove_entry(engine, kind, args.entry_id):
+            raise ValueError(f"no watchlist entry {args.entry_id}")
+        audit.record(engine, audit.AuditEntry("cli", "list.remove", f"watchlist:{args.entry_id}"))
+        print(f"removed entry {args.entry_id}")
+    else:
+        now = datetime.now(UTC)
+        print(f"{'ID':>6} {'PATTERN':<16} {'PROVINCE':<20} {'TOL':<3} {'EXPIRES':<25} NOTE")
+        for e in lists.list_entries(engine, kind):
+            f = e.fields
+            expires = f.expires_at.astimezone(tz).isoformat(timespec="minutes") if f.expires_at else "never"
+            print(f"{e.id:>6} {f.pattern:<16} {f.province or '-':<20} {f.tolerance:<3} "
+                  f"{expires + (' (expired)' if e.expired(now) else ''):<25} {f.note}")
+    return 0
+
+
+def _alerts(engine, args) -> int:
+    if args.limit < 1:
+        raise ValueError("--limit must be at least 1")
+    rows = alerts.list_alerts(engine, alerts.AlertState(args.state) if args.state else None, args.limit)
+    print(f"{'ID':>6} {'OPENED (UTC)':<20} {'STATE':<12} {'RULE':<12} {'TIMES':>5}  TEXT")
+    for a in rows:
+        ack = f" [ack {a.acknowledged_by}]" if a.acknowledged_by else ""
+        print(f"{a.id:>6} {a.opened_at:%Y-%m-%d %H:%M:%S} {a.state.value:<12} {a.rule.value:<12} "
+              f"{a.occurrences:>5}  {a.text()}{ack}")
+    return 0
 
 
 def _plates(engine, settings: IngestSettings, args) -> int:

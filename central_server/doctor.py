@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fleet_store import db
+from fleet_store import alerts, db
 
 from .config import IngestSettings
 
@@ -111,8 +111,29 @@ def check_redis(s: IngestSettings) -> Check:
     return Check("redis", "OK", f"{hide_secrets('redis_url', s.redis_url)} answers PING")
 
 
+def check_alerts(s: IngestSettings) -> Check:
+    """Which channels are on, and whether notifications are piling up or were refused for good."""
+    channels = ", ".join(s.alert_channels) or "none (alerts are only on the dashboard)"
+    try:
+        engine = db.make_engine(s.central_db_url)
+        _, queue = alerts.counts(engine)
+        engine.dispose()
+    except Exception as exc:
+        return Check("alerts", "WARN", f"channels: {channels}; queue unreadable ({str(exc).splitlines()[0]})")
+    pending = sum(n for (_, state), n in queue.items() if state == "pending")
+    refused = {channel: n for (channel, state), n in queue.items() if state == "failed"}
+    detail = f"channels: {channels}; {pending} notification(s) waiting"
+    if refused:
+        return Check("alerts", "WARN", detail + "; refused for good: " + ", ".join(f"{c} {n}" for c, n in
+                                                                               sorted(refused.items())),
+                     "see last_error in alert_deliveries (python -m central_server alerts list) and fix the "
+                     "receiver's settings (docs/alerts.md)")
+    return Check("alerts", "WARN" if pending > 100 else "OK", detail,
+                 "a receiver is down or refuses: check the ingest log ('alerts:' lines)" if pending > 100 else "")
+
+
 CHECKS: list[Callable[[IngestSettings], Check]] = [check_config, check_database, check_image_dir,
-                                                    check_port, check_redis]
+                                                    check_port, check_redis, check_alerts]
 
 
 def run_doctor(settings: IngestSettings, out=print, report: bool = False) -> int:

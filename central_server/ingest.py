@@ -40,10 +40,12 @@ from fleet_protocol import (
     success_answer,
 )
 from fleet_store import live
+from fleet_store.monitoring import address_allowed, parse_networks
 
-from . import auth, presence
+from . import allowlist, auth, presence
 from .config import IngestSettings
 from .errors import StorageUnavailable
+from .prometheus import CONTENT_TYPE, IngestMetrics
 from .store import GroupCommitWriter, StoreResult
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ class Ingest:
     """State shared by all connections of one ingest process."""
 
     def __init__(self, settings: IngestSettings, engine: Engine, writer: GroupCommitWriter,
-                 live_events: live.LiveEvents):
+                 live_events: live.LiveEvents, dispatcher_stats: dict[str, int] | None = None):
         self.settings = settings
         self.engine = engine
         self.writer = writer
@@ -88,6 +90,9 @@ class Ingest:
         self.presence = presence.Presence(writer, live_events)
         self.draining = False
         self._tasks: set[asyncio.Task] = set()
+        self.dispatcher_stats = dispatcher_stats if dispatcher_stats is not None else {}
+        self.metrics = IngestMetrics(engine, self._state)
+        self.metrics_allowed = parse_networks(settings.ingest_metrics_allow)
 
     # ------------------------------------------------------------------ handshake
 
@@ -95,6 +100,10 @@ class Ingest:
         """Answer ``/healthz``; authenticate everything else before the upgrade."""
         if request.path.split("?")[0] == "/healthz":
             return self.healthz()
+        if request.path.split("?")[0] == "/metrics":
+            return await self.prometheus(connection)
+        if request.path.split("?")[0] == allowlist.PATH:
+            return await allowlist.answer(connection, request, self.engine)
         if len(self.sessions) >= self.settings.ingest_max_connections:
             log.warning("ingest: refused a connection from %s: %d connections open", _remote(connection),
                         len(self.sessions))
@@ -134,6 +143,22 @@ class Ingest:
         status = http.HTTPStatus.OK if ok and not self.draining else http.HTTPStatus.SERVICE_UNAVAILABLE
         headers = Headers([("Content-Type", "application/json"), ("Cache-Control", "no-store")])
         return Response(status.value, status.phrase, headers, json.dumps(body).encode())
+
+    async def prometheus(self, connection: ServerConnection) -> Response:
+        """The Prometheus page, for addresses in ``INGEST_METRICS_ALLOW`` only (403 otherwise)."""
+        if not _allowed(connection, self.metrics_allowed):
+            log.info("ingest: refused /metrics to %s (not in INGEST_METRICS_ALLOW)", _remote(connection))
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "forbidden\n")
+        body = await asyncio.to_thread(self.metrics.render)
+        headers = Headers([("Content-Type", CONTENT_TYPE), ("Cache-Control", "no-store")])
+        return Response(200, "OK", headers, body)
+
+    def _state(self) -> dict[str, float]:
+        stats = self.writer.stats
+        return {"connections": len(self.sessions), "queue_depth": self.writer.depth(),
+                "storage_healthy": 1.0 if self.writer.healthy else 0.0, "rows": stats["rows"],
+                "batches": stats["batches"], "store_failures": stats["failures"],
+                "alert_deliveries": self.dispatcher_stats.get("delivered", 0)}
 
     # ------------------------------------------------------------------ connections
 
@@ -274,11 +299,22 @@ class Ingest:
         try:
             result: StoreResult = await future
         except StorageUnavailable as exc:
+            self.metrics.messages.labels(message.table.value, "unavailable").inc()
             return error_answer(ProtocolError(ErrorCode.UNAVAILABLE,
                                               f"storage unavailable, retry later ({exc})", message.event_id))
+        self._count(message, result)
         if self.live.enabled and result.record is not None:
             self._spawn(self.live.publish(result.record.live_event()))
+            for alert in result.alerts:
+                self._spawn(self.live.publish(alert.live_event()))
         return success_answer(result.record_id, message.table.value, message.event_id, result.duplicate)
+
+    def _count(self, message: Message, result: StoreResult) -> None:
+        self.metrics.messages.labels(message.table.value, "duplicate" if result.duplicate else "stored").inc()
+        if result.record is not None:
+            self.metrics.store_seconds.observe((datetime.now(UTC) - result.record.received_at).total_seconds())
+            if message.table.value == "lpr_detection":
+                self.metrics.detections.labels(message.checkpoint_id).inc()
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -372,3 +408,9 @@ def _rate_limited() -> dict[str, Any]:
 def _remote(ws: ServerConnection) -> str:
     address = ws.remote_address
     return f"{address[0]}:{address[1]}" if address else "?"
+
+
+
+def _allowed(connection: ServerConnection, networks: list) -> bool:
+    address = connection.remote_address[0] if connection.remote_address else ""
+    return address_allowed(address, networks)

@@ -1,4 +1,4 @@
-"""Central background jobs: retention and offline detection, and the one place they are scheduled.
+"""Central background jobs: retention, offline detection and alert conditions; the one place they are scheduled.
 
 The jobs are plain functions that take an engine and a cut-off and return what
 they did; tests call them directly. :func:`start_scheduler` wires them into an
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,10 +24,11 @@ from pathlib import Path
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
-from fleet_store import live
+from fleet_store import alerts, live
 from fleet_store.records import CheckpointStatus, PresenceEvent, StatusChange
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
+from .conditions import Limits, check_conditions
 from .config import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -261,15 +263,31 @@ def offline_job(engine: Engine, default_heartbeat: int, announce) -> None:
         announce(change.status_change().live_event())
 
 
+def conditions_job(engine: Engine, limits: Limits, channels: tuple[str, ...], announce,
+                   wake: Callable[[], None] | None = None) -> None:
+    """Scheduled wrapper: run the alert condition rules, announce what opened or closed, wake the dispatcher."""
+    result = check_conditions(engine, limits, channels)
+    for alert in result.opened + result.closed:
+        announce(alert.live_event())
+    if wake is not None and (result.opened or result.closed):
+        wake()
+
+
 def retention_job(engine: Engine, image_dir: Path, policy: RetentionPolicy) -> None:
-    """Scheduled wrapper around :func:`run_retention`."""
+    """Scheduled wrapper around :func:`run_retention`; closed alerts older than the detections' retention go too."""
     run_retention(engine, image_dir, policy)
+    removed = alerts.delete_closed_before(engine, _now() - timedelta(days=policy.detections_days))
+    if removed:
+        log.info("retention: removed %d closed alerts", removed)
 
 
 def start_scheduler(settings: IngestSettings, engine: Engine, live_events: live.LiveEvents,
                     offline_interval: float = OFFLINE_INTERVAL_SECONDS,
-                    retention_interval: float = RETENTION_INTERVAL_SECONDS) -> BackgroundScheduler:
-    """Start retention and offline detection; call from inside the ingest's running event loop.
+                    retention_interval: float = RETENTION_INTERVAL_SECONDS,
+                    wake: Callable[[], None] | None = None) -> BackgroundScheduler:
+    """Start retention, offline detection and the alert conditions; call from inside the ingest's running loop.
+
+    ``wake`` (the alert dispatcher's) is called when a check opened or closed alerts.
 
     Returns the started scheduler; call ``.shutdown(wait=False)`` on SIGTERM.
     Both jobs also run once right after start. ``max_instances=1`` and
@@ -283,6 +301,9 @@ def start_scheduler(settings: IngestSettings, engine: Engine, live_events: live.
                       args=(engine, settings.offline_after_seconds, announce))
     scheduler.add_job(retention_job, "interval", seconds=retention_interval, next_run_time=first,
                       id="retention", args=(engine, settings.image_dir, RetentionPolicy.from_settings(settings)))
+    scheduler.add_job(conditions_job, "interval", seconds=settings.alert_check_seconds, id="alert_conditions",
+                      next_run_time=first + timedelta(seconds=settings.alert_check_seconds),
+                      args=(engine, Limits.from_settings(settings), settings.alert_channels, announce, wake))
     scheduler.start()
     log.info("jobs: started (offline check every %ss, retention %d days every %ss)",
              offline_interval, settings.retention_days, retention_interval)

@@ -18,11 +18,14 @@ from collections.abc import Callable
 from websockets.asyncio.server import serve
 
 from fleet_store import db, live
+from fleet_store.alerts import WatchMatcher
 
 from .config import IngestSettings
+from .dispatch import Dispatcher
 from .images import ImageStore
 from .ingest import Ingest
 from .jobs import start_scheduler
+from .notify import make_channels
 from .store import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,14 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
     if migrate:
         await asyncio.to_thread(db.upgrade, engine)
     settings.image_dir.mkdir(parents=True, exist_ok=True)
-    writer = GroupCommitWriter(engine, ImageStore(settings.image_dir))
+    dispatcher = Dispatcher(engine, make_channels(settings), settings.alert_retry_base_seconds,
+                            settings.alert_retry_max_seconds)
+    writer = GroupCommitWriter(engine, ImageStore(settings.image_dir),
+                               matcher=WatchMatcher(settings.alert_channels), on_alerts=dispatcher.wake)
     writer.start()
+    dispatcher.start()
     live_events = live.make_live_events(settings.redis_url)
-    ingest = Ingest(settings, engine, writer, live_events)
+    ingest = Ingest(settings, engine, writer, live_events, dispatcher.stats)
     if handle_signals:
         _install_signal_handlers(stop)
     try:
@@ -56,7 +63,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
             background = [_watched(ingest.presence.run(), "presence"),
                           _watched(ingest.revocation_watch(settings.ingest_token_recheck_seconds,
                                                            settings.ingest_token_recheck_grace), "revocation watch")]
-            scheduler = start_scheduler(settings, engine, live_events)
+            scheduler = start_scheduler(settings, engine, live_events, wake=dispatcher.wake)
             if ready:
                 ready(port)
             await stop.wait()
@@ -68,6 +75,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
             await ingest.presence.flush()
     finally:
         await asyncio.to_thread(writer.stop)
+        await asyncio.to_thread(dispatcher.stop)
         await live_events.close()
         engine.dispose()
         log.info("ingest: stopped (%d rows stored in %d batches)", writer.stats["rows"], writer.stats["batches"])

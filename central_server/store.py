@@ -11,6 +11,10 @@ Exactly-once: rows carrying an ``event_id`` are unique per
 repeat is answered with the first row's id and ``duplicate=True``; a race with
 another ingest process (unique violation) retries the batch, which then finds
 the winner's row.
+
+Watchlist matching happens here, once, in the same transaction as the insert
+(``fleet_store.alerts.WatchMatcher``): a detection and the alert it raises
+(with its queued deliveries) commit together or not at all.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +33,7 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fleet_protocol import Detection, HealthReport, Message
+from fleet_store.alerts import Alert, WatchMatcher
 from fleet_store.records import StoredDetection, StoredHealth, StoredRecord
 from fleet_store.schema import checkpoints, health_monitors, lpr_detections
 
@@ -46,6 +51,7 @@ class StoreResult:
     record_id: int
     duplicate: bool
     record: StoredRecord | None = None
+    alerts: tuple[Alert, ...] = ()
 
 
 @dataclass(slots=True)
@@ -64,10 +70,13 @@ class GroupCommitWriter:
     rows for ``/healthz`` and the benchmark.
     """
 
-    def __init__(self, engine: Engine, images: ImageStore, max_batch: int = 500):
+    def __init__(self, engine: Engine, images: ImageStore, max_batch: int = 500,
+                 matcher: WatchMatcher | None = None, on_alerts: Callable[[], None] | None = None):
         self.engine = engine
         self.images = images
         self.max_batch = max_batch
+        self.matcher = matcher
+        self.on_alerts = on_alerts  # called on the writer thread after a commit that opened alerts
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self.stats = {"batches": 0, "rows": 0, "duplicates": 0, "failures": 0}
@@ -161,6 +170,8 @@ class GroupCommitWriter:
         self.stats["batches"] += 1
         self.stats["rows"] += len(batch)
         self.stats["duplicates"] += sum(result.duplicate for result in results)
+        if self.on_alerts is not None and any(result.alerts for result in results):
+            self.on_alerts()
         _settle_all(batch, results)
 
     def _fail(self, batch: list[_Pending], reason: str) -> None:
@@ -185,6 +196,7 @@ class GroupCommitWriter:
                     if indexes:
                         self._write_table(conn, table, batch, indexes, results, written)
                 positioned = self._adopt_positions(conn, [p.message for p in batch])
+                self._match(conn, results)
                 self.images.sync(written)
         except BaseException:
             self._unsure.extend(written)
@@ -215,6 +227,16 @@ class GroupCommitWriter:
                         len(self._unsure) - len(unused))
         self.images.remove(unused)
         self._unsure = []
+
+    def _match(self, conn: Connection, results: list[StoreResult]) -> None:
+        """Open the watchlist alerts the new detections raise; attach them to their results."""
+        if self.matcher is None:
+            return
+        new = [r.record for r in results if isinstance(r.record, StoredDetection)]
+        opened = self.matcher.match(conn, new) if new else {}
+        for i, result in enumerate(results):
+            if result.record is not None and result.record.id in opened and isinstance(result.record, StoredDetection):
+                results[i] = replace(result, alerts=tuple(opened[result.record.id]))
 
     def _adopt_positions(self, conn: Connection, messages: list[Message]) -> set[str]:
         """Give a checkpoint without a position the first one its detections report; return whom.

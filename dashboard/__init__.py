@@ -129,9 +129,14 @@ def _load_user(login_id: str, wrapper):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .views import audit, auth, detections, overview, stats, users, watch
+    from . import api
+    from .views import alerts, audit, auth, detections, overview, stats, users, watch
     from .views.common import register_template_helpers
 
-    for module in (auth, overview, detections, stats, watch, audit, users):
+    for module in (auth, overview, detections, stats, watch, alerts, audit, users, api):
         app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)  # key-authenticated, GET only: no cookie to ride on
+    from . import monitoring
+
+    monitoring.init_app(app)
     register_template_helpers(app)

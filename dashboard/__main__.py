@@ -13,6 +13,8 @@
     python -m dashboard lists export watchlist|allowlist [-o FILE]   # CSV, UTF-8 with BOM
     python -m dashboard lists import watchlist|allowlist FILE        # all lines or none; errors per line
     python -m dashboard audit --since DATE [--until DATE] [--actor U] [--action A] [--plate P] [--csv]
+    python -m dashboard apikeys add NAME [--role viewer|admin]   # the key alone on the last line, once
+    python -m dashboard apikeys list | revoke NAME
 
 Settings come from the environment (docs/dashboard.md), optionally from
 ``--env-file``. Passwords are read from the terminal, or from stdin with
@@ -30,7 +32,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from fleet_protocol.settings import SettingsError, settings_help
-from fleet_store import db
+from fleet_store import apikeys, db
 from fleet_store.audit import AuditEntry, AuditFilter, record
 from fleet_store.audit import stream as audit_stream
 from fleet_store.corrections import export_labelled
@@ -110,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--action", default="", help="only this action; ending in '.' a prefix (user.)")
     audit.add_argument("--plate", default="", help="only records about this registration")
     audit.add_argument("--csv", action="store_true", help="CSV (UTF-8) instead of aligned text")
+    keys = sub.add_parser("apikeys", help="API keys for the REST API (/api/v1, docs/dashboard.md)")
+    key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    key_add = key_actions.add_parser("add", help="create a key; prints it once, alone on the last line")
+    key_add.add_argument("name")
+    key_add.add_argument("--role", choices=apikeys.ROLES, default="viewer", help="viewer (default) or admin")
+    key_actions.add_parser("list", help="list keys (never the keys themselves)")
+    key_revoke = key_actions.add_parser("revoke", help="revoke a key: it stops working at once")
+    key_revoke.add_argument("name")
     return parser
 
 
@@ -182,6 +192,26 @@ def _corrections(settings: DashboardSettings, args) -> int:
     return 0
 
 
+def _apikeys(settings: DashboardSettings, args) -> int:
+    engine = db.make_engine(settings.central_db_url)
+    db.upgrade(engine)
+    if args.action == "add":
+        key, secret = apikeys.create(engine, args.name, args.role)
+        print(f"API key {key.name} ({key.role}) created; the key (shown only now) is:")
+        print(secret)
+    elif args.action == "revoke":
+        if not apikeys.revoke(engine, args.name):
+            raise DashboardError(f"no live key named {args.name!r}")
+        print(f"API key {args.name} revoked")
+    else:
+        print(f"{'NAME':<24} {'ROLE':<7} {'KEY':<10} {'CREATED':<26} {'LAST USED':<26} STATE")
+        for k in apikeys.list_keys(engine):
+            print(f"{k.name:<24} {k.role:<7} {k.key_hint + '…':<10} {k.created_at.isoformat(timespec='seconds'):<26} "
+                  f"{k.last_used_at.isoformat(timespec='seconds') if k.last_used_at else 'never':<26} "
+                  f"{'revoked' if k.revoked_at else 'live'}")
+    return 0
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -250,13 +280,15 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(settings, args)
         if args.command == "lists":
             return _lists(settings, args)
+        if args.command == "apikeys":
+            return _apikeys(settings, args)
         setup_logging(settings.log_level, settings.log_file, settings.log_format)
         from . import create_app
         from .serve import serve
 
         serve(lambda: create_app(settings), settings)
         return 0
-    except DashboardError as exc:
+    except (DashboardError, apikeys.ApiKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

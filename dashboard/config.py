@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from fleet_store.config import CommonSettings
+from fleet_store.monitoring import parse_networks
 
 
 class DashboardSettings(CommonSettings):
@@ -52,6 +53,14 @@ class DashboardSettings(CommonSettings):
         10, gt=0, le=120, description="seconds a client may take to send request headers (slowloris)")
     dashboard_pending_per_ip: int = Field(
         8, ge=1, description="connections per address still sending headers (exposed directly only)")
+    dashboard_metrics_allow: str = Field(
+        "127.0.0.1/32,::1/128", description="client networks (comma-separated CIDR) that may read GET /metrics")
+
+    @field_validator("dashboard_metrics_allow")
+    @classmethod
+    def _metrics_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @property
     def socket_capacity(self) -> int:

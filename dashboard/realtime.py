@@ -11,8 +11,11 @@ was removed or whose sessions were ended. Events reach them one of two ways:
   every dashboard process relays to its own browsers; nothing to do here.
 - no Redis: :class:`DatabaseTail` polls the database every
   ``DASHBOARD_POLL_INTERVAL`` (0.05 s) for rows with ids above the last seen and
-  emits the events their records make (``fleet_store.records``), which are the
-  ones the ingest would have published.
+  emits the events their records make (``fleet_store.records``, and
+  ``fleet_store.alerts`` for newly opened alerts), which are the ones the ingest
+  would have published. Acknowledgements are emitted by the dashboard that took
+  them; alerts the ingest's checks close reach open pages only through Redis
+  (a page shows them on its next load).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from flask_login import current_user
 from flask_socketio import SocketIO, join_room
 from sqlalchemy import Engine, func, select
 
+from fleet_store.alerts import Alert
 from fleet_store.live import LiveEvent
 from fleet_store.records import StatusChange, StoredDetection, StoredHealth
-from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
+from fleet_store.schema import alerts, checkpoints, connection_events, health_monitors, lpr_detections
 
 from .rooms import FLEET, site_room
 from .users import session_versions
@@ -136,7 +140,8 @@ class DatabaseTail:
 
     @staticmethod
     def _tables():
-        return (("detection", lpr_detections), ("health", health_monitors), ("connection", connection_events))
+        return (("detection", lpr_detections), ("health", health_monitors), ("connection", connection_events),
+                ("alert", alerts))
 
     def poll_once(self) -> int:
         """Emit every row stored since the last call; return how many events were sent."""
@@ -145,6 +150,7 @@ class DatabaseTail:
             health = self._new(conn, "health", health_monitors)
             changes = self._new(conn, "connection", connection_events)
             states = self._states(conn, {row.checkpoint_id for row in changes})
+            opened = self._new(conn, "alert", alerts)
         for row in detections:
             self.emit(StoredDetection.from_row(row).live_event())
         for row in health:
@@ -152,7 +158,9 @@ class DatabaseTail:
         for row in changes:
             connected, status = states.get(row.checkpoint_id, (False, "never"))
             self.emit(StatusChange.from_row(row, connected, status).live_event())
-        return len(detections) + len(health) + len(changes)
+        for row in opened:
+            self.emit(Alert.from_row(row).live_event())
+        return len(detections) + len(health) + len(changes) + len(opened)
 
     def _new(self, conn, name: str, table) -> list:
         rows = conn.execute(select(table).where(table.c.id > self.last[name]).order_by(table.c.id)

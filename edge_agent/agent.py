@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from waitress.server import BaseWSGIServer, create_server
@@ -22,6 +22,7 @@ from .api import AgentParts, create_app
 from .cleanup import CapWatch, CleanupPolicy
 from .config import AgentSettings, EdgeSettings
 from .events import PlateEvent, VisionService
+from .gate import AllowListCache, AllowListSync, Gate, GpioRelay, HttpTrigger
 from .health import VISION_DISABLED, HealthConfig, HealthMonitor
 from .images import ImageLimits
 from .jobs import start_scheduler
@@ -33,16 +34,35 @@ log = logging.getLogger(__name__)
 
 
 class NotifyingSink:
-    """The :class:`~edge_agent.events.EventSink` vision gets: store durably, then wake the uplink."""
+    """The :class:`~edge_agent.events.EventSink` vision gets: the gate decides, the outbox stores, the uplink wakes."""
 
-    def __init__(self, outbox: Outbox, uplink: Uplink):
+    def __init__(self, outbox: Outbox, uplink: Uplink, gate: Gate | None = None):
         self.outbox = outbox
         self.uplink = uplink
+        self.gate = gate
 
     def submit(self, event: PlateEvent) -> None:
-        """Commit the event to the outbox (raises on failure), then nudge the uplink."""
+        """Open the gate if the plate is allowed (the decision goes with the event), commit the event to the
+        outbox (raises on failure), then nudge the uplink."""
+        if self.gate is not None:
+            event = replace(event, gate=self.gate.handle(event.license_plate, event.province, event.confidence))
         self.outbox.submit(event)
         self.uplink.wake()
+
+
+def make_gate(s: AgentSettings) -> tuple[Gate | None, AllowListSync | None]:
+    """The gate and its allow-list refresher, or (None, None) when EDGE_GATE_OUTPUT=off."""
+    if s.edge_gate_output == "off":
+        return None, None
+    cache = AllowListCache(s.db_path.parent / "allowlist.json")
+    output = (GpioRelay(s.edge_gate_gpio_pin, s.edge_gate_pulse_s, not s.edge_gate_active_low)
+              if s.edge_gate_output == "gpio" else HttpTrigger(s.edge_gate_http_url, s.checkpoint_id))
+    token = s.checkpoint_token.get_secret_value() if s.checkpoint_token else None
+    sync = AllowListSync(s.websocket_server_url, token, cache, s.edge_gate_sync_s) if token else None
+    if sync is None:
+        log.warning("gate: no CHECKPOINT_TOKEN, so the allow-list is never refreshed (%d entries kept)",
+                    len(cache.entries))
+    return Gate(cache, output, s.edge_gate_min_confidence), sync
 
 
 def outbox_config(s: AgentSettings) -> OutboxConfig:
@@ -117,7 +137,10 @@ class Agent:
         uplink = Uplink(outbox, uplink_config(s), s.tz)
         uplink.bind(asyncio.get_running_loop())
         await uplink.start_async()
-        vision, why = await asyncio.to_thread(self.vision_loader, s, NotifyingSink(outbox, uplink))
+        gate, sync = make_gate(s)
+        if sync is not None:
+            sync.start()
+        vision, why = await asyncio.to_thread(self.vision_loader, s, NotifyingSink(outbox, uplink, gate))
         if vision is None:
             log.warning("camera and detection unavailable (%s); delivering the outbox only", why)
         else:
@@ -127,6 +150,10 @@ class Agent:
             await stop.wait()
         finally:
             await self._shutdown(outbox, uplink, vision)
+            if sync is not None:
+                await asyncio.to_thread(sync.stop)
+            if gate is not None:
+                gate.close()
 
     def _start_services(self, outbox: Outbox, uplink: Uplink, vision: VisionService | None,
                         why: str) -> Running:

@@ -77,6 +77,15 @@ class AgentSettings(FleetSettings):
     fleet_timezone: str = Field(
         "Asia/Bangkok", description="Zone of naive timestamps on the wire and in outside rows (as central)")
     edge_hostname: str = Field(default_factory=socket.gethostname, description="Hostname sent")
+    edge_gate_output: Literal["off", "gpio", "http"] = Field(
+        "off", description="gate control: off, gpio (a relay on EDGE_GATE_GPIO_PIN) or http (EDGE_GATE_HTTP_URL)")
+    edge_gate_min_confidence: float = Field(
+        90.0, ge=0, le=100, description="an allowed plate opens the gate only when read with at least this confidence")
+    edge_gate_gpio_pin: int = Field(17, ge=0, le=53, description="BCM pin of the barrier relay")
+    edge_gate_pulse_s: float = Field(1.0, gt=0, le=30, description="how long the relay is closed to open the barrier")
+    edge_gate_active_low: bool = Field(False, description="1 for relay boards that switch on a low pin")
+    edge_gate_http_url: str | None = Field(None, description="POST {checkpoint_id, plate, action} here to open")
+    edge_gate_sync_s: float = Field(60.0, ge=5, description="how often the allow-list is fetched from the central")
     edge_latitude: float | None = Field(None, ge=-90, le=90, description="Checkpoint latitude")
     edge_longitude: float | None = Field(None, ge=-180, le=180, description="Checkpoint longitude")
 
@@ -121,6 +130,12 @@ class AgentSettings(FleetSettings):
         if not valid_checkpoint_id(value):
             raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
         return value
+
+    @model_validator(mode="after")
+    def _gate_output_complete(self) -> AgentSettings:
+        if self.edge_gate_output == "http" and not self.edge_gate_http_url:
+            raise ValueError("EDGE_GATE_OUTPUT=http needs EDGE_GATE_HTTP_URL")
+        return self
 
     @model_validator(mode="after")
     def _token_beyond_localhost(self) -> AgentSettings:

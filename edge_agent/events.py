@@ -57,6 +57,12 @@ class PlateEvent:
     exposure_time: float | None = None
     analog_gain: float | None = None
     lux: float | None = None
+    gate: dict[str, Any] | None = None  # the gate's decision record (edge_agent.gate), sent up as data.gate
+
+    @property
+    def wire_extra(self) -> dict[str, Any]:
+        """Fields beyond protocol v1 this event carries (the ``extra`` column; the central keeps them)."""
+        return {"gate": self.gate} if self.gate else {}
 
 
 class EventSink(Protocol):

@@ -113,6 +113,7 @@ DETECTION_COLUMNS = (
     carried("exposure_time", "REAL"),
     carried("analog_gain", "REAL"),
     carried("lux", "REAL"),
+    carried("extra", "TEXT NOT NULL DEFAULT '{}'", Codec.JSON, source="wire_extra"),  # e.g. {"gate": {...}}
     # The outbox's own bookkeeping.
     Column("prepared", "INTEGER NOT NULL DEFAULT 0"),
     Column("image_bytes", "INTEGER NOT NULL DEFAULT 0"),

@@ -14,5 +14,6 @@ here knows about a process, a page or the edge agent.
     audit.py     the audit log: who did what to whose data, when, from where
     corrections.py  misread corrections (original read kept) and the labelled set for retraining
     pdpa.py      everything held on a registration: export, erase, legal holds
+    alerts.py    stored alerts, watchlist matching at ingest, the delivery queue
     config.py    CommonSettings;  logs.py  structured logging
 """

@@ -6,8 +6,8 @@ note, tags and an expiry; a watchlist entry may allow one character of
 difference (``tolerance``); an allow-list entry may be limited to a site or one
 checkpoint.
 
-Matching (the reference rule; the ingest's alert matcher and the edge's gate
-rule must agree with :func:`catches`): plate and pattern are compared after
+Matching (:func:`catches`, which applies ``fleet_protocol.platerule``, the
+rule both ends share): plate and pattern are compared after
 both lose spaces and dashes and Latin letters are upper-cased. ``*`` stands
 for any run of characters and ``?`` for exactly one; anything else matches
 literally and the whole plate must match. With ``tolerance=1`` a pattern
@@ -32,16 +32,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, tzinfo
-from functools import lru_cache
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fleet_protocol import THAI_PROVINCES
+from fleet_protocol.platerule import compiled_pattern, entry_catches, normalise
 
-from .schema import allowlist, watchlist
+from .schema import allowlist, checkpoints, watchlist
 
-_STRIP = re.compile(r"[\s\-]+")
 _VALID = re.compile(r"[^\s%_\\]{1,64}")
 _TAG = re.compile(r"[^\s,;]{1,32}")
 MAX_TAGS = 8
@@ -117,43 +116,54 @@ class ImportResult:
 # --------------------------------------------------------------------------- matching
 
 
-def normalise(plate: str) -> str:
-    """A plate as compared: no spaces or dashes, upper case."""
-    return _STRIP.sub("", plate).upper()
-
-
-@lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern:
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in normalise(pattern))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def one_edit_apart(a: str, b: str) -> bool:
-    """True when ``b`` is ``a`` with at most one character substituted, inserted or removed."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    i = next((i for i, (x, y) in enumerate(zip(short, long_, strict=False)) if x != y), len(short))
-    return short[i:] == long_[i + 1:]
-
-
-def matches(pattern: str, plate: str, tolerance: int = 0) -> bool:
-    """Whether ``plate`` is caught by ``pattern`` (module docstring), allowing ``tolerance`` edits."""
-    plate = normalise(plate)
-    if _compiled(pattern).fullmatch(plate) is not None:
-        return True
-    literal = normalise(pattern)
-    return tolerance > 0 and "*" not in literal and "?" not in literal and one_edit_apart(literal, plate)
-
-
 def catches(entry: ListEntry, plate: str, province: str, now: datetime | None = None) -> bool:
-    """Whether a read of ``plate`` in ``province`` at ``now`` is caught by ``entry``."""
+    """Whether a read of ``plate`` in ``province`` at ``now`` is caught by ``entry`` (the shared rule)."""
     f = entry.fields
-    if now is not None and entry.expired(now):
-        return False
-    return (not f.province or f.province == province) and matches(f.pattern, plate, f.tolerance)
+    return entry_catches(f.pattern, f.province, f.tolerance, f.expires_at, plate, province, now)
+
+
+class ListIndex:
+    """Entries arranged so a plate is checked against a few candidates, not every entry.
+
+    Only a pre-filter: every candidate is confirmed with :func:`catches`, so the
+    index can never disagree with the rule. Literal entries are found by their
+    normalised text; entries with a tolerance also under each one-deletion
+    variant (two strings one edit apart share a variant, the "symmetric delete"
+    idea); wildcard entries are tried one by one, only after one regular
+    expression made of all of them says that at least one matches.
+    """
+
+    def __init__(self, entries: Iterable[ListEntry]):
+        self.size = 0
+        self._keys: dict[str, list[ListEntry]] = {}
+        self._wild: list[ListEntry] = []
+        for entry in entries:
+            self.size += 1
+            literal = normalise(entry.pattern)
+            if "*" in literal or "?" in literal:
+                self._wild.append(entry)
+                continue
+            keys = {literal} | (_deletions(literal) if entry.fields.tolerance else set())
+            for key in keys:
+                self._keys.setdefault(key, []).append(entry)
+        patterns = dict.fromkeys(compiled_pattern(e.pattern).pattern for e in self._wild)
+        self._any_wild = re.compile("|".join(f"(?:{p})" for p in patterns), re.DOTALL) if patterns else None
+
+    def matching(self, plate: str, province: str, now: datetime | None = None) -> list[ListEntry]:
+        """Every entry that :func:`catches` this read, literal entries before wildcard ones."""
+        key = normalise(plate)
+        seen: dict[int, ListEntry] = {}
+        for k in {key} | _deletions(key):
+            for entry in self._keys.get(k, ()):
+                seen.setdefault(entry.id, entry)
+        found = sorted(seen.values(), key=lambda e: (normalise(e.pattern) != key, e.id))
+        if self._any_wild is not None and self._any_wild.fullmatch(key):
+            found += self._wild
+        return [e for e in found if catches(e, plate, province, now)]
+
+
+def _deletions(text: str) -> set[str]:
+    return {text[:i] + text[i + 1:] for i in range(len(text))}
 
 
 # --------------------------------------------------------------------------- checking
@@ -237,14 +247,29 @@ def get_entry(engine: Engine, kind: ListKind, entry_id: int) -> ListEntry | None
     return _entry(kind, row) if row else None
 
 
-def list_entries(engine: Engine, kind: ListKind, now: datetime | None = None) -> list[ListEntry]:
-    """Every entry by pattern; with ``now``, only those not expired by then."""
+def list_entries(target: Engine | Connection, kind: ListKind, now: datetime | None = None) -> list[ListEntry]:
+    """Every entry by pattern; with ``now``, only those not expired by then (``target``: engine or connection)."""
     table = kind.table
     query = select(table).order_by(table.c.pattern, table.c.province, table.c.site, table.c.checkpoint_id)
     if now is not None:
         query = query.where((table.c.expires_at.is_(None)) | (table.c.expires_at > now))
-    with engine.connect() as conn:
+    if isinstance(target, Connection):
+        return [_entry(kind, row) for row in target.execute(query)]
+    with target.connect() as conn:
         return [_entry(kind, row) for row in conn.execute(query)]
+
+
+def allowed_for(engine: Engine, checkpoint_id: str, now: datetime) -> list[ListEntry]:
+    """The allow-list entries that apply at ``checkpoint_id`` at ``now``: those whose site (if any) is its
+    site and whose checkpoint (if any) is it, and not expired."""
+
+    t = allowlist.c
+    with engine.connect() as conn:
+        site = conn.execute(select(checkpoints.c.site).where(checkpoints.c.checkpoint_id == checkpoint_id)).scalar()
+        rows = conn.execute(select(allowlist).where(
+            (t.site == "") | (t.site == (site or "")), (t.checkpoint_id == "") | (t.checkpoint_id == checkpoint_id),
+            (t.expires_at.is_(None)) | (t.expires_at > now)).order_by(t.pattern, t.province)).all()
+    return [_entry(ListKind.ALLOW, r) for r in rows]
 
 
 def _label(f: EntryFields) -> str:

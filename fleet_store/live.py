@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 DETECTION = "detection"
 HEALTH = "health"
 CHECKPOINT_STATUS = "checkpoint_status"
+ALERT = "alert"
 
 
 @dataclass(frozen=True, slots=True)

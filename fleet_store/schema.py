@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -221,6 +222,66 @@ audit_log = Table(
     Index("ix_audit_log_action_id", "action", "id"),
 )
 
+# --------------------------------------------------------------------------- alerts (revision 0006)
+# fleet_store.alerts owns both tables. The database keeps one open alert per rule and subject
+# (a partial unique index), so concurrent ingest processes cannot open the same alert twice.
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("rule", String(32), nullable=False,
+           comment="watchlist | offline | silent | health_fail | clock_skew"),
+    Column("subject", String(160), nullable=False,
+           comment="what it is about: plate:ABC1234, checkpoint:ID, checkpoint:ID/component"),
+    Column("checkpoint_id", String(64), nullable=True, comment="the checkpoint concerned (the latest, for hits)"),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False, comment="the latest occurrence while open"),
+    Column("occurrences", Integer, nullable=False, server_default="1",
+           comment="hits or checks that found the condition while the alert was open"),
+    Column("acknowledged_by", String(64), nullable=True),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True, comment="NULL: open"),
+    Column("detail", JSON, nullable=True, comment="rule-specific facts (docs/alerts.md)"),
+    Index("uq_alerts_open", "rule", "subject", unique=True,
+          sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL")),
+    Index("ix_alerts_opened_at", "opened_at"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", BigId, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False, comment="webhook | line | email | mqtt"),
+    Column("event", String(16), nullable=False, comment="opened | closed"),
+    Column("idempotency_key", String(96), nullable=False, unique=True,
+           comment="alert-<id>-<event>-<channel>: sent with every attempt so receivers can drop repeats"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False,
+           comment="due time; a claimed delivery is pushed ahead by the lease"),
+    Column("last_error", String(500), nullable=False, server_default=""),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True, comment="set when the receiver refused it for good"),
+    Index("ix_alert_deliveries_due", "delivered_at", "failed_at", "next_attempt_at"),
+    Index("ix_alert_deliveries_alert", "alert_id"),
+)
+
+# --------------------------------------------------------------------------- API keys (revision 0006)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True, comment="who uses it, e.g. 'grafana', 'parking-system'"),
+    Column("key_hash", String(64), nullable=False, unique=True, comment="sha256 hex of the key; the key is shown once"),
+    Column("key_hint", String(16), nullable=False, server_default="", comment="first characters, to tell keys apart"),
+    Column("role", String(16), nullable=False, server_default="viewer", comment="viewer | admin"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True, comment="updated at most once a minute"),
+)
 # --------------------------------------------------------------------------- operator's console (revision 0007)
 
 detection_corrections = Table(

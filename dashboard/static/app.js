@@ -1,4 +1,4 @@
-// AI Camera Fleet dashboard: live updates over Socket.IO, watchlist alerts, charts.
+// AI Camera Fleet dashboard: live updates over Socket.IO, server alerts, charts.
 // Everything received is inserted with textContent (plates are text, never HTML).
 (function () {
   "use strict";
@@ -19,29 +19,77 @@
     return el("span", {class: "badge s-" + (status || "none")}, (cfg.labels[status] ?? status) || "–");
   }
 
-  // ---- watchlist: same rule as dashboard/watchlist.py (normalise, * and ?, whole plate, province if named)
-  const norm = (p) => String(p).replace(/[\s-]+/g, "").toUpperCase();
-  function globRe(pattern) {
-    const body = Array.from(norm(pattern)).map((c) => c === "*" ? ".*" : c === "?" ? "." :
-      c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")).join("");
-    return new RegExp("^" + body + "$", "su");
+  // ---- alerts: matched once, on the server (fleet_store/alerts.py); pages only show what it announces
+  const openSeen = new Set();
+  function alertWhat(a, parent) {
+    const d = a.detail || {};
+    if (d.detection_id) {
+      parent.append(el("a", {href: "/detections/" + d.detection_id, class: "plate"}, d.license_plate),
+        el("span", {}, " " + (d.province || "") + (d.note ? " · " + d.note : "")));
+    } else {
+      parent.append(el("span", {}, a.text));
+    }
+    return parent;
   }
-  const watch = cfg.watch.map(([p, province]) => [p, province, globRe(p)]);
-  window.watchMatch = (pattern, plate) => globRe(pattern).test(norm(plate));
-
-  function alertFor(d) {
-    const hit = watch.find(([, province, re]) => (!province || province === d.province) &&
-      re.test(norm(d.license_plate)));
-    if (!hit) return;
-    const box = el("div", {class: "alert", role: "alert"});
-    box.append(el("strong", {}, cfg.alertText + ": "));
-    const link = el("a", {href: "/detections/" + d.id, class: "plate"}, d.license_plate);
-    box.append(link, el("span", {}, " " + (d.province || "") + " (" + hit[0] + (hit[1] ? " " + hit[1] : "") + ") · " +
-      d.checkpoint_id + " · " + localTime(d.timestamp)));
+  function alertBanner(a) {
+    const box = el("div", {class: "alert", role: "alert", "data-alert": a.id});
+    box.append(el("strong", {}, (cfg.rules[a.rule] || a.rule) + ": "));
+    alertWhat(a, box).append(el("span", {}, " · " + (a.checkpoint_id || "") + " · " + localTime(a.last_at)));
+    box.append(el("a", {href: "/alerts?state=open"}, "→"));
     const close = el("button", {type: "button", "aria-label": "close"}, "×");
     close.addEventListener("click", () => box.remove());
     box.append(close);
     document.getElementById("alerts").prepend(box);
+  }
+  function setOpenCount(delta) {
+    const out = document.getElementById("open-alerts");
+    if (!out) return;
+    const n = Math.max(0, Number(out.textContent) + delta);
+    out.textContent = n;
+    out.classList.toggle("none", n === 0);
+  }
+  function alertRow(a) {
+    const tr = el("tr", {"data-alert": a.id, class: "alert-" + a.state});
+    const cp = el("td");
+    if (a.checkpoint_id) cp.append(el("a", {href: "/checkpoints/" + encodeURIComponent(a.checkpoint_id)}, a.checkpoint_id));
+    const state = el("td", {class: "state"}, (cfg.states[a.state] || a.state) +
+      (a.acknowledged_by ? " · " + a.acknowledged_by + " " + localTime(a.acknowledged_at) : ""));
+    const action = el("td");
+    const table = document.getElementById("alert-list");
+    if (a.state === "open" && table.dataset.admin === "1") {
+      const form = el("form", {method: "post", class: "inline ack",
+        action: "/alerts/" + a.id + "/acknowledge?state=" + encodeURIComponent(table.dataset.state)});
+      form.append(document.getElementById("ack-form").content.cloneNode(true), el("button", {}, cfg.ackText));
+      action.append(form);
+    }
+    tr.append(el("td", {}, localTime(a.opened_at)), el("td", {}, cfg.rules[a.rule] || a.rule),
+      alertWhat(a, el("td", {class: "what"})), cp, el("td", {}, a.occurrences), state, action);
+    return tr;
+  }
+  function showAlertRow(a) {
+    const table = document.getElementById("alert-list");
+    const old = table.querySelector('tbody tr[data-alert="' + a.id + '"]');
+    const wanted = !table.dataset.state || table.dataset.state === a.state;
+    if (!wanted) { old?.remove(); return; }
+    const row = alertRow(a);
+    if (old) { old.replaceWith(row); return; }
+    table.querySelector("tbody tr.empty")?.remove();
+    table.tBodies[0].prepend(row);
+  }
+  function onAlert(a) {
+    const banner = document.querySelector('#alerts .alert[data-alert="' + a.id + '"]');
+    if (a.state === "open" && !openSeen.has(a.id)) {
+      openSeen.add(a.id);
+      setOpenCount(1);
+      if (!banner) alertBanner(a);
+    } else if (a.state !== "open") {
+      // this event ends an open alert: an acknowledgement now, or the close of one this page saw open
+      const justAcked = a.state === "acknowledged" || (a.acknowledged_at && a.acknowledged_at === a.closed_at);
+      if (justAcked || openSeen.has(a.id)) setOpenCount(-1);
+      openSeen.delete(a.id);
+      banner?.remove();
+    }
+    if (page === "alerts") showAlertRow(a);
   }
 
   // ---- detection rows (live feed, health page)
@@ -133,7 +181,6 @@
   function backlogOf(h) { return metricsOf(h).outbox_backlog ?? null; }
 
   function onDetection(d) {
-    alertFor(d);
     if (page === "live") prependRow(document.querySelector("#live-feed tbody"), d, 100);
     if (page === "overview") {
       const row = touch(d.checkpoint_id, d.received_at);
@@ -225,6 +272,7 @@
     socket.on("detection", onDetection);
     socket.on("health", onHealth);
     socket.on("checkpoint_status", onStatus);
+    socket.on("alert", onAlert);
     window.fleetSocket = socket;
   }
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask, abort, g, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from fleet_protocol import THAI_PROVINCES
+from fleet_store.alerts import count_open
 from fleet_store.audit import AuditEntry, record
-from fleet_store.lists import ListKind, list_entries
 from fleet_store.schema import checkpoints
 
 from ..context import fleet
@@ -76,17 +77,22 @@ def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return value.astimezone(fleet().settings.tz).strftime(fmt)
 
 
+def rule_labels() -> dict[str, str]:
+    """Each alert rule's name for people (pages, and the browser's live banners)."""
+    return {"watchlist": _("Watchlist plate seen"), "offline": _("Checkpoint offline"),
+            "silent": _("No detections"), "health_fail": _("Component failing"), "clock_skew": _("Clock off")}
+
+
 def register_template_helpers(app: Flask) -> None:
     """Filters and globals every template may use."""
     app.add_template_filter(localtime, "localtime")
 
     @app.context_processor
     def _globals():
-        entries = list_entries(fleet().engine, ListKind.WATCH, datetime.now(UTC)) \
-            if current_user.is_authenticated else []
-        watch = [[e.pattern, e.province] for e in entries]
-        return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()), "watch_patterns": watch,
-                "provinces": THAI_PROVINCES}
+        authenticated = current_user.is_authenticated
+        return {"fleet_tz": fleet().settings.fleet_timezone, "locale": str(get_locale()),
+                "open_alerts": count_open(fleet().engine, visible_checkpoints()) if authenticated else 0,
+                "alert_labels": rule_labels() if authenticated else {}, "provinces": THAI_PROVINCES}
 
     tiles = fleet_settings(app).tiles_origin
     policy = ("default-src 'self'; img-src 'self' data:" + (f" {tiles}" if tiles else "") + "; "

@@ -17,12 +17,12 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from fleet_store.alerts import Rule, list_alerts
 from fleet_store.lists import (
     EntryFields,
     ListError,
     ListKind,
     add_entry,
-    catches,
     decode_csv,
     export_csv,
     get_entry,
@@ -32,7 +32,6 @@ from fleet_store.lists import (
     remove_entry,
 )
 
-from .. import queries
 from ..context import fleet
 from .common import admin_required, audit, visible_checkpoints
 
@@ -70,10 +69,8 @@ def _may_see(entry) -> bool:
 def _page(kind: ListKind, import_errors: tuple[str, ...] = (), status: int = 200):
     entries = [e for e in list_entries(fleet().engine, kind) if _may_see(e)]
     hits = []
-    if kind is ListKind.WATCH:
-        recent = queries.recent_detections(fleet().engine, limit=500, checkpoint_ids=visible_checkpoints())
-        hits = [(row, e) for row in recent for e in entries
-                if catches(e, row.license_plate, row.province, row.timestamp)][:50]
+    if kind is ListKind.WATCH:  # matched once, by the ingest, as detections are stored
+        hits = list_alerts(fleet().engine, rule=Rule.WATCHLIST, limit=50, checkpoint_ids=visible_checkpoints())
     return render_template("watchlist.html", kind=kind.value, entries=entries, hits=hits, form=WatchForm(),
                            remove=RemoveForm(), upload=ImportForm(), import_errors=import_errors,
                            now=datetime.now(UTC)), status

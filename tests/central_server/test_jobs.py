@@ -121,7 +121,7 @@ async def test_scheduler_runs_both_jobs_off_the_event_loop(sqlite_url, tmp_path)
                 break
         assert _count(engine, lpr_detections) == 0
         assert _status(engine, "gone") == "offline"
-        assert {job.id for job in scheduler.get_jobs()} == {"offline", "retention"}
+        assert {job.id for job in scheduler.get_jobs()} == {"offline", "retention", "alert_conditions"}
     finally:
         scheduler.shutdown(wait=False)
     assert not scheduler.running

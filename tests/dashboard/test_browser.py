@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import update
 
 from fleet_store import db
+from fleet_store.audit import entries as audit_entries
+from fleet_store.lists import EntryFields, ListKind, add_entry
 from fleet_store.schema import checkpoints
 from tests.dashboard.stack import (
     ADMIN_PASSWORD,
@@ -228,6 +230,29 @@ def test_watchlist_alert_on_every_page(page, stack):
     _shot(page, "watchlist-alert")
     page.goto(dash.url + "/watchlist")
     _shot(page, "watchlist")
+
+
+def test_alerts_page_shows_hits_live_and_an_admin_acknowledges(page, stack, db_engine):
+    """A hit matched by the ingest appears live on the alerts page and as a banner; acknowledging it is audited."""
+    dash, sender = stack
+    add_entry(db_engine, ListKind.WATCH, EntryFields("WANTED9", "", "<i>van</i>"), "test")
+    _live(page, dash.url + "/alerts?state=open")
+    before = int(page.inner_text("#open-alerts") or 0)
+    sender.detection("WANTED9")
+    row = page.wait_for_selector("#alert-list tr[data-alert]:has-text('WANTED9')", timeout=TIMEOUT)
+    assert "<i>van</i>" in row.inner_text()
+    assert "WANTED9" in page.inner_text("#alerts .alert")
+    assert int(page.inner_text("#open-alerts")) == before + 1
+    alert_id = row.get_attribute("data-alert")
+    _shot(page, "alerts-live")
+    row.query_selector("form.ack button").click()
+    page.wait_for_selector("p.flash.info", timeout=TIMEOUT)
+    assert page.locator(f'#alert-list tr[data-alert="{alert_id}"]').count() == 0
+    page.goto(dash.url + "/alerts?state=closed")
+    closed = page.inner_text(f'#alert-list tr[data-alert="{alert_id}"] td.state')
+    assert "admin" in closed
+    assert [e.actor for e in audit_entries(db_engine) if e.subject == f"alert:{alert_id}"] == ["admin"]
+    _shot(page, "alerts-closed")
 
 
 def test_html_in_a_plate_stays_text(page, stack, db_engine):

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from fleet_protocol.platerule import matches, normalise, one_edit_apart  # the rule both ends share
 from fleet_store.lists import (
     EntryFields,
     ListError,
@@ -16,9 +17,6 @@ from fleet_store.lists import (
     export_csv,
     import_csv,
     list_entries,
-    matches,
-    normalise,
-    one_edit_apart,
     remove_entry,
     update_entry,
 )

@@ -3,7 +3,8 @@ following the database.
 
 One real ingest (publishing on Redis) stores a detection with its province and
 plate crop, a health report, a repeat of the detection, a connect, a
-disconnect, an offline change and a return online. Two listeners take the
+disconnect, an offline change and a return online; the detection is on the
+watchlist, so an alert opens with it. Two listeners take the
 whole run in: a subscriber on Flask-SocketIO's Redis channel (what every
 dashboard relays on the Redis path) and a ``DatabaseTail`` on the same
 database (the path without Redis). The huey storage tests are the model: the
@@ -24,6 +25,7 @@ from websockets.asyncio.client import connect
 from central_server import jobs
 from dashboard.realtime import DatabaseTail
 from fleet_protocol import image_data_url
+from fleet_store.lists import EntryFields, ListKind, add_entry
 from fleet_store.live import RedisLiveEvents
 from tests.support.images import scene_jpeg
 from tests.support.ingest import ingest_settings, running_ingest
@@ -115,6 +117,7 @@ async def test_redis_and_database_paths_deliver_the_same_events(db_url, tmp_path
     async with running_ingest(settings) as server:
         token = server.add_checkpoint("gate-1")
         engine = server.engine()
+        add_entry(engine, ListKind.WATCH, EntryFields("1กข1234", "กรุงเทพมหานคร", "stolen"), "t")  # one alert
         listener, tail = RedisListener(redis_url), TailListener(engine)
         try:
             await _run_scenario(server, token, listener, redis_url)
@@ -127,7 +130,9 @@ async def test_redis_and_database_paths_deliver_the_same_events(db_url, tmp_path
     by_tail = sorted(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in tail.events)
     assert by_redis == by_tail
     names = sorted(name for name, _ in listener.events)
-    assert names == ["checkpoint_status"] * 5 + ["detection", "health", "health"]
+    assert names == ["alert"] + ["checkpoint_status"] * 5 + ["detection", "health", "health"]
+    [alert] = [p for name, p in listener.events if name == "alert"]
+    assert (alert["rule"], alert["state"], alert["detail"]["note"]) == ("watchlist", "open", "stolen")
     [found] = [p for name, p in listener.events if name == "detection"]
     assert (found["province"], found["has_plate_image"], found["has_image"]) == ("กรุงเทพมหานคร", True, True)
     [system] = [p for name, p in listener.events if name == "health" and p["component"] == "system"]
