@@ -104,6 +104,27 @@ def fill(db: Path, count: int, scene: bytes, plate: bytes) -> None:
     outbox.close()
 
 
+def fill_outside(db: Path, count: int, scene: bytes, plate: bytes) -> None:
+    """Insert ``count`` rows as the old detection program does: plate, confidence, timestamp and file paths.
+
+    The JPEGs are files in an outside folder (one pair per 50 rows, as a camera program would
+    overwrite a rolling set); the agent adopts each row (reads, checks and copies its pictures).
+    """
+    open_outbox(db, "NORMAL").close()  # the schema, as the agent creates it
+    folder = db.parent / "captures"
+    folder.mkdir(exist_ok=True)
+    for i in range(50):
+        (folder / f"{i}.jpg").write_bytes(scene)
+        (folder / f"{i}-plate.jpg").write_bytes(plate)
+    with sqlite3.connect(db, isolation_level=None) as con:
+        con.execute("BEGIN")
+        con.executemany("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "
+                        "plate_image_path) VALUES (?, 88.5, ?, ?, ?)",
+                        [(f"O{i}", datetime.now(UTC).replace(tzinfo=None).isoformat(), str(folder / f"{i % 50}.jpg"),
+                          str(folder / f"{i % 50}-plate.jpg")) for i in range(count)])
+        con.execute("COMMIT")
+
+
 def delivered(db: Path) -> int:
     with OutboxReader.open_read_only(db) as reader:
         return reader.backlog(Kind.DETECTION).delivered
@@ -114,13 +135,14 @@ def cpu(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def drain(workdir: Path, url: str, token: str, scene: bytes, plate: bytes) -> dict:
+def drain(workdir: Path, url: str, token: str, scene: bytes, plate: bytes, filler=fill) -> dict:
     """Run ``python -m edge_agent`` on a full outbox; time and measure it until empty."""
     db = workdir / "agent" / "lpr_data.db"
-    fill(db, BACKLOG, scene, plate)
+    filler(db, BACKLOG, scene, plate)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGE_", "CHECKPOINT_"))}
     env.update(PYTHONPATH=str(REPO), WEBSOCKET_SERVER_URL=url, CHECKPOINT_ID="1", CHECKPOINT_TOKEN=token,
-               DB_PATH=str(db), EDGE_API_PORT="0", EDGE_VISION="0", EDGE_HEALTH_INTERVAL_S="3600")
+               DB_PATH=str(db), EDGE_API_PORT="0", EDGE_VISION="0", EDGE_HEALTH_INTERVAL_S="3600",
+               EDGE_OUTSIDE_IMAGE_DIRS=str(db.parent / "captures"))
     launched = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "edge_agent", "--log-level", "WARNING"], env=env,
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

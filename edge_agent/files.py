@@ -19,13 +19,26 @@ from .errors import ImageError
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # no camera JPEG comes near this; a bigger file is not a photo
 
 
-def inside(path: str | Path, folders: Iterable[Path]) -> bool:
-    """True when ``path``, with every symbolic link resolved, lies inside one of ``folders``."""
-    real = Path(os.path.realpath(path))
-    return any(real.is_relative_to(os.path.realpath(folder)) for folder in folders)
+class Roots(tuple):
+    """Allowed folders with every symbolic link resolved, once (a caller reading many files resolves
+    the folders per batch, not per file: each ``realpath`` is one ``lstat`` per path component)."""
+
+    @classmethod
+    def of(cls, folders: Iterable[str | Path]) -> Roots:
+        return folders if isinstance(folders, Roots) else cls(os.path.realpath(f).rstrip(os.sep) or os.sep
+                                                              for f in folders)
+
+    def contain(self, real: str) -> bool:
+        """True when the resolved path ``real`` is one of the folders or lies inside one."""
+        return any(real == root or real.startswith(root if root == os.sep else root + os.sep) for root in self)
 
 
-def read_image_file(path: str | Path, folders: Iterable[Path], max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+def inside(path: str | Path, folders: Iterable[str | Path]) -> bool:
+    """True when ``path``, with every symbolic link resolved, lies inside one of ``folders`` (or :class:`Roots`)."""
+    return Roots.of(folders).contain(os.path.realpath(path))
+
+
+def read_image_file(path: str | Path, folders: Iterable[str | Path], max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
     """The bytes of the regular file at ``path``; :class:`ImageError` (or OSError) when it may not be read."""
     if not inside(path, folders):
         raise ImageError(f"{path} is outside the allowed image folders")

@@ -39,7 +39,7 @@ from fleet_protocol import Detection, HealthReport, Limits, Message
 from .delivery import ANSWERED, Claimed, Delivery, Kind, Outcome, Result
 from .errors import ImageError, OutboxError
 from .events import ComponentStatus, PlateEvent
-from .files import MAX_IMAGE_BYTES, read_image_file
+from .files import MAX_IMAGE_BYTES, Roots, read_image_file
 from .ids import canonical_event_id, uuid7, uuid7_time_ms
 from .images import ImageLimits, prepare_jpeg
 from .outbox_reader import OutboxReader
@@ -115,6 +115,7 @@ class Outbox(OutboxReader):
         self._folder: Path | None = None
         self._sync_mode = config.synchronous
         self._image_folders = (config.image_dir, *config.outside_image_dirs)
+        self._roots = Roots.of(self._image_folders)  # resolved again by each batch that reads files
 
     @classmethod
     def open(cls, config: OutboxConfig, identity: Identity) -> Outbox:
@@ -234,6 +235,9 @@ class Outbox(OutboxReader):
         """
         rows = self._select(f"SELECT id, event_id, {', '.join(c.name for c in PICTURE_COLUMNS)} FROM detection_results "
                             f"WHERE prepared = 0 AND {delivery_in([Delivery.PENDING])} ORDER BY id LIMIT ?", (limit,))
+        if not rows:
+            return 0
+        self._roots = Roots.of(self._image_folders)
         updates = [self._adopt(row) for row in rows]
         if updates:
             self._record_adoptions(updates)
@@ -258,7 +262,7 @@ class Outbox(OutboxReader):
         if not path:
             return None, 0, None
         try:
-            original = read_image_file(path, self._image_folders, self.config.max_outside_image_bytes)
+            original = read_image_file(path, self._roots, self.config.max_outside_image_bytes)
             prepared = prepare_jpeg(original, self._limits[column.picture])
         except (OSError, ImageError) as exc:
             log.warning("outside row %d: %s image %s unusable (%s); sending it without one",
@@ -300,6 +304,7 @@ class Outbox(OutboxReader):
         if limit <= 0:
             return []
         now = time.time() if now is None else now
+        self._roots = Roots.of(self._image_folders)
         with self._lock:
             try:
                 self._begin(durable=False)
@@ -350,7 +355,7 @@ class Outbox(OutboxReader):
         if not path:
             return None
         try:
-            return read_image_file(path, self._image_folders, max_bytes)
+            return read_image_file(path, self._roots, max_bytes)
         except ImageError as exc:  # e.g. a plate crop an outside program named before this agent adopted plates
             log.warning("%s: %s; sent without it", path, exc)
         except OSError:

@@ -162,6 +162,36 @@ async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
         await uplink.stop_async()
 
 
+async def test_a_stuck_adoption_never_holds_claims_back(outbox):
+    """While adopting outside rows hangs (a slow disk), the agent's own rows are still claimed and delivered."""
+    import threading
+
+    adopt, release, entered = outbox.prepare_outside_rows, threading.Event(), threading.Event()
+
+    def slow_adoption(limit=200):
+        entered.set()
+        release.wait(10)
+        return adopt(limit)
+
+    outbox.prepare_outside_rows = slow_adoption
+    outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp) "
+                        "VALUES ('OUTSIDE', 80, '2025-01-01T00:00:00')")
+    async with serve(Script().handler, "127.0.0.1", 0) as server:
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        try:
+            await until(entered.is_set, 5, "the adoption under way")
+            for i in range(30):
+                outbox.submit(make_event(f"OWN{i}"))
+                uplink.wake()
+            await until(lambda: delivered(outbox) == 30, 10, "own rows delivered during the adoption")
+            assert not release.is_set()
+            release.set()
+            await until(lambda: delivered(outbox) == 31, 10, "the outside row delivered once adopted")
+        finally:
+            release.set()
+            await uplink.stop_async()
+
+
 async def test_connection_lost_while_claiming_leaves_no_row_stuck_in_flight(outbox):
     """The link dies while a batch is being claimed: those rows go back to pending and get delivered."""
     import time as _time
