@@ -88,6 +88,9 @@ class Ingest:
         self.presence = presence.Presence(writer, live_events)
         self.draining = False
         self._tasks: set[asyncio.Task] = set()
+        self.pending_bytes = 0  # frames read and not yet answered, all connections
+        self._room = asyncio.Event()  # set while pending_bytes is under the total budget's low-water mark
+        self._room.set()
 
     # ------------------------------------------------------------------ handshake
 
@@ -161,10 +164,11 @@ class Ingest:
     async def _read(self, session: Session) -> None:
         try:
             async for raw in session.ws:
-                item = await self._handle(session, raw)
+                item, size = await self._handle(session, raw), len(raw)
+                raw = None  # a paused connection holds its parsed message, not the frame too
                 if isinstance(item, tuple):
-                    session.pending_bytes += len(raw)
-                    item = (*item, len(raw))
+                    self._hold(session, size)
+                    item = (*item, size)
                 await session.answers.put(item)
                 await self._wait_for_room(session)
                 session.read += 1
@@ -183,14 +187,37 @@ class Ingest:
             pass
 
     async def _wait_for_room(self, session: Session) -> None:
-        """Stop reading while this connection's unanswered frames exceed INGEST_MAX_INFLIGHT_BYTES.
+        """Stop reading while this connection's unanswered frames exceed INGEST_MAX_INFLIGHT_BYTES,
+        or while all connections' exceed INGEST_MAX_INFLIGHT_BYTES_TOTAL and this one has any.
 
         ``max_inflight`` bounds the count; this bounds the memory (each waiting message holds
-        its decoded image), so one token with big frames pins megabytes, not hundreds of them.
+        its decoded image): one token with big frames pins megabytes, not hundreds of them, and
+        a hundred busy connections share one budget. A connection with nothing unanswered may
+        always take one message, so none starves and the budget is exceeded by at most one
+        message per connection.
         """
-        while session.pending_bytes > self.settings.ingest_max_inflight_bytes:
-            session.drained.clear()
-            await session.drained.wait()
+        while True:
+            if session.pending_bytes > self.settings.ingest_max_inflight_bytes:
+                session.drained.clear()
+                await session.drained.wait()
+            elif session.pending_bytes and self.pending_bytes > self.settings.ingest_max_inflight_bytes_total:
+                await self._room.wait()
+            else:
+                return
+
+    def _hold(self, session: Session, size: int) -> None:
+        session.pending_bytes += size
+        self.pending_bytes += size
+        if self.pending_bytes > self.settings.ingest_max_inflight_bytes_total:
+            self._room.clear()
+
+    def _release(self, session: Session, size: int) -> None:
+        session.pending_bytes -= size
+        session.drained.set()
+        self.pending_bytes -= size
+        # Low-water mark at 3/4: paused connections wake together once, not on every answer.
+        if not self._room.is_set() and self.pending_bytes <= self.settings.ingest_max_inflight_bytes_total * 3 // 4:
+            self._room.set()
 
     async def _handle(self, session: Session, raw: str | bytes) -> Any:
         """Validate one frame; return an error answer dict or ``(message, commit future)``."""
@@ -259,8 +286,7 @@ class Ingest:
                     return
                 answer = await self._answer_for(item) if isinstance(item, tuple) else item
                 if isinstance(item, tuple):
-                    session.pending_bytes -= item[2]
-                    session.drained.set()
+                    self._release(session, item[2])
                 if open_:
                     try:
                         await session.ws.send(orjson.dumps(answer), text=True)

@@ -48,7 +48,7 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
         async with serve(ingest.handler, settings.ingest_host, settings.ingest_port,
                          process_request=ingest.process_request, compression=None,
                          max_size=settings.ingest_max_message_bytes * 2,
-                         # frames buffered per connection: 4 x 4 MB bounds a busy sender's read side
+                         # 0: reading pauses as soon as one frame waits (docs/operations.md, Memory)
                          max_queue=settings.ingest_max_queue,
                          reuse_port=settings.ingest_reuse_port or None) as server:
             port = server.sockets[0].getsockname()[1]
