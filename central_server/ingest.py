@@ -9,6 +9,10 @@ Per connection, answers leave in the order messages arrived (so old senders
 without ``event_id`` can match them by order) while up to ``max_inflight``
 messages wait for their commit at once (so pipelined senders get throughput).
 When that window is full we stop reading: TCP backpressure does the rest.
+
+A connection that negotiated the subprotocol ``aicamera.v2`` may also send v2
+binary frames, and gets its answers batched: every answer ready at once (a
+group commit settles many) leaves in one frame.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from fleet_protocol import (
+    SUBPROTOCOL_V2,
     ErrorCode,
     Limits,
     Message,
     ProtocolError,
+    encode_answers,
     error_answer,
+    parse_frame_v2,
     parse_message,
     success_answer,
 )
@@ -48,6 +55,7 @@ from .store import GroupCommitWriter, StoreResult
 
 log = logging.getLogger(__name__)
 _END = object()
+_MAX_BATCH = 256  # answers per v2 frame
 
 
 def limits_from(settings: IngestSettings) -> Limits:
@@ -71,6 +79,7 @@ class Session:
     verified_at: float = field(default_factory=time.monotonic)  # last time its token was found still valid
     pending_bytes: int = 0  # size of the frames read and not yet answered
     drained: asyncio.Event = field(default_factory=asyncio.Event)
+    v2: bool = False  # negotiated aicamera.v2: binary frames accepted, answers batched
 
 
 class Ingest:
@@ -143,7 +152,8 @@ class Ingest:
     async def handler(self, ws: ServerConnection) -> None:
         """Serve one connection until it closes."""
         session = Session(ws, getattr(ws, "checkpoint_id", None), getattr(ws, "token_hash", None),
-                          _remote(ws), asyncio.Queue(maxsize=self.settings.ingest_max_inflight))
+                          _remote(ws), asyncio.Queue(maxsize=self.settings.ingest_max_inflight),
+                          v2=ws.subprotocol == SUBPROTOCOL_V2)
         if session.checkpoint_id and \
                 self._connections_of(session.checkpoint_id) >= self.settings.ingest_max_connections_per_checkpoint:
             await ws.close(1013, "too many connections for this checkpoint; retry later")
@@ -225,9 +235,12 @@ class Ingest:
             if self.draining:
                 raise ProtocolError(ErrorCode.UNAVAILABLE, "server is shutting down; retry shortly")
             if isinstance(raw, bytes):
-                raise ProtocolError(ErrorCode.INVALID_MESSAGE, "binary frames are not part of protocol v1")
-            message = parse_message(raw, local_tz=self.tz, now=datetime.now(UTC),
-                                    limits=self.limits)
+                if not session.v2:
+                    raise ProtocolError(ErrorCode.INVALID_MESSAGE, "binary frames are not part of protocol v1 "
+                                        f"(negotiate the subprotocol {SUBPROTOCOL_V2})")
+                message = parse_frame_v2(raw, local_tz=self.tz, now=datetime.now(UTC), limits=self.limits)
+            else:
+                message = parse_message(raw, local_tz=self.tz, now=datetime.now(UTC), limits=self.limits)
             await self._bind(session, message)
         except ProtocolError as error:
             if not error.code.retryable:
@@ -277,23 +290,43 @@ class Ingest:
         return len(session.errors) > self.settings.ingest_error_budget
 
     async def _send_answers(self, session: Session) -> None:
-        """Send answers in arrival order; keep draining after the peer is gone."""
-        open_ = True
+        """Send answers in arrival order; keep draining after the peer is gone.
+
+        v1: one answer per frame. v2: after the oldest answer, every following one that is
+        already settled joins it in the same frame (stopping at the first still waiting for
+        its commit, so order holds and nothing ready waits for something that is not).
+        """
+        open_, head = True, None
         while True:
-            item = await session.answers.get()
-            try:
-                if item is _END:
-                    return
-                answer = await self._answer_for(item) if isinstance(item, tuple) else item
-                if isinstance(item, tuple):
-                    self._release(session, item[2])
-                if open_:
-                    try:
-                        await session.ws.send(orjson.dumps(answer), text=True)
-                    except ConnectionClosed:
-                        open_ = False
-            finally:
+            item = head if head is not None else await session.answers.get()
+            head = None
+            if item is _END:
                 session.answers.task_done()
+                return
+            answers = [await self._settle(session, item)]
+            while session.v2 and len(answers) < _MAX_BATCH and not session.answers.empty():
+                item = session.answers.get_nowait()
+                if item is _END or (isinstance(item, tuple) and not item[1].done()):
+                    head = item
+                    break
+                answers.append(await self._settle(session, item))
+            if open_:
+                try:
+                    frame = encode_answers(answers) if session.v2 else orjson.dumps(answers[0])
+                    await session.ws.send(frame, text=True)
+                except ConnectionClosed:
+                    open_ = False
+
+    async def _settle(self, session: Session, item: Any) -> dict[str, Any]:
+        """The answer for one queued item (waiting for its commit), its bytes released."""
+        try:
+            if not isinstance(item, tuple):
+                return item
+            answer = await self._answer_for(item)
+            self._release(session, item[2])
+            return answer
+        finally:
+            session.answers.task_done()
 
     async def _answer_for(self, item: tuple[Message, asyncio.Future, int]) -> dict[str, Any]:
         message, future, _size = item

@@ -33,6 +33,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from fleet_protocol import SUBPROTOCOL_V2
+
 from .delivery import Outcome, Result
 from .errors import OutboxError
 from .outbox import Outbox
@@ -59,6 +61,7 @@ class UplinkConfig:
     window: WindowConfig = WindowConfig()
     poll_interval: float = 0.5
     adopt_batch: int = 200  # outside rows adopted per transaction
+    offer_v2: bool = True  # offer protocol v2 (binary frames); v1 when the server does not take it
     reconnect_min: float = 3.1
     reconnect_max: float = 90.0
     open_timeout: float = 10.0
@@ -81,6 +84,7 @@ class UplinkStatus:
     retried: int = 0
     in_flight: int = 0
     last_error: str = ""
+    protocol: str = ""  # "v2" or "v1": what the current (or last) connection speaks
 
 
 class DeadLink(Exception):
@@ -221,6 +225,7 @@ class Uplink:
                                    max_delay=self.config.reconnect_max,
                                    initial_delay=self.config.reconnect_min)
         async for ws in connect(self.config.url, additional_headers=headers, compression=None,
+                                subprotocols=[SUBPROTOCOL_V2] if self.config.offer_v2 else None,
                                 open_timeout=self.config.open_timeout, max_size=1 << 20,
                                 ping_interval=self.config.ping_interval,
                                 ping_timeout=self.config.ping_timeout,
@@ -245,7 +250,8 @@ class Uplink:
         """Run one connection until it fails or the uplink stops; leave no row in flight."""
         # A claim cancelled with an earlier session may have committed after that session ended.
         await asyncio.to_thread(self.outbox.release_all_in_flight)
-        window = Window(self.config.window, self.local_tz)
+        window = Window(self.config.window, self.local_tz, v2=ws.subprotocol == SUBPROTOCOL_V2)
+        self._update(protocol="v2" if window.v2 else "v1")
         self._window = window
         room = asyncio.Event()
         outcomes: list[Outcome] = []
@@ -330,11 +336,10 @@ class Uplink:
     async def _receive(self, ws: ClientConnection, window: Window, outcomes: list[Outcome],
                        room: asyncio.Event, recorded: asyncio.Event) -> None:
         async for raw in ws:
-            outcome = window.receive(raw, time.time())
-            if outcome is None:
+            received = window.receive_all(raw, time.time())
+            if None in received:
                 log.warning("answer matches no message in flight: %.200r", raw)
-                continue
-            outcomes.append(outcome)
+            outcomes.extend(outcome for outcome in received if outcome is not None)
             recorded.set()
             room.set()
 

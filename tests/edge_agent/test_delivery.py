@@ -126,6 +126,7 @@ async def test_outside_backlog_and_own_rows_are_each_stored_once(tmp_path, sqlit
                 own.append(await asyncio.to_thread(outbox.submit, make_event(f"OWN{i}", jpeg)))
                 await asyncio.sleep(0.005)
             await until(lambda: edge_backlog(settings).delivered == 661, 60, "every row delivered")
+            assert agent.running.parts.uplink.status().protocol == "v2"  # the ingest offers it: binary frames
         with contextlib.closing(sqlite3.connect(settings.db_path)) as con:
             edge_ids = {r[0] for r in con.execute("SELECT event_id FROM detection_results")}
         engine = server.engine()

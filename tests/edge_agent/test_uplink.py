@@ -71,6 +71,18 @@ def delivered(outbox) -> int:
     return outbox.backlog(Kind.DETECTION).delivered
 
 
+async def test_a_server_without_v2_gets_v1_text_frames(outbox):
+    """A server that does not take the subprotocol aicamera.v2 (the old one) gets v1 JSON text frames."""
+    script = Script()
+    async with serve(script.handler, "127.0.0.1", 0) as server:
+        outbox.submit(make_event("OLD1"))
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await until(lambda: delivered(outbox) == 1, 10, "delivered in v1")
+        assert uplink.status().protocol == "v1"
+        await uplink.stop_async()
+    assert script.frames[0]["license_plate"] == "OLD1" and script.frames[0]["image"].startswith("data:image/jpeg")
+
+
 async def test_retryable_refusal_is_retried_after_backoff(outbox):
     """A row refused with a retryable code goes back to pending and is delivered on a later try."""
     script = Script(refuse_first=1)

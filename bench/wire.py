@@ -1,0 +1,77 @@
+"""Protocol v1 against v2: bytes on the wire and ingest CPU per stored detection, with the old design beside.
+
+The real ingest (``python -m central_server``, temp SQLite) and the old design
+(``bench.naive_server``: one INSERT + COMMIT per message, base64 in SQLite) run as subprocesses
+on 127.0.0.1; 20 checkpoints pipeline detections (window 32) carrying a 640x480 scene and a
+plate crop, in v1 text frames or v2 binary frames. The server's own CPU time (user + system)
+divided by the rows it stored is the figure that holds on a noisy machine; the load average is
+printed beside each run. Bytes are those of the frames the senders wrote (answers are ~0.2 KB).
+
+Targets (issue #14): v2 ≤ 0.78x v1 bytes; ingest CPU ≤ 250 µs per detection in v1 and ≤ 0.25x the
+old design's in the same run; ≤ 150 µs in v2.
+
+``python -m bench wire`` (``BENCH_SCALE=0.2`` for a quick run; ``BENCH_WIRE_RUNS``, default 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+from bench.ingest import cpu_seconds, server, stored
+from bench.loadgen import run_load, template
+from tests.support.images import scene_jpeg
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+RUNS = int(os.environ.get("BENCH_WIRE_RUNS", "3"))
+CHECKPOINTS, WINDOW = 20, 32
+
+
+def measure(kind: str, v2: bool, scene: bytes, plate: bytes) -> dict:
+    """One run on a fresh server: CPU per stored detection, bytes per detection, rate."""
+    per_checkpoint = max(10, int(300 * SCALE))
+    with tempfile.TemporaryDirectory(prefix="bench-wire-") as tmp, \
+            server(kind, Path(tmp), CHECKPOINTS) as (url, tokens, process):
+        before = cpu_seconds(process)
+        result = asyncio.run(run_load(url, tokens, scene, per_checkpoint, WINDOW, plate=plate, v2=v2))
+        cpu = cpu_seconds(process) - before
+        rows = stored(kind, Path(tmp))
+    return {"cpu_us": cpu / max(rows, 1) * 1e6, "rows": rows, "sent": result.sent, "rate": result.acked / result.wall,
+            "bytes": result.bytes_sent / max(result.sent, 1), "load": os.getloadavg()[0]}
+
+
+def median(runs: list[dict]) -> dict:
+    ordered = sorted(runs, key=lambda r: r["cpu_us"])
+    return ordered[len(ordered) // 2] | {"low": ordered[0]["cpu_us"], "high": ordered[-1]["cpu_us"],
+                                         "loads": ", ".join(f"{r['load']:.1f}" for r in runs)}
+
+
+def main() -> None:
+    scene, plate = scene_jpeg(grain=0.15), scene_jpeg(160, 50, seed=1)
+    v1_frame, v2_frame = template("cp0", scene, plate), template("cp0", scene, plate, v2=True)
+    print(f"scene 640x480 {len(scene):,} B + plate crop {len(plate):,} B; {CHECKPOINTS} checkpoints x window "
+          f"{WINDOW}; {os.cpu_count()} cores shared by server and senders; load average at start "
+          f"{os.getloadavg()[0]:.1f}\n")
+    print("| frame | bytes per detection | ratio to v1 | target |")
+    print("|---|---:|---:|---:|")
+    print(f"| v1 (JSON, base64 data URLs) | {len(v1_frame.encode()):,} | 1.00 | |")
+    print(f"| v2 (JSON header + raw JPEG parts) | {len(v2_frame):,} | {len(v2_frame) / len(v1_frame.encode()):.2f} "
+          f"| ≤ 0.78 |\n")
+    results = {}
+    for name, kind, v2 in (("old design (naive server), v1", "naive", False), ("ingest, v1", "ours", False),
+                           ("ingest, v2", "ours", True)):
+        results[name] = median([measure(kind, v2, scene, plate) for _ in range(RUNS)])
+    naive = results["old design (naive server), v1"]["cpu_us"]
+    print(f"| server, protocol | CPU µs per stored detection, median of {RUNS} (range) | ratio to old design "
+          "| stored/sent | acked/s | load avg after each run | target |")
+    print("|---|---:|---:|---:|---:|---|---:|")
+    targets = {"ingest, v1": "≤ 250 µs, ≤ 0.25x", "ingest, v2": "≤ 150 µs"}
+    for name, r in results.items():
+        print(f"| {name} | {r['cpu_us']:.0f} ({r['low']:.0f}–{r['high']:.0f}) | {r['cpu_us'] / naive:.2f} | "
+              f"{r['rows']}/{r['sent']} | {r['rate']:,.0f} | {r['loads']} | {targets.get(name, '')} |")
+
+
+if __name__ == "__main__":
+    main()
