@@ -13,6 +13,7 @@ from fleet_protocol import SUBPROTOCOL_V2, image_data_url
 from fleet_store.schema import health_monitors, lpr_detections
 from tests.central_server.test_ingest import bearer, count, rows
 from tests.support.images import scene_jpeg
+from tests.support.ingest import ingest_settings, running_ingest
 from tests.support.messages import detection, dumps, health, v2_frame
 
 
@@ -90,3 +91,21 @@ async def test_v1_text_frames_still_work_on_a_v2_connection_and_without_v2(inges
     with engine.connect() as conn:
         assert conn.execute(select(lpr_detections.c.image_size)).scalar() == len(jpeg)
     engine.dispose()
+
+
+async def test_decode_check_runs_off_the_loop_and_still_refuses_a_corrupt_scan(sqlite_url, tmp_path, jpeg):
+    """INGEST_IMAGE_CHECK=decode (Pillow, in a worker thread): a broken Huffman table is refused in v1 and v2."""
+    corrupt = bytearray(jpeg)
+    dht = corrupt.index(b"\xff\xc4")
+    corrupt[dht + 5: dht + 25] = b"\xff" * 20
+    async with running_ingest(ingest_settings(sqlite_url, tmp_path, ingest_image_check="decode")) as server:
+        server.token = server.add_checkpoint("1")
+        async with v2_connect(server) as ws:
+            codes = []
+            for frame in (v2_frame(detection(bytes(corrupt))), dumps(detection(bytes(corrupt))),
+                          v2_frame(detection(jpeg)), dumps(detection(jpeg))):
+                await ws.send(frame)
+                (answer,) = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                codes.append(answer.get("code", answer["status"]))
+    assert codes == ["invalid_image", "invalid_image", "success", "success"]
+    assert count(server, lpr_detections) == 2
