@@ -56,11 +56,12 @@ DRAIN_RUNS = int(os.environ.get("BENCH_EDGE_RUNS", "3"))
 OLD_INTERVAL_S, OLD_ROWS_PER_CYCLE = 5.0, 10
 
 
-def start_central(workdir: Path) -> tuple[subprocess.Popen, str, str]:
+def start_central(workdir: Path, image_dir: Path | None = None) -> tuple[subprocess.Popen, str, str]:
     """Run the real ingest on a free port; register checkpoint '1' with the admin CLI."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    env = ingest_env(ingest_settings(f"sqlite:///{workdir / 'central.db'}", workdir), port)
+    env = ingest_env(ingest_settings(f"sqlite:///{workdir / 'central.db'}", workdir,
+                                     **({"image_dir": image_dir} if image_dir else {})), port)
     env["LOG_LEVEL"] = "WARNING"
     add = subprocess.run([sys.executable, "-m", "central_server", "checkpoints", "add", "1"], env=env,
                          cwd=REPO, capture_output=True, text=True, check=True)
@@ -71,8 +72,8 @@ def start_central(workdir: Path) -> tuple[subprocess.Popen, str, str]:
     return process, f"ws://127.0.0.1:{port}", token
 
 
-def open_outbox(db: Path, synchronous: str = "FULL") -> Outbox:
-    config = OutboxConfig(db, db.parent / "images", ImageLimits(), synchronous)
+def open_outbox(db: Path, synchronous: str = "FULL", image_dir: Path | None = None) -> Outbox:
+    config = OutboxConfig(db, image_dir or db.parent / "images", ImageLimits(), synchronous)
     return Outbox.open(config, Identity("1", "bench"))
 
 
@@ -96,12 +97,33 @@ def insert_once(workdir: Path, scene: bytes, plate: bytes, count: int, synchrono
     return count / elapsed
 
 
-def fill(db: Path, count: int, scene: bytes, plate: bytes) -> None:
-    outbox = open_outbox(db, "NORMAL")
+def fill(db: Path, count: int, scene: bytes, plate: bytes, image_dir: Path | None = None) -> None:
+    outbox = open_outbox(db, "NORMAL", image_dir)
     now = datetime.now(UTC)
     for i in range(count):
         outbox.submit(PlateEvent(f"B{i}", 90.0, now, scene, plate))
     outbox.close()
+
+
+def fill_outside(db: Path, count: int, scene: bytes, plate: bytes, image_dir: Path | None = None) -> None:
+    """Insert ``count`` rows as the old detection program does: plate, confidence, timestamp and file paths.
+
+    The JPEGs are files in an outside folder (one pair per 50 rows, as a camera program would
+    overwrite a rolling set); the agent adopts each row (reads, checks and copies its pictures).
+    """
+    open_outbox(db, "NORMAL").close()  # the schema, as the agent creates it
+    folder = db.parent / "captures"
+    folder.mkdir(exist_ok=True)
+    for i in range(50):
+        (folder / f"{i}.jpg").write_bytes(scene)
+        (folder / f"{i}-plate.jpg").write_bytes(plate)
+    with sqlite3.connect(db, isolation_level=None) as con:
+        con.execute("BEGIN")
+        con.executemany("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "
+                        "plate_image_path) VALUES (?, 88.5, ?, ?, ?)",
+                        [(f"O{i}", datetime.now(UTC).replace(tzinfo=None).isoformat(), str(folder / f"{i % 50}.jpg"),
+                          str(folder / f"{i % 50}-plate.jpg")) for i in range(count)])
+        con.execute("COMMIT")
 
 
 def delivered(db: Path) -> int:
@@ -114,13 +136,20 @@ def cpu(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-def drain(workdir: Path, url: str, token: str, scene: bytes, plate: bytes) -> dict:
-    """Run ``python -m edge_agent`` on a full outbox; time and measure it until empty."""
+def drain(workdir: Path, url: str, token: str, scene: bytes, plate: bytes, filler=fill,
+          image_dir: Path | None = None) -> dict:
+    """Run ``python -m edge_agent`` on a full outbox; time and measure it until empty.
+
+    ``image_dir``: the agent's EDGE_IMAGE_DIR (default: images/ beside the outbox).
+    """
     db = workdir / "agent" / "lpr_data.db"
-    fill(db, BACKLOG, scene, plate)
+    filler(db, BACKLOG, scene, plate, image_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EDGE_", "CHECKPOINT_"))}
     env.update(PYTHONPATH=str(REPO), WEBSOCKET_SERVER_URL=url, CHECKPOINT_ID="1", CHECKPOINT_TOKEN=token,
-               DB_PATH=str(db), EDGE_API_PORT="0", EDGE_VISION="0", EDGE_HEALTH_INTERVAL_S="3600")
+               DB_PATH=str(db), EDGE_API_PORT="0", EDGE_VISION="0", EDGE_HEALTH_INTERVAL_S="3600",
+               EDGE_OUTSIDE_IMAGE_DIRS=str(db.parent / "captures"))
+    if image_dir:
+        env["EDGE_IMAGE_DIR"] = str(image_dir)
     launched = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "edge_agent", "--log-level", "WARNING"], env=env,
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -35,11 +35,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def server(kind: str, workdir: Path, checkpoints: int):
+def server(kind: str, workdir: Path, checkpoints: int, image_dir: Path | None = None):
     """Start ``ours`` or ``naive`` on a free port; yield (url, tokens, psutil.Process)."""
     port = _free_port()
     if kind == "ours":
-        settings = ingest_settings(f"sqlite:///{workdir / 'central.db'}", workdir)
+        settings = ingest_settings(f"sqlite:///{workdir / 'central.db'}", workdir,
+                                   **({"image_dir": image_dir} if image_dir else {}))
         engine = db.make_engine(settings.central_db_url)
         db.upgrade(engine)
         tokens = {f"cp{i}": auth.add_checkpoint(engine, f"cp{i}") for i in range(checkpoints)}

@@ -3,8 +3,8 @@
 One checkpoint token tries 8 connections at once; every connection it gets pipelines large
 valid detections (≈1.4 MB JPEGs, ≈1.9 MB frames) for a few seconds. Reported: connections
 accepted, server RSS before and at its peak (sampled every 50 ms). Limits in play:
-``INGEST_MAX_CONNECTIONS_PER_CHECKPOINT`` (2), ``INGEST_MAX_QUEUE`` (4 frames buffered per
-connection), ``INGEST_MAX_INFLIGHT`` (256 unanswered messages per connection).
+``INGEST_MAX_CONNECTIONS_PER_CHECKPOINT`` (2), ``INGEST_MAX_QUEUE`` (0: reading pauses as soon as one
+frame waits), ``INGEST_MAX_INFLIGHT`` (256) and ``INGEST_MAX_INFLIGHT_BYTES`` (4 MiB) per connection.
 
 ``python -m bench.ingest_memory`` (``BENCH_SCALE`` scales the seconds of load).
 """

@@ -31,9 +31,13 @@ class IngestSettings(CommonSettings):
     ingest_token_recheck_grace: int = Field(
         3, ge=1, description="rounds a connection may go unchecked (database down) before it is closed")
     ingest_max_inflight_bytes: int = Field(
-        16 * 1024 * 1024, ge=64 * 1024, description="bytes of unanswered messages per connection before reading "
-                                                    "pauses (bounds memory when frames are large)")
-    ingest_max_queue: int = Field(4, ge=1, le=64, description="received frames buffered per connection")
+        4 * 1024 * 1024, ge=64 * 1024, description="bytes of unanswered messages per connection before reading "
+                                                   "pauses (bounds memory when frames are large)")
+    ingest_max_inflight_bytes_total: int = Field(
+        64 * 1024 * 1024, ge=1024 * 1024, description="bytes of unanswered messages in all connections before "
+                                                      "busy connections pause (each may still have one)")
+    ingest_max_queue: int = Field(
+        0, ge=0, le=64, description="complete frames queued per connection beyond the one being handled")
     ingest_max_connections: int = Field(4000, ge=1, description="open connections in all (more get HTTP 503)")
     ingest_max_connections_per_checkpoint: int = Field(
         2, ge=1, description="open connections per checkpoint id (more get HTTP 429; 2 lets a reconnect "

@@ -13,10 +13,11 @@ import contextlib
 import logging
 import resource
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from websockets.asyncio.server import serve
 
+from fleet_protocol import SUBPROTOCOL_V2
 from fleet_store import db, live
 from fleet_store.alerts import WatchMatcher
 
@@ -54,8 +55,9 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
     try:
         async with serve(ingest.handler, settings.ingest_host, settings.ingest_port,
                          process_request=ingest.process_request, compression=None,
+                         select_subprotocol=select_subprotocol,
                          max_size=settings.ingest_max_message_bytes * 2,
-                         # frames buffered per connection: 4 x 4 MB bounds a busy sender's read side
+                         # 0: reading pauses as soon as one frame waits (docs/operations.md, Memory)
                          max_queue=settings.ingest_max_queue,
                          reuse_port=settings.ingest_reuse_port or None) as server:
             port = server.sockets[0].getsockname()[1]
@@ -79,6 +81,11 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
         await live_events.close()
         engine.dispose()
         log.info("ingest: stopped (%d rows stored in %d batches)", writer.stats["rows"], writer.stats["batches"])
+
+
+def select_subprotocol(_connection, offered: Sequence[str]) -> str | None:
+    """``aicamera.v2`` when the sender offers it; otherwise v1, without a subprotocol (never a refusal)."""
+    return SUBPROTOCOL_V2 if SUBPROTOCOL_V2 in offered else None
 
 
 def _watched(coro, name: str) -> asyncio.Task:

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fleet_protocol import Detection, HealthReport, Message
+from fleet_store import live
 from fleet_store.alerts import Alert, WatchMatcher
 from fleet_store.records import StoredDetection, StoredHealth, StoredRecord
 from fleet_store.schema import checkpoints, health_monitors, lpr_detections
@@ -197,6 +198,7 @@ class GroupCommitWriter:
                         self._write_table(conn, table, batch, indexes, results, written)
                 positioned = self._adopt_positions(conn, [p.message for p in batch])
                 self._match(conn, results)
+                live.notify(conn)  # PostgreSQL: dashboards following the database wake at the commit
                 self.images.sync(written)
         except BaseException:
             self._unsure.extend(written)

@@ -13,13 +13,15 @@ was removed or whose sessions were ended. Events reach them one of two ways:
   ``DASHBOARD_POLL_INTERVAL`` (0.05 s) for rows with ids above the last seen and
   emits the events their records make (``fleet_store.records``, and
   ``fleet_store.alerts`` for newly opened alerts), which are the ones the ingest
-  would have published. Acknowledgements are emitted by the dashboard that took
-  them; alerts the ingest's checks close reach open pages only through Redis
-  (a page shows them on its next load).
+  would have published. On PostgreSQL it also LISTENs on ``fleet_live`` and polls
+  as soon as the ingest's commit notifies it. Acknowledgements are emitted by the
+  dashboard that took them; alerts the ingest's checks close reach open pages only
+  through Redis (a page shows them on its next load).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from flask_socketio import SocketIO, join_room
 from sqlalchemy import Engine, func, select
 
 from fleet_store.alerts import Alert
-from fleet_store.live import LiveEvent
+from fleet_store.live import NOTIFY_CHANNEL, LiveEvent, notify
 from fleet_store.records import StatusChange, StoredDetection, StoredHealth
 from fleet_store.schema import alerts, checkpoints, connection_events, health_monitors, lpr_detections
 
@@ -134,6 +136,7 @@ class DatabaseTail:
         self.interval = interval
         self._stop = threading.Event()
         self._failing = False
+        self.listener: _Listener | None = None
         with engine.connect() as conn:
             self.last = {name: conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
                          for name, table in self._tables()}
@@ -178,20 +181,76 @@ class DatabaseTail:
         return {r.checkpoint_id: (bool(r.connected), r.status) for r in rows}
 
     def run(self) -> None:
-        """Poll until stopped; a database error is logged once and retried."""
-        log.info("realtime: following the database every %.0f ms (no Redis)", self.interval * 1000)
-        while not self._stop.wait(self.interval):
-            try:
-                while self.poll_once() >= BATCH:  # catch up without sleeping
-                    pass
-            except Exception as exc:
-                if not self._failing:
-                    log.warning("realtime: polling the database failed (%s); retrying", exc)
-                self._failing = True
-                continue
-            if self._failing:
-                log.info("realtime: polling the database recovered")
-                self._failing = False
+        """Poll until stopped (at once when PostgreSQL notifies a commit); errors are logged once and retried."""
+        self.listener = listener = _Listener(self.engine) if self.engine.dialect.name == "postgresql" else None
+        log.info("realtime: following the database every %.0f ms%s (no Redis)", self.interval * 1000,
+                 " and on each commit's NOTIFY" if listener else "")
+        try:
+            while not self._stop.is_set():
+                if listener is None or not listener.wait(self.interval):
+                    self._stop.wait(self.interval)  # no listener, or it failed: plain polling meanwhile
+                if not self._stop.is_set():
+                    self._round()
+        finally:
+            if listener is not None:
+                listener.close()
+
+    def _round(self) -> None:
+        try:
+            while self.poll_once() >= BATCH:  # catch up without sleeping
+                pass
+        except Exception as exc:
+            if not self._failing:
+                log.warning("realtime: polling the database failed (%s); retrying", exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("realtime: polling the database recovered")
+            self._failing = False
 
     def stop(self) -> None:
         self._stop.set()
+        if self.listener is not None:  # wake it from its wait (a harmless extra poll for other followers)
+            with contextlib.suppress(Exception), self.engine.begin() as conn:
+                notify(conn)
+
+
+class _Listener:
+    """A PostgreSQL connection LISTENing on the ingest's commit notifications (psycopg 3)."""
+
+    def __init__(self, engine: Engine):
+        self.url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.conn = None
+        self._failing = False
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a notification or ``timeout``; True if it waited (False: not listening, poll by timer)."""
+        try:
+            if self.conn is None or self.conn.closed:
+                self._connect()
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                pass
+            for _ in self.conn.notifies(timeout=0):  # several commits since the last round: one poll for all
+                pass
+        except Exception as exc:  # the database restarted or is down: poll by timer, reconnect next round
+            if not self._failing:
+                log.warning("realtime: listening for commits failed (%s); polling meanwhile", exc)
+            self._failing = True
+            self.close()
+            return False
+        if self._failing:
+            log.info("realtime: listening for commits recovered")
+            self._failing = False
+        return True
+
+    def _connect(self) -> None:
+        import psycopg  # only on PostgreSQL
+
+        self.conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        self.conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            self.conn = None

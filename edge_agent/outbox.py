@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,7 +40,7 @@ from fleet_protocol import Detection, HealthReport, Limits, Message
 from .delivery import ANSWERED, Claimed, Delivery, Kind, Outcome, Result
 from .errors import ImageError, OutboxError
 from .events import ComponentStatus, PlateEvent
-from .files import MAX_IMAGE_BYTES, read_image_file
+from .files import MAX_IMAGE_BYTES, Roots, read_image_file
 from .ids import canonical_event_id, uuid7, uuid7_time_ms
 from .images import ImageLimits, prepare_jpeg
 from .outbox_reader import OutboxReader
@@ -112,9 +113,10 @@ class Outbox(OutboxReader):
         self._local_tz = config.local_tz or datetime.now().astimezone().tzinfo
         self._limits = {picture: replace(config.image_limits, max_bytes=size)
                         for picture, size in _PICTURE_BYTES.items()}
-        self._folder: Path | None = None
+        self._folder: tuple[int, str] | None = None  # (UTC day number, its image folder)
         self._sync_mode = config.synchronous
         self._image_folders = (config.image_dir, *config.outside_image_dirs)
+        self._roots = Roots.of(self._image_folders)  # resolved again by each batch that reads files
 
     @classmethod
     def open(cls, config: OutboxConfig, identity: Identity) -> Outbox:
@@ -163,20 +165,27 @@ class Outbox(OutboxReader):
             if column.codec is not Codec.JPEG:
                 row[column.name] = _to_row(column, getattr(event, column.source))
             elif column in pictures:
-                row[column.name] = str(self._write_picture(event_id, column.picture, pictures[column]))
+                row[column.name] = self._write_picture(event_id, column.picture, pictures[column])
             else:
                 row[column.name] = None
         return row
 
-    def _write_picture(self, event_id: str, picture: str, jpeg: bytes) -> Path:
-        """Write a JPEG before its row commits, so every row that can be claimed finds its files."""
-        day = datetime.fromtimestamp(uuid7_time_ms(event_id) / 1000, UTC).strftime("%Y-%m-%d")
-        folder = self.config.image_dir / day  # one folder per UTC day: easy to browse and to prune by hand
-        if folder != self._folder:
+    def _write_picture(self, event_id: str, picture: str, jpeg: bytes) -> str:
+        """Write a JPEG before its row commits, so every row that can be claimed finds its files; return its path."""
+        day = uuid7_time_ms(event_id) // 86_400_000
+        if self._folder is None or self._folder[0] != day:  # one folder per UTC day: easy to browse and prune by hand
+            folder = self.config.image_dir / datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
             folder.mkdir(exist_ok=True)
-            self._folder = folder
-        path = folder / (f"{event_id}.jpg" if picture == "scene" else f"{event_id}.{picture}.jpg")
-        path.write_bytes(jpeg)
+            self._folder = (day, str(folder))
+        path = f"{self._folder[1]}/{event_id}.jpg" if picture == "scene" else \
+            f"{self._folder[1]}/{event_id}.{picture}.jpg"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(jpeg)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         return path
 
     def add_health(self, statuses: list[ComponentStatus], system_info: Mapping[str, Any],
@@ -234,6 +243,9 @@ class Outbox(OutboxReader):
         """
         rows = self._select(f"SELECT id, event_id, {', '.join(c.name for c in PICTURE_COLUMNS)} FROM detection_results "
                             f"WHERE prepared = 0 AND {delivery_in([Delivery.PENDING])} ORDER BY id LIMIT ?", (limit,))
+        if not rows:
+            return 0
+        self._roots = Roots.of(self._image_folders)
         updates = [self._adopt(row) for row in rows]
         if updates:
             self._record_adoptions(updates)
@@ -258,14 +270,14 @@ class Outbox(OutboxReader):
         if not path:
             return None, 0, None
         try:
-            original = read_image_file(path, self._image_folders, self.config.max_outside_image_bytes)
+            original = read_image_file(path, self._roots, self.config.max_outside_image_bytes)
             prepared = prepare_jpeg(original, self._limits[column.picture])
         except (OSError, ImageError) as exc:
             log.warning("outside row %d: %s image %s unusable (%s); sending it without one",
                         row_id, column.picture, path, exc)
             return None, 0, f"{column.picture} image {path} unusable: {exc}"
         # A fresh name: the row's id is the outside program's text, not a safe file name.
-        return str(self._write_picture(uuid7(), column.picture, prepared)), len(prepared), None
+        return self._write_picture(uuid7(), column.picture, prepared), len(prepared), None
 
     def _record_adoptions(self, updates: list[dict[str, Any]]) -> None:
         paths = ", ".join(f"{c.name} = :{c.name}" for c in PICTURE_COLUMNS)
@@ -300,6 +312,7 @@ class Outbox(OutboxReader):
         if limit <= 0:
             return []
         now = time.time() if now is None else now
+        self._roots = Roots.of(self._image_folders)
         with self._lock:
             try:
                 self._begin(durable=False)
@@ -350,7 +363,7 @@ class Outbox(OutboxReader):
         if not path:
             return None
         try:
-            return read_image_file(path, self._image_folders, max_bytes)
+            return read_image_file(path, self._roots, max_bytes)
         except ImageError as exc:  # e.g. a plate crop an outside program named before this agent adopted plates
             log.warning("%s: %s; sent without it", path, exc)
         except OSError:

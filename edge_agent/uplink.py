@@ -4,6 +4,9 @@ All decisions live in :class:`edge_agent.window.Window`; this module only moves
 data between the outbox (SQLite calls run in worker threads so fsyncs overlap
 with network I/O) and the socket. Reconnection is websockets' own loop
 (``async for ws in connect(...)``: jittered exponential back-off);
+rows other programs inserted are adopted by a task of their own, beside the
+claims and never in front of them (a backlog from the old detection program
+drains at the same pace as the agent's own rows, and the link need not be up);
 ``process_exception`` makes every connection failure retryable, including a
 refused token, because an edge box must keep trying until an operator fixes
 the server side. Keepalive pings and the window's answer timeout detect a
@@ -30,6 +33,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import backoff
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from fleet_protocol import SUBPROTOCOL_V2
+
 from .delivery import Outcome, Result
 from .errors import OutboxError
 from .outbox import Outbox
@@ -55,6 +60,8 @@ class UplinkConfig:
     token: str | None = None
     window: WindowConfig = WindowConfig()
     poll_interval: float = 0.5
+    adopt_batch: int = 200  # outside rows adopted per transaction
+    offer_v2: bool = True  # offer protocol v2 (binary frames); v1 when the server does not take it
     reconnect_min: float = 3.1
     reconnect_max: float = 90.0
     open_timeout: float = 10.0
@@ -77,6 +84,7 @@ class UplinkStatus:
     retried: int = 0
     in_flight: int = 0
     last_error: str = ""
+    protocol: str = ""  # "v2" or "v1": what the current (or last) connection speaks
 
 
 class DeadLink(Exception):
@@ -94,6 +102,7 @@ class Uplink:
         self._status_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None
+        self._adopter: asyncio.Task | None = None
         self._wake: asyncio.Event | None = None
         self._window: Window | None = None
         self._stopping = False
@@ -148,11 +157,17 @@ class Uplink:
         self._stopping = False
         self._update(state=LinkState.CONNECTING, running=True)
         self._task = asyncio.create_task(self._connect_loop(), name="uplink")
+        self._adopter = asyncio.create_task(self._adopt_loop(), name="uplink-adopter")
 
     async def _stop(self) -> None:
         task, self._task = self._task, None
         if task is None:
             return
+        adopter, self._adopter = self._adopter, None
+        if adopter is not None:
+            adopter.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await adopter
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
@@ -210,6 +225,7 @@ class Uplink:
                                    max_delay=self.config.reconnect_max,
                                    initial_delay=self.config.reconnect_min)
         async for ws in connect(self.config.url, additional_headers=headers, compression=None,
+                                subprotocols=[SUBPROTOCOL_V2] if self.config.offer_v2 else None,
                                 open_timeout=self.config.open_timeout, max_size=1 << 20,
                                 ping_interval=self.config.ping_interval,
                                 ping_timeout=self.config.ping_timeout,
@@ -234,7 +250,8 @@ class Uplink:
         """Run one connection until it fails or the uplink stops; leave no row in flight."""
         # A claim cancelled with an earlier session may have committed after that session ended.
         await asyncio.to_thread(self.outbox.release_all_in_flight)
-        window = Window(self.config.window, self.local_tz)
+        window = Window(self.config.window, self.local_tz, v2=ws.subprotocol == SUBPROTOCOL_V2)
+        self._update(protocol="v2" if window.v2 else "v1")
         self._window = window
         room = asyncio.Event()
         outcomes: list[Outcome] = []
@@ -260,7 +277,6 @@ class Uplink:
     async def _send(self, ws: ClientConnection, window: Window, room: asyncio.Event,
                     helpers: tuple[asyncio.Task, ...]) -> None:
         batch_at = max(1, self.config.window.size // 4)
-        next_adopt = 0.0
         while True:
             for task in helpers:
                 if task.done():
@@ -277,19 +293,39 @@ class Uplink:
             if window.free() < batch_at and len(window):
                 await self._wait(room, 1.0)
                 continue
-            if now >= next_adopt:  # rows other programs inserted, even while our own keep coming
-                next_adopt = now + self.config.poll_interval
-                await asyncio.to_thread(self.outbox.prepare_outside_rows)
             items = await asyncio.to_thread(self.outbox.claim, window.free())
             if not items:
                 await self._wait(self._wake, self.config.poll_interval)
-                next_adopt = 0.0
                 continue
             # Every claimed row enters the window before the first send: if the link dies
             # mid-burst, the window knows them all and the session's end releases them.
             frames = [window.send(item, now) for item in items]
             for frame in frames:
                 await ws.send(frame)
+
+    async def _adopt_loop(self) -> None:
+        """Adopt rows other programs inserted, batch after batch while there are any, else poll.
+
+        Runs beside the sender: claims never wait for an adoption (the SQLite lock is held
+        only for each batch's short UPDATE; reading and copying pictures happen outside it).
+        Each adopted batch wakes the sender. A failing database is logged once and retried.
+        """
+        failing = False
+        while True:
+            try:
+                adopted = await asyncio.to_thread(self.outbox.prepare_outside_rows, self.config.adopt_batch)
+            except OutboxError as exc:
+                if not failing:
+                    log.warning("cannot adopt rows other programs inserted: %s (retrying)", exc)
+                failing, adopted = True, 0
+            else:
+                if failing:
+                    log.info("adopting rows other programs inserted recovered")
+                failing = False
+            if adopted:
+                self._wake.set()
+            if adopted < self.config.adopt_batch:
+                await asyncio.sleep(self.config.poll_interval)
 
     @staticmethod
     async def _wait(event: asyncio.Event, timeout: float) -> None:
@@ -300,11 +336,10 @@ class Uplink:
     async def _receive(self, ws: ClientConnection, window: Window, outcomes: list[Outcome],
                        room: asyncio.Event, recorded: asyncio.Event) -> None:
         async for raw in ws:
-            outcome = window.receive(raw, time.time())
-            if outcome is None:
+            received = window.receive_all(raw, time.time())
+            if None in received:
                 log.warning("answer matches no message in flight: %.200r", raw)
-                continue
-            outcomes.append(outcome)
+            outcomes.extend(outcome for outcome in received if outcome is not None)
             recorded.set()
             room.set()
 

@@ -13,6 +13,9 @@ caller passes ``now`` and moves the data. That keeps every rule testable with pl
 * a retryable refusal sends the row back to pending after an exponential
   back-off (``retry_base * 2**(attempts-1)``, capped at ``retry_max``);
 * no answer for ``ack_timeout`` seconds means the link is dead.
+
+With ``v2`` (the server accepted the subprotocol ``aicamera.v2``) frames are
+binary (the JPEGs as they are) and one answer frame may carry many answers.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from fleet_protocol import Ack, ProtocolError, encode_message, parse_answer
+from fleet_protocol import Ack, Answer, ProtocolError, encode_frame_v2, encode_message, parse_answers
 
 from .delivery import Claimed, Outcome, Result
 from .ids import canonical_event_id
@@ -40,9 +43,10 @@ class WindowConfig:
 class Window:
     """Messages sent and not yet answered, for one connection."""
 
-    def __init__(self, config: WindowConfig, local_tz: tzinfo):
+    def __init__(self, config: WindowConfig, local_tz: tzinfo, v2: bool = False):
         self.config = config
         self.local_tz = local_tz
+        self.v2 = v2
         self._in_flight: OrderedDict[str, tuple[Claimed, float]] = OrderedDict()
         self.unmatched = 0
 
@@ -53,21 +57,32 @@ class Window:
         """How many more messages may be sent now."""
         return max(0, self.config.size - len(self._in_flight))
 
-    def send(self, item: Claimed, now: float) -> str:
-        """Track ``item`` as in flight from ``now`` and return its text frame."""
+    def send(self, item: Claimed, now: float) -> str | bytes:
+        """Track ``item`` as in flight from ``now`` and return its frame (text in v1, binary in v2)."""
         key = _key(item.event_id)
         if key in self._in_flight:
             raise ValueError(f"event {item.event_id} is already in flight")
         self._in_flight[key] = (item, now)
+        if self.v2:
+            return encode_frame_v2(item.message, self.local_tz)
         return encode_message(item.message, self.local_tz)
 
     def receive(self, raw: str | bytes, now: float) -> Outcome | None:
-        """Read one answer; return what it means for its row, or None if it matches nothing."""
+        """Read a frame holding one answer; return what it means for its row, or None if it matches nothing."""
+        outcomes = self.receive_all(raw, now)
+        return outcomes[0] if len(outcomes) == 1 and outcomes[0] is not None else None
+
+    def receive_all(self, raw: str | bytes, now: float) -> list[Outcome | None]:
+        """Read a frame of answers (a v2 batch, or one v1 answer); one outcome per answer, None where it
+        matches nothing (counted in ``unmatched``)."""
         try:
-            answer = parse_answer(raw)
+            answers = parse_answers(raw)
         except ProtocolError:
             self.unmatched += 1
-            return None
+            return [None]
+        return [self._outcome(answer, now) for answer in answers]
+
+    def _outcome(self, answer: Answer, now: float) -> Outcome | None:
         item = self._match(answer.event_id)
         if item is None:
             self.unmatched += 1

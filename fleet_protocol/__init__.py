@@ -6,6 +6,7 @@ See docs/protocol.md for the format; :mod:`fleet_protocol.messages` for the code
 from .errors import ErrorCode, ProtocolError
 from .jpeg import JpegInfo, decode_check, inspect_jpeg
 from .messages import (
+    SUBPROTOCOL_V2,
     Ack,
     Answer,
     Detection,
@@ -14,11 +15,15 @@ from .messages import (
     Message,
     Refusal,
     Table,
+    encode_answers,
+    encode_frame_v2,
     encode_message,
     error_answer,
     format_timestamp,
     image_data_url,
     parse_answer,
+    parse_answers,
+    parse_frame_v2,
     parse_message,
     success_answer,
     valid_checkpoint_id,
@@ -29,7 +34,8 @@ from .provinces import THAI_PROVINCES
 __all__ = [
     "Ack", "Answer", "Detection", "ErrorCode", "HealthReport", "JpegInfo", "LEGACY_KEYS", "Limits", "Message",
     "Metric", "THAI_PROVINCES",
-    "ProtocolError", "Refusal", "Table", "decode_check", "encode_message", "error_answer",
-    "format_timestamp", "image_data_url", "inspect_jpeg", "parse_answer", "parse_message",
+    "ProtocolError", "Refusal", "SUBPROTOCOL_V2", "Table", "decode_check", "encode_answers", "encode_frame_v2",
+    "encode_message", "error_answer", "format_timestamp", "image_data_url", "inspect_jpeg", "parse_answer",
+    "parse_answers", "parse_frame_v2", "parse_message",
     "success_answer", "valid_checkpoint_id",
 ]

@@ -43,7 +43,7 @@ def inspect_jpeg(data: bytes, max_pixels: int, max_side: int = 16384) -> JpegInf
     """
     if len(data) < 128 or data[:2] != b"\xff\xd8":
         raise _bad("image is not a JPEG (no SOI marker)")
-    if data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
+    if not data.endswith(b"\xff\xd9") and data.rstrip(b"\x00")[-2:] != b"\xff\xd9":  # rstrip copies: rare path
         raise _bad("JPEG is incomplete (no EOI marker at the end; truncated?)")
     info = _walk_headers(data)
     if info.width == 0 or info.height == 0:

@@ -1,4 +1,4 @@
-"""Wire protocol v1: message types, strict parsing, encoding and answers.
+"""Wire protocol v1 and v2: message types, strict parsing, encoding and answers.
 
 Sans-I/O: functions take text/bytes/dicts and return frozen dataclasses or
 dicts; nothing here touches sockets, files or clocks (the caller passes
@@ -8,6 +8,15 @@ the edge encodes with ``encode_message`` and reads answers with ``parse_answer``
 v1 is the old senders' format (see docs/protocol.md)::
 
     {"table": "lpr_detection", "action": "insert", "data": {...}}
+
+v2 (subprotocol ``aicamera.v2``) carries the same object without the pictures as a JSON header in a
+binary frame, followed by the JPEG bytes as they are; both versions share one validation
+(``_FieldReader``), so a v2 message is refused exactly when its v1 twin would be::
+
+    uint32 header length (big-endian) | header (UTF-8 JSON) | part bytes ...
+    header = {"table": ..., "action": "insert", "data": {...}, "parts": [["image", n], ["plate_image", m]]}
+
+Answers on a v2 connection come batched: one text frame holding a JSON array of v1 answer objects.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ from .errors import ErrorCode, ProtocolError
 from .jpeg import decode_check, inspect_jpeg
 
 SUCCESS_MESSAGE = "Data saved successfully"
+SUBPROTOCOL_V2 = "aicamera.v2"
+_PART_NAMES = ("image", "plate_image")  # the pictures; in v2 they travel as parts, never inside the header
+_HEADER_LENGTH = 4
 DATA_URL_PREFIXES = ("data:image/jpeg;base64,", "data:image/jpg;base64,")
 # Used with fullmatch: ``$`` would also accept a trailing newline ("gate-1\n").
 _CHECKPOINT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -170,6 +182,67 @@ def parse_message(
         raise ProtocolError(ErrorCode.INVALID_JSON, f"message is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "message must be a JSON object")
+    return _parse_object(obj, local_tz, now, limits)
+
+
+def parse_frame_v2(
+    raw: bytes, *, local_tz: tzinfo, now: datetime, limits: Limits = Limits()
+) -> Message:
+    """Parse and validate one v2 binary frame (see the module docstring for the layout).
+
+    Same rules, codes and ``event_id`` echo as :func:`parse_message`; a frame whose layout is
+    broken (short, header length or part sizes that do not add up, unknown or repeated part,
+    a picture inside the header) is ``invalid_message``. The JPEG parts are checked as v1's
+    decoded images are, without any base64.
+    """
+    if len(raw) > limits.max_message_bytes:
+        raise ProtocolError(ErrorCode.MESSAGE_TOO_LARGE,
+                            f"message is {len(raw)} bytes; the limit is {limits.max_message_bytes}")
+    if len(raw) < _HEADER_LENGTH:
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "v2 frame is shorter than its header length")
+    end = _HEADER_LENGTH + int.from_bytes(raw[:_HEADER_LENGTH], "big")
+    if end > len(raw):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "v2 header length runs past the end of the frame")
+    try:
+        obj = orjson.loads(memoryview(raw)[_HEADER_LENGTH:end])
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(ErrorCode.INVALID_JSON, f"v2 header is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "v2 header must be a JSON object")
+    data = obj.get("data")
+    try:
+        parts = obj.pop("parts", [])
+        if parts and obj.get("table") != Table.LPR_DETECTION.value:
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE, "only a detection carries parts")
+        if isinstance(data, dict):
+            data.update(_split_parts(parts, data, raw, end))
+    except ProtocolError as exc:
+        exc.event_id = _peek_event_id(data)
+        raise
+    return _parse_object(obj, local_tz, now, limits)
+
+
+def _split_parts(parts: Any, data: dict, raw: bytes, start: int) -> dict[str, bytes]:
+    """The pictures a v2 header announces, cut from the frame after it."""
+    if not isinstance(parts, list) or len(parts) > len(_PART_NAMES):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "v2 'parts' must be a list of [name, size] pairs")
+    pictures: dict[str, bytes] = {}
+    for part in parts:
+        if not (isinstance(part, list) and len(part) == 2 and part[0] in _PART_NAMES and type(part[1]) is int
+                and part[1] >= 0 and part[0] not in pictures):
+            raise ProtocolError(ErrorCode.INVALID_MESSAGE,
+                                f"v2 part {_show(part)} is not a [name, size] pair of image or plate_image, once each")
+        pictures[part[0]] = raw[start:start + part[1]]
+        start += part[1]
+    if start != len(raw):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "v2 part sizes do not add up to the frame's length")
+    inside = [name for name in _PART_NAMES if name in data]
+    if inside:
+        raise ProtocolError(ErrorCode.INVALID_FIELD, f"'{inside[0]}' travels as a binary part in v2, not in the header")
+    return pictures
+
+
+def _parse_object(obj: dict, local_tz: tzinfo, now: datetime, limits: Limits) -> Message:
     data = obj.get("data")
     event_id = _peek_event_id(data)
     try:
@@ -367,18 +440,25 @@ class _FieldReader:
 
     def image(self, name: str = "image", max_bytes: int | None = None) -> bytes | None:
         value = self.data.get(name)
-        if value is None or value == "":
+        if value is None or value == "" or value == b"":
             return None
+        max_bytes = self.limits.max_image_bytes if max_bytes is None else max_bytes
+        if isinstance(value, bytes):  # a v2 part: the JPEG as it is
+            if len(value) > max_bytes:
+                raise ProtocolError(ErrorCode.IMAGE_TOO_LARGE, f"'{name}' is over {max_bytes} bytes")
+            return self._checked(value)
         if not isinstance(value, str):
             raise ProtocolError(ErrorCode.INVALID_FIELD, f"'{name}' must be a data URL string")
         payload = _strip_data_url(value, name)
-        max_bytes = self.limits.max_image_bytes if max_bytes is None else max_bytes
         if len(payload) * 3 // 4 > max_bytes:
             raise ProtocolError(ErrorCode.IMAGE_TOO_LARGE, f"'{name}' is over {max_bytes} bytes")
         try:
             jpeg = pybase64.b64decode(payload, validate=True)  # SIMD: ~10x binascii
         except (binascii.Error, ValueError) as exc:
             raise ProtocolError(ErrorCode.INVALID_BASE64, f"'{name}' is not valid base64: {exc}") from None
+        return self._checked(jpeg)
+
+    def _checked(self, jpeg: bytes) -> bytes:
         check = decode_check if self.limits.decode_images else inspect_jpeg
         check(jpeg, self.limits.max_image_pixels)
         return jpeg
@@ -450,25 +530,28 @@ def _coordinate_out(value: float | None) -> float | str:
     return "" if value is None else value
 
 
-def detection_data(d: Detection, local_tz: tzinfo) -> dict[str, Any]:
-    """The v1 ``data`` object for a detection (inverse of parsing)."""
+def detection_data(d: Detection, local_tz: tzinfo, pictures: bool = True) -> dict[str, Any]:
+    """The v1 ``data`` object for a detection (inverse of parsing); without the pictures for a v2 header."""
     data: dict[str, Any] = {
         "license_plate": d.license_plate, "confidence": d.confidence,
         "checkpoint_id": d.checkpoint_id, "timestamp": format_timestamp(d.timestamp, local_tz),
         "hostname": d.hostname, "vehicle_type": d.vehicle_type, "vehicle_color": d.vehicle_color,
         "latitude": _coordinate_out(d.latitude), "longitude": _coordinate_out(d.longitude),
-        "image": image_data_url(d.image) if d.image else "",
         "exposure_time": d.exposure_time, "analog_gain": d.analog_gain, "lux": d.lux,
     }
+    if pictures:
+        data["image"] = image_data_url(d.image) if d.image else ""
     if d.event_id:
         data["event_id"] = d.event_id
     data.update(_plate_extensions(d))
+    if pictures and d.plate_image:
+        data["plate_image"] = image_data_url(d.plate_image)
     data.update(d.extra)
     return data
 
 
 def _plate_extensions(d: Detection) -> dict[str, Any]:
-    """The v1 extensions a detection carries (only those that are set: old receivers see less)."""
+    """The extensions a detection carries besides its plate crop (only those that are set: old receivers see less)."""
     extensions: dict[str, Any] = {}
     if d.province:
         extensions["province"] = d.province
@@ -476,8 +559,6 @@ def _plate_extensions(d: Detection) -> dict[str, Any]:
         extensions["province_confidence"] = d.province_confidence
     if d.plate_raw:
         extensions["plate_raw"] = d.plate_raw
-    if d.plate_image:
-        extensions["plate_image"] = image_data_url(d.plate_image)
     return extensions
 
 
@@ -503,6 +584,19 @@ def encode_message(message: Message, local_tz: tzinfo) -> str:
     return orjson.dumps({"table": message.table.value, "action": "insert", "data": data}).decode()
 
 
+def encode_frame_v2(message: Message, local_tz: tzinfo) -> bytes:
+    """One v2 binary frame: the v1 object without its pictures as the header, then the JPEG bytes."""
+    if isinstance(message, Detection):
+        data = detection_data(message, local_tz, pictures=False)
+        pictures = [(name, jpeg) for name, jpeg in (("image", message.image), ("plate_image", message.plate_image))
+                    if jpeg]
+    else:
+        data, pictures = health_data(message, local_tz), []
+    header = orjson.dumps({"table": message.table.value, "action": "insert", "data": data,
+                           "parts": [[name, len(jpeg)] for name, jpeg in pictures]})
+    return b"".join((len(header).to_bytes(_HEADER_LENGTH, "big"), header, *(jpeg for _, jpeg in pictures)))
+
+
 # --------------------------------------------------------------------------- answers
 
 
@@ -524,12 +618,30 @@ def error_answer(error: ProtocolError) -> dict[str, Any]:
             "event_id": error.event_id, "retryable": error.code.retryable}
 
 
+def encode_answers(answers: list[dict[str, Any]]) -> str:
+    """One v2 answer frame: several answers (each as in v1) in a JSON array."""
+    return orjson.dumps(answers).decode()
+
+
+def parse_answers(raw: str | bytes) -> list[Answer]:
+    """Read a frame of answers (edge side): a v2 array or one v1 answer. Raises ProtocolError if it is neither."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(ErrorCode.INVALID_JSON, "answer is not JSON") from None
+    return [_answer(item) for item in obj] if isinstance(obj, list) else [_answer(obj)]
+
+
 def parse_answer(raw: str | bytes) -> Answer:
     """Read a server answer (edge side). Raises ProtocolError if it is not one."""
     try:
         obj = json.loads(raw)
     except ValueError:
         raise ProtocolError(ErrorCode.INVALID_JSON, "answer is not JSON") from None
+    return _answer(obj)
+
+
+def _answer(obj: Any) -> Answer:
     if not isinstance(obj, dict) or obj.get("status") not in ("success", "error"):
         raise ProtocolError(ErrorCode.INVALID_MESSAGE, "answer has no status")
     event_id = obj.get("event_id") if isinstance(obj.get("event_id"), str) else None

@@ -4,8 +4,11 @@ The ingest calls a :class:`LiveEvents` after a row is committed. With
 ``REDIS_URL`` set, :class:`RedisLiveEvents` publishes on Flask-SocketIO's
 message queue (channel ``flask-socketio``, its default), so every dashboard
 process emits the event to its browsers. Without Redis nothing is published
-here: a single-node dashboard follows the database instead. Either way the
-:class:`LiveEvent` comes from a record in :mod:`fleet_store.records`.
+here: a single-node dashboard follows the database instead, and on PostgreSQL
+each committed batch also sends ``NOTIFY fleet_live`` (:func:`notify`, inside
+the batch's transaction, so it is delivered at commit) so that the follower
+wakes at once instead of at its next poll. Either way the :class:`LiveEvent`
+comes from a record in :mod:`fleet_store.records`.
 
 Event names and payloads (all JSON, times ISO 8601 UTC) are documented in
 docs/dashboard.md ("Live events").
@@ -17,12 +20,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
+
 log = logging.getLogger(__name__)
 
 DETECTION = "detection"
 HEALTH = "health"
 CHECKPOINT_STATUS = "checkpoint_status"
 ALERT = "alert"
+NOTIFY_CHANNEL = "fleet_live"  # PostgreSQL LISTEN/NOTIFY channel: "rows were committed" (no payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,16 @@ class RedisLiveEvents:
 
     async def close(self) -> None:
         return None
+
+
+def notify(conn: Connection) -> None:
+    """Within a transaction that stored rows: wake database followers at its commit (PostgreSQL only).
+
+    PostgreSQL folds identical notifications of one transaction into one and delivers them only
+    if it commits; elsewhere (SQLite) followers poll, and this does nothing.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 def make_live_events(redis_url: str | None) -> LiveEvents:

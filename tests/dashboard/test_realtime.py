@@ -54,3 +54,39 @@ def test_tail_reaches_logged_in_socketio_clients(app, admin, sqlite_engine):
     received = client.get_received()
     assert [(r["name"], r["args"][0]["license_plate"]) for r in received] == [("detection", "SEEN1")]
     client.disconnect()
+
+
+async def test_tail_on_postgresql_wakes_at_the_ingest_commit_not_its_timer(pg_url, tmp_path):
+    """On PostgreSQL the ingest's commit NOTIFYs the tail: with a 30 s poll interval a detection arrives at once."""
+    import asyncio
+    import json
+    import threading
+    import time
+
+    from websockets.asyncio.client import connect
+
+    from fleet_store import db
+    from tests.support.images import scene_jpeg
+    from tests.support.ingest import ingest_settings, running_ingest
+    from tests.support.messages import detection, dumps
+
+    async with running_ingest(ingest_settings(pg_url, tmp_path)) as server:
+        token = server.add_checkpoint("1")
+        engine = db.make_engine(pg_url)
+        arrived = threading.Event()
+        tail = DatabaseTail(engine, lambda event: event.name == "detection" and arrived.set(), interval=30)
+        thread = threading.Thread(target=tail.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not (tail.listener and tail.listener.conn) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # LISTEN is in place once the connection exists
+        async with connect(server.url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            await ws.send(dumps(detection(scene_jpeg(), "1")))
+            assert json.loads(await ws.recv())["status"] == "success"
+        try:
+            assert await asyncio.to_thread(arrived.wait, 10)  # the timer alone would take 30 s
+        finally:
+            tail.stop()
+            await asyncio.to_thread(thread.join, 10)
+            engine.dispose()
+    assert not thread.is_alive()  # stop() woke the listener

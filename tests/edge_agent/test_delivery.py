@@ -14,6 +14,7 @@ import pytest
 from edge_agent.delivery import Kind
 from edge_agent.outbox_reader import Backlog
 from fleet_store.schema import health_monitors
+from tests.edge_agent.conftest import make_event
 from tests.edge_agent.harness import (
     TIME_SCALE,
     agent_process,
@@ -104,6 +105,37 @@ async def test_outside_program_rows_are_delivered(tmp_path, sqlite_url):
         engine.dispose()
     assert {r.event_id for r in rows} == ids and {r.license_plate for r in rows} == {"OUT0", "OUT1", "OUT2"}
     assert all(0 < r.image_size < len(big) for r in rows)  # compressed once, to at most 640x480
+
+
+async def test_outside_backlog_and_own_rows_are_each_stored_once(tmp_path, sqlite_url, jpeg):
+    """A backlog an outside program wrote drains beside the agent's own rows: every row stored exactly once."""
+    crop = scene_jpeg(160, 50, seed=2)
+    (tmp_path / "scene.jpg").write_bytes(jpeg)
+    (tmp_path / "crop.jpg").write_bytes(crop)
+    async with running_ingest(ingest_settings(sqlite_url, tmp_path / "central")) as server:
+        token = server.add_checkpoint("1")
+        settings = edge_settings(tmp_path, server.url, token, edge_outside_image_dirs=(tmp_path,))
+        own = fill_outbox(settings, 1, jpeg, "OWN")  # creates the outbox, as the agent would
+        with contextlib.closing(sqlite3.connect(settings.db_path, isolation_level=None)) as con:
+            con.executemany("INSERT INTO detection_results (license_plate, confidence, timestamp, image_path, "
+                            "plate_image_path) VALUES (?, 88, '2025-06-01T12:00:00', ?, ?)",
+                            [(f"OUT{i}", str(tmp_path / "scene.jpg"), str(tmp_path / "crop.jpg")) for i in range(600)])
+        async with running_agent(settings) as agent:
+            outbox = agent.running.parts.outbox
+            for i in range(60):  # the agent's own rows keep coming while the backlog drains
+                own.append(await asyncio.to_thread(outbox.submit, make_event(f"OWN{i}", jpeg)))
+                await asyncio.sleep(0.005)
+            await until(lambda: edge_backlog(settings).delivered == 661, 60, "every row delivered")
+            assert agent.running.parts.uplink.status().protocol == "v2"  # the ingest offers it: binary frames
+        with contextlib.closing(sqlite3.connect(settings.db_path)) as con:
+            edge_ids = {r[0] for r in con.execute("SELECT event_id FROM detection_results")}
+        engine = server.engine()
+        rows = stored(engine)
+        engine.dispose()
+    assert len(rows) == 661 and {r.event_id for r in rows} == edge_ids  # each once, none lost
+    assert set(own) <= edge_ids and sum(r.license_plate.startswith("OUT") for r in rows) == 600
+    assert all(r.image_size == len(jpeg) and r.plate_image_size == len(crop) for r in rows
+               if r.license_plate.startswith("OUT"))
 
 
 async def test_outside_row_with_province_and_plate_crop_is_stored_centrally_with_both(tmp_path, sqlite_url, jpeg):

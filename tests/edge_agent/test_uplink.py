@@ -71,6 +71,18 @@ def delivered(outbox) -> int:
     return outbox.backlog(Kind.DETECTION).delivered
 
 
+async def test_a_server_without_v2_gets_v1_text_frames(outbox):
+    """A server that does not take the subprotocol aicamera.v2 (the old one) gets v1 JSON text frames."""
+    script = Script()
+    async with serve(script.handler, "127.0.0.1", 0) as server:
+        outbox.submit(make_event("OLD1"))
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        await until(lambda: delivered(outbox) == 1, 10, "delivered in v1")
+        assert uplink.status().protocol == "v1"
+        await uplink.stop_async()
+    assert script.frames[0]["license_plate"] == "OLD1" and script.frames[0]["image"].startswith("data:image/jpeg")
+
+
 async def test_retryable_refusal_is_retried_after_backoff(outbox):
     """A row refused with a retryable code goes back to pending and is delivered on a later try."""
     script = Script(refuse_first=1)
@@ -160,6 +172,36 @@ async def test_outside_rows_are_adopted_while_own_rows_keep_flowing(outbox):
         feeding = False
         await feeder
         await uplink.stop_async()
+
+
+async def test_a_stuck_adoption_never_holds_claims_back(outbox):
+    """While adopting outside rows hangs (a slow disk), the agent's own rows are still claimed and delivered."""
+    import threading
+
+    adopt, release, entered = outbox.prepare_outside_rows, threading.Event(), threading.Event()
+
+    def slow_adoption(limit=200):
+        entered.set()
+        release.wait(10)
+        return adopt(limit)
+
+    outbox.prepare_outside_rows = slow_adoption
+    outside_sql(outbox, "INSERT INTO detection_results (license_plate, confidence, timestamp) "
+                        "VALUES ('OUTSIDE', 80, '2025-01-01T00:00:00')")
+    async with serve(Script().handler, "127.0.0.1", 0) as server:
+        uplink = await start_uplink(outbox, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        try:
+            await until(entered.is_set, 5, "the adoption under way")
+            for i in range(30):
+                outbox.submit(make_event(f"OWN{i}"))
+                uplink.wake()
+            await until(lambda: delivered(outbox) == 30, 10, "own rows delivered during the adoption")
+            assert not release.is_set()
+            release.set()
+            await until(lambda: delivered(outbox) == 31, 10, "the outside row delivered once adopted")
+        finally:
+            release.set()
+            await uplink.stop_async()
 
 
 async def test_connection_lost_while_claiming_leaves_no_row_stuck_in_flight(outbox):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import uuid
@@ -51,3 +52,22 @@ def health(checkpoint_id: str = "1", event_id: str | None = "new", **fields: Any
 
 def dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False)
+
+
+def v2_frame(message: dict[str, Any], extra_header: dict[str, Any] | None = None) -> bytes:
+    """The v2 twin of a v1 message dict: its pictures (data URLs) as binary parts after a JSON header.
+
+    Built by hand (not with ``encode_frame_v2``) so tests can send what no encoder would.
+    Raises ValueError for a picture that is not base64 (it has no v2 twin).
+    """
+    header = copy.deepcopy(message)
+    data, parts = header.get("data"), []
+    if isinstance(data, dict):
+        for name in ("image", "plate_image"):
+            value = data.pop(name, None)
+            if value:
+                parts.append((name, base64.b64decode(value.split(",", 1)[-1], validate=True)))
+    header["parts"] = [[name, len(jpeg)] for name, jpeg in parts]
+    header.update(extra_header or {})
+    text = json.dumps(header, ensure_ascii=False).encode()
+    return len(text).to_bytes(4, "big") + text + b"".join(jpeg for _, jpeg in parts)
