@@ -6,10 +6,10 @@ current read is that plate, or a read before a correction was (so a misread
 that was fixed is found too); with a province, only reads of that province.
 
 - :func:`export_plate` writes one zip: ``manifest.json``, ``detections.csv``,
-  ``corrections.csv``, ``list_entries.csv``, ``audit.csv`` (every audit record
+  ``corrections.csv``, ``list_entries.csv``, ``alerts.csv`` (watchlist hits on it), ``audit.csv`` (every audit record
   about the plate or one of its detections) and ``images/`` (scenes and crops).
 - :func:`erase_plate` deletes the image files, then the detections (their
-  corrections go with them) and the plate's watchlist/allow-list entries, and
+  corrections go with them), the plate's watchlist/allow-list entries and its watchlist alerts, and
   records the erasure in the audit log. It is refused while a legal hold
   (:func:`hold`) covers the plate. Audit records are kept: they are the proof of
   who accessed the data and of the erasure itself.
@@ -34,9 +34,10 @@ from sqlalchemy.exc import IntegrityError
 
 from fleet_protocol import THAI_PROVINCES
 
+from .alerts import watch_subject
 from .audit import AuditEntry, record
 from .lists import ListKind, normalise
-from .schema import audit_log, detection_corrections, lpr_detections, plate_holds
+from .schema import alert_deliveries, alerts, audit_log, detection_corrections, lpr_detections, plate_holds
 
 
 class PlateError(ValueError):
@@ -126,6 +127,14 @@ def _list_entries(conn: Connection, key: PlateKey) -> list[tuple[ListKind, objec
             query = query.where(t.province.in_(("", key.province)))
         found += [(kind, row) for row in conn.execute(query)]
     return found
+
+
+def _alert_ids(conn: Connection, key: PlateKey) -> list[int]:
+    """Watchlist alerts about the plate (their subject is the plate as read, with its province)."""
+    c = alerts.c
+    subject = watch_subject(key.plate, key.province)
+    match = c.subject == subject if key.province else or_(c.subject == subject, c.subject.like(f"{subject}/%"))
+    return list(conn.execute(select(c.id).where(c.rule == "watchlist", match).order_by(c.id)).scalars())
 
 
 def _audit_rows(conn: Connection, key: PlateKey, ids: list[int]) -> list:
@@ -221,6 +230,9 @@ def export_plate(engine: Engine, image_dir: Path, key: PlateKey, out: Path, acto
         fixes = conn.execute(select(detection_corrections).where(detection_corrections.c.detection_id.in_(ids))
                              .order_by(detection_corrections.c.id)).mappings().all() if ids else []
         entries = _list_entries(conn, key)
+        alert_ids = _alert_ids(conn, key)
+        alert_rows = conn.execute(select(alerts).where(alerts.c.id.in_(alert_ids))
+                                  .order_by(alerts.c.id)).mappings().all() if alert_ids else []
         audit_rows = [r._mapping for r in _audit_rows(conn, key, ids)]
     images = 0
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -229,6 +241,7 @@ def export_plate(engine: Engine, image_dir: Path, key: PlateKey, out: Path, acto
         archive.writestr("list_entries.csv", _csv([{"list": kind.value, **row._mapping} for kind, row in entries],
                                                   ["list", "pattern", "province", "note", "tags", "expires_at",
                                                    "site", "checkpoint_id", "created_by", "created_at"]))
+        archive.writestr("alerts.csv", _csv(alert_rows, [c.name for c in alerts.columns]))
         archive.writestr("audit.csv", _csv(audit_rows, [c.name for c in audit_log.columns]))
         for row in rows:
             for column, suffix in (("image_path", ""), ("plate_image_path", "-plate")):
@@ -239,7 +252,7 @@ def export_plate(engine: Engine, image_dir: Path, key: PlateKey, out: Path, acto
         result = ExportResult(Path(out), len(rows), images, len(fixes), len(entries), len(audit_rows))
         manifest = {"plate": key.plate, "province": key.province or None,
                     "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "by": actor,
-                    "counts": {k: v for k, v in asdict(result).items() if k != "path"}}
+                    "counts": {**{k: v for k, v in asdict(result).items() if k != "path"}, "alerts": len(alert_rows)}}
         archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     record(engine, AuditEntry(actor, "plates.export", f"plate:{key.label}", key.plate, "",
                               {"file": str(out)[:200], "detections": len(rows), "images": images}))
@@ -274,9 +287,14 @@ def erase_plate(engine: Engine, image_dir: Path, key: PlateKey, actor: str, reas
         listed = 0
         for kind, row in _list_entries(conn, key):
             listed += conn.execute(delete(kind.table).where(kind.table.c.id == row.id)).rowcount
+        alert_ids = _alert_ids(conn, key)
+        if alert_ids:  # watchlist hits name the plate (subject and detail) and their queued deliveries
+            conn.execute(delete(alert_deliveries).where(alert_deliveries.c.alert_id.in_(alert_ids)))
+            conn.execute(delete(alerts).where(alerts.c.id.in_(alert_ids)))
         result = EraseResult(len(ids), files, listed)
         record(conn, AuditEntry(actor, "plates.erase", f"plate:{key.label}", key.plate, "",
-                                {**{k: v for k, v in asdict(result).items()}, "reason": reason}))
+                                {**{k: v for k, v in asdict(result).items()}, "alerts": len(alert_ids),
+                                 "reason": reason}))
     return result
 
 

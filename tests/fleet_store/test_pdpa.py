@@ -114,3 +114,31 @@ def test_bad_requests_are_refused(plate, province):
     """Wildcards, empty plates and unknown provinces are not a registration."""
     with pytest.raises(PlateError):
         PlateKey.of(plate, province)
+
+
+def test_watchlist_alerts_about_the_plate_are_exported_and_erased(engine, tmp_path, held_data):
+    """A watchlist hit names the plate (subject and detail): export includes it, erase removes it and its
+    queued deliveries, and alerts about other plates stay."""
+    from datetime import UTC, datetime
+
+    from fleet_store.alerts import Rule, raise_alert, watch_subject
+    from fleet_store.schema import alert_deliveries, alerts
+
+    images, ids = held_data
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        mine = raise_alert(conn, Rule.WATCHLIST, watch_subject("กข1234", "กรุงเทพมหานคร"), "cp1",
+                           {"license_plate": "กข1234", "detection_id": ids["bkk"]}, now, ("webhook",))
+        other = raise_alert(conn, Rule.WATCHLIST, watch_subject("ZZ9", ""), "cp1", {"license_plate": "ZZ9"}, now,
+                            ("webhook",))
+    out = tmp_path / "alerts.zip"
+    export_plate(engine, images, PlateKey.of("กข1234"), out, "dpo")
+    with zipfile.ZipFile(out) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("alerts.csv").decode("utf-8-sig"))))
+        assert json.loads(archive.read("manifest.json"))["counts"]["alerts"] == 1
+    assert [int(r["id"]) for r in rows] == [mine.id]
+    erase_plate(engine, images, PlateKey.of("กข1234"), "dpo")
+    with engine.connect() as conn:
+        left = set(conn.execute(select(alerts.c.id)).scalars())
+        queued = set(conn.execute(select(alert_deliveries.c.alert_id)).scalars())
+    assert left == {other.id} and mine.id not in queued
