@@ -25,7 +25,7 @@ THAI_PLATES = Path(__file__).resolve().parents[2] / ".." / "shared" / "thai-plat
 # street photo carries a real Thai plate (a crop from the reader's held-out split) over its own
 # plate: a deployed Pi must read Thai, province included.
 PHOTOS = {EDGES[0]: "br_PJX5721.jpg", EDGES[1]: "br_NYY1710.jpg"}
-THAI_CROP = {EDGES[1]: "THAI_CROP_FILE"}
+THAI_CROP = {EDGES[1]: "th_00032.jpg"}  # จค4682 ชลบุรี
 CAMERA_DIR = "/srv/aicamera/frames"
 
 
