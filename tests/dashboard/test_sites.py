@@ -43,12 +43,17 @@ def _client(app, name: str, password: str):
     return client
 
 
+# Not a user's page: served to the monitoring network only (DASHBOARD_METRICS_ALLOW, loopback by default,
+# 403 to everyone else whoever is logged in), and documented to name every checkpoint (docs/alerts.md).
+MACHINE_PAGES = {"/metrics"}
+
+
 def _urls(app, alpha: int, bravo: int) -> list[str]:
     """Every GET route of the app, with another site's ids filled in, plus search and CSV variants."""
     values = {"detection_id": bravo, "checkpoint_id": "gate-bravo", "name": "allowlist", "filename": "app.css"}
     urls = []
     for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or rule.endpoint == "static":
+        if "GET" not in rule.methods or rule.endpoint == "static" or rule.rule in MACHINE_PAGES:
             continue
         for name in (("watchlist", "allowlist") if "name" in rule.arguments else ("",)):
             args = {k: (name if k == "name" else values[k]) for k in rule.arguments}
