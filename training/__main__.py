@@ -32,12 +32,13 @@ def main(argv: list[str] | None = None) -> int:
                    default=[ROOT.parent / "shared" / "plates", ROOT.parent / "shared" / "plates-dev"],
                    help="folders of real Latin photos (with bboxes.csv) whose plates must not read as Thai")
     p.add_argument("--init", type=Path, help="start from the weights of an earlier run's checkpoint (.pt)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule (default 2e-3)")
     a = p.parse_args(argv)
     if a.steps < 1 or a.batch < 1 or a.limit < 0:
         p.error("--steps and --batch must be positive, --limit not negative")
     from .train import Options, train
 
-    figures = train(Options(a.data, a.out, a.work, a.steps, a.batch, seed=a.seed, limit=a.limit,
+    figures = train(Options(a.data, a.out, a.work, a.steps, a.batch, lr=a.lr, seed=a.seed, limit=a.limit,
                             eval_every=a.eval_every, threads=a.threads, rendered=a.rendered,
                             negatives=tuple(a.negatives), init=a.init), log=lambda m: print(m, flush=True))
     print(f"\nwrote {a.out}\n")

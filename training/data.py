@@ -124,9 +124,9 @@ def augment(img: np.ndarray, rng: random.Random) -> np.ndarray:
     # Where the plate lands in the output: margins < 0 cut into it (a tight box),
     # > 0 leave room around it (a loose box, a crop inside a larger frame).
     mode = rng.random()
-    if mode < 0.5:
+    if mode < 0.45:
         lo, hi = -0.05, 0.06
-    elif mode < 0.85:
+    elif mode < 0.75:
         lo, hi = -0.02, 0.18
     else:
         lo, hi = 0.08, 0.3
