@@ -69,7 +69,9 @@ def test_venvs_were_installed_offline_from_the_locked_wheels(deployed):
     """Hosts have no route to the internet: every package in a venv is the lock's pinned version."""
     for host, lock in ((CENTRAL, "central"), (EDGES[0], "edge")):
         pinned = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (REPO / f"requirements/{lock}.lock").read_text(), re.M))
-        frozen = out(host, "/opt/aicamera/current/venv/bin/python -m pip freeze --local --disable-pip-version-check")
+        # --all: setuptools is in the edge lock (colorzero, from gpiozero, needs it at run time)
+        frozen = out(host, "/opt/aicamera/current/venv/bin/python -m pip freeze --all --local "
+                           "--disable-pip-version-check")
         installed = dict(line.split("==") for line in frozen.splitlines() if "==" in line)
         normal = {k.lower().replace("_", "-"): v for k, v in installed.items()}
         for name, version in pinned.items():
