@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -13,6 +14,12 @@ from fleet_store.alerts import Rule
 from tests.support.receivers import WebhookReceiver, wait_for
 
 
+class _SlowReceiver(WebhookReceiver):
+    def answer(self, request):
+        time.sleep(0.02)
+        return super().answer(request)
+
+
 def test_two_dispatchers_share_the_queue_without_duplicates(db_url):
     """60 queued webhooks drained by two dispatchers at once reach the receiver exactly once each."""
     engine = db.make_engine(db_url)
@@ -21,7 +28,7 @@ def test_two_dispatchers_share_the_queue_without_duplicates(db_url):
     with engine.begin() as conn:
         for n in range(60):
             alerts.raise_alert(conn, Rule.OFFLINE, f"checkpoint:{n}", str(n), {}, now, ("webhook",))
-    receiver = WebhookReceiver().start()
+    receiver = _SlowReceiver().start()  # a receiver that takes its time, so both dispatchers get work
     engines = [db.make_engine(db_url) for _ in range(2)]
     dispatchers = [Dispatcher(e, {"webhook": WebhookChannel(receiver.url, "k")}, poll=0.05, batch=7) for e in engines]
     try:
