@@ -17,25 +17,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from bench.edge import BACKLOG, DRAIN_RUNS, drain, fill, fill_outside, start_central
+from bench.wire import SHM, create_cost_us
 from tests.support.images import scene_jpeg
-
-SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
-
-
-def create_cost_us(folder: Path, count: int = 300) -> float:
-    """CPU µs to create one file in ``folder`` right now (inode allocation: it swings on this VM's ext4)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    started = time.process_time()
-    for i in range(count):
-        os.close(os.open(folder / f"probe-{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
-    cost = (time.process_time() - started) / count * 1e6
-    for i in range(count):
-        os.unlink(folder / f"probe-{i}")
-    return cost
 
 
 def _runs(workdir: Path, name: str, filler, scene: bytes, plate: bytes, tmpfs: bool) -> list[dict]:
