@@ -21,7 +21,6 @@ Prints markdown tables. The figures depend on the reader; rerun after reader cha
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from edge_agent.vision.base import Box, PlateCandidate
 from edge_agent.vision.config import VisionSettings
 from edge_agent.vision.factory import build_recognizer
 from fleet_protocol.platerule import normalise, one_edit_apart
+from training.data import manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / ".." / "shared" / "thai-plates"
@@ -43,7 +43,7 @@ NOW = datetime.now(UTC)
 
 def read_all(every: int) -> list[tuple[str, str, float]]:
     """(truth, read, confidence 0-100) for every ``every``-th labelled crop."""
-    rows = [r for r in csv.DictReader(open(REAL / "manifest.csv", encoding="utf-8")) if r["plate_text"]][::every]
+    rows = [r for r in manifest(REAL) if r["plate_text"]][::every]
     recognizer = build_recognizer(VisionSettings(detector="cpu", ocr_threads=1))
     out = []
     started = time.monotonic()

@@ -22,6 +22,8 @@ from edge_agent.vision.thai_model import CHARSET, CONSONANTS, INPUT_H, INPUT_W, 
 from fleet_protocol.provinces import THAI_PROVINCES
 
 HELD_OUT_PERCENT = 10
+# Labels checked by eye against the photo and corrected (the dataset's own label is kept beside each fix).
+LABEL_FIXES = Path(__file__).with_name("label_fixes.csv")
 STORE_H, STORE_W = 96, 240  # images are kept at 1.5x the input size for augmentation
 
 
@@ -31,12 +33,18 @@ class Sample:
     text: str
     province: str
     kind: str = "real"  # "real" (thai-plates), "rendered" (demo.render), "negative" (not a Thai plate)
+    split_key: str = ""  # what the split hashes: the dataset's label, so a label fix never moves a plate
+
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> Sample:
+        """A real crop from a :func:`manifest` row."""
+        return cls(row["file"], row["plate_text"], row["province"], split_key=row["split_key"])
 
     @property
     def held_out(self) -> bool:
         if self.kind != "real":
             return False
-        key = f"{self.text}|{self.province}".encode()
+        key = (self.split_key or f"{self.text}|{self.province}").encode()
         return int(hashlib.sha256(key).hexdigest(), 16) % 100 < HELD_OUT_PERCENT
 
     @property
@@ -62,12 +70,35 @@ def check_dataset(root: Path) -> None:
         raise SystemExit(f"{root}/consonants.csv lists other consonants than the reader's alphabet")
 
 
-def load_samples(root: Path) -> list[Sample]:
-    """Rows whose line 1 decodes into a valid registration (6,986 of 7,294)."""
+def manifest(root: Path) -> list[dict[str, str]]:
+    """The dataset's rows with the audited fixes of ``label_fixes.csv`` applied.
+
+    Each row gains ``split_key`` (its label as the dataset gives it, which decides the split) and
+    ``dataset_label`` ("registration province" as the dataset gives it, for reporting both figures).
+    A fix whose dataset label no longer matches the manifest is refused: the data changed under it.
+    """
     check_dataset(root)
     with (root / "manifest.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return [Sample(r["file"], r["plate_text"], r["province"]) for r in rows if valid_line1(r["plate_text"])]
+    with LABEL_FIXES.open(encoding="utf-8") as f:
+        fixes = {fix["file"]: fix for fix in csv.DictReader(f)}
+    for row in rows:
+        row["split_key"] = f"{row['plate_text']}|{row['province']}"
+        row["dataset_label"] = f"{row['plate_text']} {row['province']}".strip()
+        fix = fixes.pop(row["file"], None)
+        if fix is not None:
+            if (fix["dataset_plate_text"], fix["dataset_province"]) != (row["plate_text"], row["province"]):
+                raise SystemExit(f"{LABEL_FIXES.name}: {row['file']} is labelled {row['dataset_label']!r} in "
+                                 f"{root / 'manifest.csv'}, not what the fix was made against")
+            row["plate_text"], row["province"] = fix["plate_text"], fix["province"]
+    if fixes:
+        raise SystemExit(f"{LABEL_FIXES.name}: no such file in {root / 'manifest.csv'}: {', '.join(sorted(fixes))}")
+    return rows
+
+
+def load_samples(root: Path) -> list[Sample]:
+    """Rows whose line 1 decodes into a valid registration (6,986 of 7,294)."""
+    return [Sample.from_row(r) for r in manifest(root) if valid_line1(r["plate_text"])]
 
 
 def load_images(root: Path, samples: list[Sample]) -> np.ndarray:

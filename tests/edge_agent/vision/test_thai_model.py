@@ -6,7 +6,6 @@ the model file, the code that runs it and the training command fit together, on 
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -27,11 +26,10 @@ def held_out() -> list[dict[str, str]]:
     """Real crops from the training command's held-out split (never trained on), or skip."""
     if not (THAI / "manifest.csv").is_file():
         pytest.skip(f"real Thai plates not found at {THAI.resolve()} (../shared/thai-plates)")
-    from training.data import Sample
+    from training.data import Sample, manifest
 
-    rows = list(csv.DictReader(open(THAI / "manifest.csv", encoding="utf-8")))
-    out = [r for r in rows if r["province"] and valid_line1(r["plate_text"])
-           and Sample(r["file"], r["plate_text"], r["province"]).held_out]
+    out = [r for r in manifest(THAI) if r["province"] and valid_line1(r["plate_text"])
+           and Sample.from_row(r).held_out]
     return out[::25]  # about 25 plates spread over the split
 
 
@@ -157,3 +155,34 @@ def test_training_command_rejects_a_wrong_folder(tmp_path):
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert proc.returncode != 0 and "manifest.csv" in proc.stderr
+
+
+def test_label_fixes_apply_to_known_rows_and_keep_the_split(held_out, tmp_path):
+    """Audited labels replace the dataset's, valid, without moving any plate across the split; a fix
+    made against another version of the data is refused."""
+    import csv
+
+    from training import data
+
+    rows = {r["file"]: r for r in data.manifest(THAI)}
+    with data.LABEL_FIXES.open(encoding="utf-8") as f:
+        fixes = list(csv.DictReader(f))
+    assert fixes
+    for fix in fixes:
+        row = rows[fix["file"]]
+        assert (row["plate_text"], row["province"]) == (fix["plate_text"], fix["province"])
+        assert valid_line1(row["plate_text"]) and row["dataset_label"].startswith(fix["dataset_plate_text"])
+        fixed, as_given = data.Sample.from_row(row), data.Sample(row["file"], fix["dataset_plate_text"],
+                                                                 fix["dataset_province"])
+        assert fixed.held_out == as_given.held_out
+
+    changed = tmp_path / "thai-plates"
+    changed.mkdir()
+    for name in ("consonants.csv", "images"):
+        (changed / name).symlink_to((THAI / name).resolve())
+    text = (THAI / "manifest.csv").read_text(encoding="utf-8")
+    (changed / "manifest.csv").write_text(text.replace(f"{fixes[0]['file']},{fixes[0]['dataset_plate_text']},",
+                                                       f"{fixes[0]['file']},1กก1,", 1), encoding="utf-8")
+    with pytest.raises(SystemExit, match=fixes[0]["file"]):
+        data.manifest(changed)
+
