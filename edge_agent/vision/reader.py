@@ -28,7 +28,8 @@ MIN_PROVINCE = 0.3  # a province scored lower is not reported (held-out: 0.3-0.5
 # "no province"): its read wins even when one character keeps the registration's score low. On the
 # held-out split, 48 of the 57 such reads scored below 0.5 had the right registration (python -m bench.vision).
 SURE_PROVINCE = 0.8
-SURE_MIN_SCORE = 0.25  # below it, text on Latin photos read as Thai (with a "sure" province) outnumbers plates
+SURE_MIN_SCORE = 0.25
+PLATE_ASPECT = 2.24  # a Thai car plate, 340 x 150 mm (two lines)  # below it, text on Latin photos read as Thai (with a "sure" province) outnumbers plates
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -69,7 +70,7 @@ class PlateReader:
         for cand in candidates:
             direct = None
             if not cand.lines and self.thai is not None:  # a detector's plate box: read it as it is
-                direct = self._read_thai(image, cand.box, cand.box.expand(0.04, 0.06, *image.shape[1::-1]))
+                direct = self._read_thai(image, cand.box, [cand.box.expand(0.04, 0.06, *image.shape[1::-1])])
             for c in self._with_lines(image, cand):
                 read = self._read_candidate(image, c, memo)
                 if read is not None and self._kept(read):
@@ -99,7 +100,7 @@ class PlateReader:
     def _read_candidate(self, image: np.ndarray, cand: PlateCandidate, memo: dict) -> PlateRead | None:
         best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
         if self.thai is not None:
-            thai = self._read_thai(image, cand.box, plate_region(image, cand))
+            thai = self._read_thai(image, cand.box, plate_regions(image, cand))
             # A Thai read with a province the model is sure of is a Thai plate, whatever PP-OCR made
             # of it; otherwise it must beat the Latin read (with a province: by its score times the
             # province's), and a strong Latin read stays.
@@ -130,14 +131,23 @@ class PlateReader:
                 best = PlateRead(parsed.text, raw, score, line.box, "latin", parsed.region, "", sharpness(gray))
         return best
 
-    def _read_thai(self, image: np.ndarray, box: Box, region: Box) -> PlateRead | None:
-        """The Thai model's read of ``region``, as a PlateRead for ``box``; None if not plate-shaped."""
+    def _read_thai(self, image: np.ndarray, box: Box, regions: list[Box]) -> PlateRead | None:
+        """The Thai model's best read of the ``regions`` (framings of one plate, read in one batch),
+        as a PlateRead for ``box``; None if none reads as a registration.
+
+        Best: a valid registration first, then registration score × province score. A framing
+        that cuts the province line off or takes in too much reads the province with a low score,
+        so this also picks the framing (python -m bench.vision: pasted scenes).
+        """
         assert self.thai is not None
-        if region.w < 8 or region.h < 8:
+        regions = [r for r in regions if r.w >= 8 and r.h >= 8]
+        if not regions:
             return None
-        crop = image[region.y : region.y + region.h, region.x : region.x + region.w]
-        read = self.thai.read([crop])[0]
-        return thai_plate_read(read, box, sharpness(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)))
+        crops = [image[r.y : r.y + r.h, r.x : r.x + r.w] for r in regions]
+        reads = self.thai.read(crops)
+        best = max(range(len(reads)), key=lambda i: (reads[i].valid,
+                                                     reads[i].text_confidence * reads[i].province_confidence))
+        return thai_plate_read(reads[best], box, sharpness(cv2.cvtColor(crops[best], cv2.COLOR_BGR2GRAY)))
 
 
 def sure_thai(read: PlateRead) -> bool:
@@ -159,19 +169,25 @@ def thai_plate_read(read: ThaiRead, box: Box, sharp: float) -> PlateRead | None:
     )
 
 
-def plate_region(image: np.ndarray, cand: PlateCandidate) -> Box:
-    """The whole plate around a candidate's text rows, as the Thai model was trained to see it.
+def plate_regions(image: np.ndarray, cand: PlateCandidate) -> list[Box]:
+    """Framings of the whole plate around a candidate's text rows, as the Thai model was trained
+    to see it; the reader keeps the one that reads best.
 
-    Two rows: their union with a margin. One row: taken as line 1 of a Thai plate, so the
-    region reaches down over where the province line would be.
+    Two rows: their union with a margin. One row: either line 1 alone (the region reaches down
+    over where the province line would be) or both lines that the text detector, on a small
+    plate, found as one (the row itself with a margin).
     """
     h, w = image.shape[:2]
     box = cand.box
     rows = group_rows(list(cand.lines)) if cand.lines else []
+    framed = box.expand(0.06, 0.1, w, h)
+    # A car plate's shape (2.24:1) hung from the row's top: right when the row is the plate's width.
+    plate_h = int(box.w * 1.12 / PLATE_ASPECT)
+    shaped = Box(box.x, box.y - plate_h // 10, box.w, plate_h).expand(0.06, 0.0, w, h)
     if len(rows) == 1:
         grown = Box(box.x, box.y, box.w, int(box.h * 1.9))
-        return grown.expand(0.06, 0.08, w, h)
-    return box.expand(0.06, 0.1, w, h)
+        return [grown.expand(0.06, 0.08, w, h), framed, shaped]
+    return [framed, shaped]
 
 
 def _dedupe(reads: list[PlateRead]) -> list[PlateRead]:
