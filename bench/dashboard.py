@@ -16,7 +16,7 @@
   PostgreSQL; render time of every page (20 renders each; the search's Older
   pages included) through the real app, p50 and p95.
 
-Prints markdown tables. Targets: live p99 <= 250 ms (no Redis) / 50 ms
+Prints markdown tables. Targets: live p99 <= 150 ms (no Redis) / 50 ms
 (Redis); search p95 <= 200 ms on SQLite and PostgreSQL; overview <= 1 s.
 """
 
@@ -152,7 +152,7 @@ def bench_live() -> None:
     print("| live path (100 checkpoints, 200 det/s, 15 s) | acked | in browser | p50 ms | p99 ms | max ms "
           "| target p99 | load avg |")
     print("|---|---|---|---|---|---|---|---|")
-    runs = [("no Redis, SQLite (dashboard polls the DB every 50 ms)", None, 250, False)]
+    runs = [("no Redis, SQLite (dashboard polls the DB every 50 ms)", None, 150, False)]
     if _port_open(5432):
         runs.append(("no Redis, PostgreSQL (dashboard polls at each commit's NOTIFY)", None, 150, True))
     if _port_open(6379):

@@ -98,7 +98,8 @@ def measure(kind: str, name: str, checkpoints: int, per_checkpoint: int, jpeg: b
         count = stored(kind, Path(tmp))
     return {"scenario": name, "server": kind, "sent": result.sent, "stored": count,
             "msg/s": result.acked / result.wall, "cpu_us": cpu / max(count, 1) * 1e6,
-            "p50": result.percentile(50) * 1e3, "p99": result.percentile(99) * 1e3, "rss": None}
+            "p50": result.percentile(50) * 1e3, "p99": result.percentile(99) * 1e3, "rss": None,
+            "load": os.getloadavg()[0]}
 
 
 def idle_connections(count: int) -> dict:
@@ -111,7 +112,7 @@ def idle_connections(count: int) -> dict:
         rss = asyncio.run(hold_idle(url, tokens, 3.0, during=lambda: process.memory_info().rss))
     return {"scenario": f"{count} idle connections", "server": "ours", "sent": 0, "stored": 0,
             "msg/s": None, "cpu_us": None, "p50": None, "p99": None,
-            "rss": f"{rss / 2**20:.0f} (idle server {baseline / 2**20:.0f})"}
+            "rss": f"{rss / 2**20:.0f} (idle server {baseline / 2**20:.0f})", "load": os.getloadavg()[0]}
 
 
 def _scaled(count: int) -> int:
@@ -134,11 +135,11 @@ def main() -> None:
                             window=64, rate=10.0))
     rows.append(idle_connections(2000))
     print("| scenario | server | sent | stored | acked msg/s | server CPU µs/stored | ack p50 ms | ack p99 ms "
-          "| server RSS MB |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| server RSS MB | load avg (1 min) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['scenario']} | {r['server']} | {r['sent']} | {r['stored']} | {_fmt(r['msg/s'])} | "
-              f"{_fmt(r['cpu_us'])} | {_fmt(r['p50'], 1)} | {_fmt(r['p99'], 1)} | {_fmt(r['rss'])} |")
+              f"{_fmt(r['cpu_us'])} | {_fmt(r['p50'], 1)} | {_fmt(r['p99'], 1)} | {_fmt(r['rss'])} | {r['load']:.1f} |")
     ours = rows[0]["cpu_us"]
     naive = rows[3]["cpu_us"]
     print(f"\nCPU per stored detection (pipelined): ours {ours:.0f} µs vs naive {naive:.0f} µs "

@@ -6,6 +6,10 @@ accepted, server RSS before and at its peak (sampled every 50 ms). Limits in pla
 ``INGEST_MAX_CONNECTIONS_PER_CHECKPOINT`` (2), ``INGEST_MAX_QUEUE`` (0: reading pauses as soon as one
 frame waits), ``INGEST_MAX_INFLIGHT`` (256) and ``INGEST_MAX_INFLIGHT_BYTES`` (4 MiB) per connection.
 
+A second row floods from 100 checkpoints at once (one connection each, ≈ 664 KB frames as in the test, no
+window of their own): the whole-process budget ``INGEST_MAX_INFLIGHT_BYTES_TOTAL`` (64 MiB) is
+what bounds it; docs/operations.md states ~330 MB (tests/central_server/test_memory.py asserts < 350).
+
 ``python -m bench.ingest_memory`` (``BENCH_SCALE`` scales the seconds of load).
 """
 
@@ -55,27 +59,39 @@ async def _pump(url: str, token: str, frame_of, seconds: float) -> int:
     return answered
 
 
-async def _load(url: str, token: str, process, seconds: float) -> tuple[list[int], float]:
-    jpeg = scene_jpeg(1600, 1200, quality=95, grain=0.7)
-    frame_of = lambda: dumps(detection(jpeg, "cp0"))  # noqa: E731 - a fresh event_id per frame
+async def _load(url: str, senders: list[tuple[str, str]], process, seconds: float,
+                jpeg: bytes) -> tuple[list[int], float]:
+    """``senders``: (checkpoint id, token) per connection; returns answers per connection and peak RSS."""
     peak = 0.0
-    pumps = asyncio.gather(*(_pump(url, token, frame_of, seconds) for _ in range(ATTEMPTS)))
+    pumps = asyncio.gather(*(_pump(url, token, lambda cp=cp: dumps(detection(jpeg, cp)), seconds)
+                             for cp, token in senders))
     while not pumps.done():
         peak = max(peak, process.memory_info().rss)
         await asyncio.sleep(0.05)
     return await pumps, peak
 
 
+def _row(label: str, tried: int, checkpoints: int, jpeg: bytes, seconds: float) -> str:
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp, \
+            server("ours", Path(tmp), checkpoints) as (url, tokens, process):
+        before = process.memory_info().rss
+        senders = [(cp, tokens[cp]) for cp in sorted(tokens)] * (tried // checkpoints)
+        answered, peak = asyncio.run(_load(url, senders, process, seconds, jpeg))
+    accepted = [n for n in answered if n >= 0]
+    frame_kb = len(dumps(detection(jpeg, "cp0"))) / 1024
+    return (f"| {label} | {tried} | {len(accepted)} | {frame_kb:,.0f} KB | {sum(accepted):,} | {before / 2**20:.0f} "
+            f"| {peak / 2**20:.0f} | {os.getloadavg()[0]:.1f} |")
+
+
 def main() -> None:
     seconds = max(2.0, 8.0 * SCALE)
-    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp, server("ours", Path(tmp), 1) as (url, tokens,
-                                                                                                  process):
-        before = process.memory_info().rss
-        answered, peak = asyncio.run(_load(url, tokens["cp0"], process, seconds))
-    accepted = [n for n in answered if n >= 0]
-    print("| connections tried (one token) | accepted | messages answered | server RSS before MB | peak MB |")
-    print("|---:|---:|---:|---:|---:|")
-    print(f"| {ATTEMPTS} | {len(accepted)} | {sum(accepted)} | {before / 2**20:.0f} | {peak / 2**20:.0f} |")
+    print("| load | connections tried | accepted | frame | messages answered | server RSS before MB | peak MB "
+          "| load avg (1 min) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(_row("one token, big frames", ATTEMPTS, 1, scene_jpeg(1600, 1200, quality=95, grain=0.7), seconds),
+          flush=True)
+    print(_row("100 checkpoints flooding (bound stated: < 350 MB)", 100, 100,
+               scene_jpeg(1280, 960, quality=90, grain=0.3), max(2.0, 4.0 * SCALE)), flush=True)
 
 
 if __name__ == "__main__":
