@@ -24,6 +24,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import pyclipper
 
 from .base import Box, DetectorError, TextLine
 
@@ -123,8 +124,6 @@ def _box_score(prob: np.ndarray, box: np.ndarray) -> float:
 
 def _unclip(box: np.ndarray) -> np.ndarray | None:
     """``box`` grown by area x ``DB_UNCLIP`` / perimeter: DB's map marks a shrunk text kernel."""
-    import pyclipper
-
     corners = box.astype(np.float64)
     x, y = corners[:, 0], corners[:, 1]
     area = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
