@@ -89,15 +89,16 @@ class GroupCommitWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, message: Message) -> asyncio.Future:
-        """Queue a validated message; the future resolves to a :class:`StoreResult`.
+    def submit(self, message: Message, received_at: datetime | None = None) -> asyncio.Future:
+        """Queue a validated message received at ``received_at`` (aware; default now); the future
+        resolves to a :class:`StoreResult`.
 
         The future fails with :class:`StorageUnavailable` when the database or
         the image directory could not take it (the sender should retry).
         """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put(_Pending(message, datetime.now(UTC), future, loop))
+        self._queue.put(_Pending(message, received_at or datetime.now(UTC), future, loop))
         return future
 
     def call(self, job: Callable[[Connection], Any]) -> asyncio.Future:
