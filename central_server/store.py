@@ -331,14 +331,32 @@ def health_row(h: HealthReport, received_at: datetime) -> dict[str, Any]:
 
 
 def _existing_ids(conn: Connection, table, messages: list[Message]) -> dict[tuple[str, str], int]:
+    """The ids of stored rows of ``table`` that have these messages' (checkpoint_id, event_id)."""
     keys = list({(m.checkpoint_id, m.event_id) for m in messages if m.event_id})
     found: dict[tuple[str, str], int] = {}
     for start in range(0, len(keys), 400):  # stay under SQLite's bound-parameter limit
         chunk = keys[start:start + 400]
-        rows = conn.execute(select(table.c.checkpoint_id, table.c.event_id, table.c.id)
-                            .where(tuple_(table.c.checkpoint_id, table.c.event_id).in_(chunk)))
-        found.update({(r.checkpoint_id, r.event_id): r.id for r in rows})
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(existing_keys_sql(table.name, len(chunk)),
+                                        tuple(value for key in chunk for value in key))
+        else:
+            rows = conn.execute(select(table.c.checkpoint_id, table.c.event_id, table.c.id)
+                                .where(tuple_(table.c.checkpoint_id, table.c.event_id).in_(chunk)))
+        found.update({(checkpoint_id, event_id): id_ for checkpoint_id, event_id, id_ in rows})
     return found
+
+
+def existing_keys_sql(table_name: str, count: int) -> str:
+    """SQLite: which of ``count`` (checkpoint_id, event_id) pairs are stored, as a join that probes the
+    unique index once per pair.
+
+    SQLite answers ``(checkpoint_id, event_id) IN (VALUES …)`` (what SQLAlchemy renders) by scanning
+    the whole index: 30 µs a message with 10,000 rows stored, 290 µs with 100,000, growing with the
+    table. The join costs ~3 µs a message at any size (docs/protocol.md, "Where the CPU goes").
+    """
+    return (f"WITH k(checkpoint_id, event_id) AS (VALUES {', '.join(['(?, ?)'] * count)}) "
+            f'SELECT t.checkpoint_id, t.event_id, t.id FROM k JOIN "{table_name}" AS t '
+            "ON t.checkpoint_id = k.checkpoint_id AND t.event_id = k.event_id")
 
 
 def _named_images(conn: Connection, paths: list[str]) -> set[str]:

@@ -111,3 +111,28 @@ def test_sqlite_fast_insert_splits_past_the_parameter_limit(sqlite_url):
     assert ids == sorted(ids) and len(set(ids)) == 1300
     assert [plates[i] for i in ids] == [f"P{i}" for i in range(1300)]
     engine.dispose()
+
+
+@pytest.mark.parametrize("table", ["lpr_detections", "health_monitors"])
+def test_sqlite_duplicate_lookup_probes_the_unique_index(sqlite_url, table):
+    """The exactly-once lookup searches the (checkpoint_id, event_id) index instead of scanning it:
+    SQLite scans for a row-value IN list, and that grew with every stored row."""
+    from central_server.store import existing_keys_sql
+
+    engine = db.make_engine(sqlite_url)
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        plan = " | ".join(row[3] for row in conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + existing_keys_sql(table, 3), ("1", "a", "1", "b", "2", "a")))
+    assert "SEARCH t USING COVERING INDEX" in plan and "(checkpoint_id=? AND event_id=?)" in plan, plan
+    assert "SCAN t" not in plan, plan
+    engine.dispose()
+
+
+async def test_repeats_in_and_across_batches_get_the_first_rows_id(writer, jpeg):
+    """A repeated event id is answered with the first row's id, whether the first is stored or in the same batch."""
+    event_ids = [f"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a{i:02x}" for i in range(3)]
+    first = await asyncio.gather(*(writer.submit(make_detection(i, jpeg, e)) for i, e in enumerate(event_ids)))
+    again = await asyncio.gather(*(writer.submit(make_detection(9, jpeg, e)) for e in event_ids * 2))
+    assert [r.record_id for r in again] == [r.record_id for r in first] * 2
+    assert all(r.duplicate for r in again) and not any(r.duplicate for r in first)
