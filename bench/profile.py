@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from bench.ingest import cpu_seconds, server, stored
@@ -83,11 +85,13 @@ def main(argv: list[str]) -> None:
         result = asyncio.run(run_load(url, tokens, scene, PER_CHECKPOINT, WINDOW, v2=version == "v2"))
         cpu, after = cpu_seconds(process) - before, thread_cpu(process.pid)
         rows = stored("ours", Path(tmp))
+        health = json.loads(urllib.request.urlopen(url.replace("ws://", "http://") + "/healthz", timeout=10).read())
         for spy in spies:
             spy.send_signal(2)  # py-spy writes its output on SIGINT
             spy.wait(60)
     print(f"{version}: {rows} rows, {cpu / rows * 1e6:.0f} µs CPU per stored detection, "
-          f"{result.acked / result.wall:,.0f} acked/s, load average {os.getloadavg()[0]:.1f}")
+          f"{result.acked / result.wall:,.0f} acked/s, {rows / max(health['stored']['batches'], 1):.0f} rows per "
+          f"group commit, load average {os.getloadavg()[0]:.1f}")
     spent = {thread: seconds - threads.get(thread, 0.0) for thread, seconds in after.items()}
     for thread, seconds in sorted(spent.items(), key=lambda item: -item[1]):
         if seconds > 0:

@@ -54,7 +54,9 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
     if handle_signals:
         _install_signal_handlers(stop)
     # What start-up loaded (SQLAlchemy, Alembic, websockets: ~10^5 objects) lives as long as the
-    # process; frozen, the collector stops walking it on every full collection under load.
+    # process; frozen, the collector stops walking it on every full collection under load
+    # (collection 20 -> 13 µs a detection in bench.wire). Collected first, so no garbage is frozen.
+    gc.collect()
     gc.freeze()
     try:
         async with serve(ingest.handler, settings.ingest_host, settings.ingest_port,
