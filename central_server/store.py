@@ -383,7 +383,7 @@ def _insert_returning_ids(conn: Connection, table, rows: list[dict[str, Any]]) -
 def _insert_sqlite(conn: Connection, table, rows: list[dict[str, Any]]) -> list[int]:
     """SQLite: multi-row ``INSERT … RETURNING id`` with the parameters built here; ids in row order.
 
-    What SQLAlchemy's own multi-row RETURNING does, less its per-row Python (~9 µs a row of the
+    What SQLAlchemy's own multi-row RETURNING does, less its per-row Python (~10 µs a row of the
     writer's ~130: docs/protocol.md, "Where the CPU goes"). The values still pass through each
     column's SQLAlchemy bind processor (the one owner of how a type is stored: UTC datetimes,
     JSON). Our transaction holds SQLite's write lock, and an INTEGER PRIMARY KEY is assigned
