@@ -9,7 +9,7 @@ import time
 
 import bench
 
-SKIP = {"naive_server", "loadgen"}
+SKIP = {"naive_server", "loadgen", "profile"}  # profile: a tool (py-spy), not a benchmark
 
 
 def main(argv: list[str]) -> int:

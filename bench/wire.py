@@ -10,7 +10,8 @@ printed beside each run. Bytes are those of the frames the senders wrote (answer
 Targets (issue #14): v2 ≤ 0.78x v1 bytes; ingest CPU ≤ 250 µs per detection in v1 and ≤ 0.25x the
 old design's in the same run; ≤ 150 µs in v2.
 
-``python -m bench wire`` (``BENCH_SCALE=0.2`` for a quick run; ``BENCH_WIRE_RUNS``, default 3).
+``python -m bench wire`` (``BENCH_SCALE=0.2`` for a quick run; ``BENCH_WIRE_RUNS``, default 3;
+``BENCH_WIRE_ONLY=tmpfs`` runs only the old design and the tmpfs rows: the code's own cost, in ~40 s).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.support.images import scene_jpeg
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 RUNS = int(os.environ.get("BENCH_WIRE_RUNS", "3"))
+ONLY = os.environ.get("BENCH_WIRE_ONLY", "")  # "tmpfs": the old design (for the ratio) and the tmpfs rows
 CHECKPOINTS, WINDOW = 20, 32
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
@@ -86,6 +88,8 @@ def main() -> None:
     if SHM:  # the same, with IMAGE_DIR on tmpfs: the code's own cost without this disk's inode allocation
         scenarios += [("ingest, v1, scene only, images on tmpfs", "ours", False, False, True),
                       ("ingest, v2, scene only, images on tmpfs", "ours", True, False, True)]
+    if ONLY == "tmpfs":
+        scenarios = [s for s in scenarios if s[1] == "naive" or s[4]]
     for name, kind, v2, with_plate, tmpfs in scenarios:
         results[name] = median([measure(kind, v2, scene, plate if with_plate else None, tmpfs) for _ in range(RUNS)])
     naive = results[scenarios[0][0]]["cpu_us"]

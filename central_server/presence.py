@@ -37,9 +37,9 @@ class Presence:
         self._seen: dict[str, datetime] = {}
         self._connections: dict[str, int] = {}
 
-    def seen(self, checkpoint_id: str) -> None:
-        """Note a message from ``checkpoint_id`` (flushed by :meth:`flush`)."""
-        self._seen[checkpoint_id] = _now()
+    def seen(self, checkpoint_id: str, when: datetime | None = None) -> None:
+        """Note a message from ``checkpoint_id`` received at ``when`` (default now; flushed by :meth:`flush`)."""
+        self._seen[checkpoint_id] = when or _now()
 
     async def connected(self, checkpoint_id: str, remote: str, anonymous: bool) -> None:
         """Record a new connection (creating the row for an anonymous legacy sender)."""

@@ -39,6 +39,24 @@ class IngestMetrics:
                                        buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
         self.registry.register(_Collector(state))
         self.registry.register(FleetCollector(engine))
+        self._answered: dict[tuple[str, str], Counter] = {}
+        self._stored_by: dict[str, Counter] = {}
+
+    # ``labels()`` hashes and locks on every call (~2 µs); a message counts twice, so the
+    # children are looked up once per (table, outcome) and per checkpoint, then kept.
+    def answered(self, table: str, outcome: str) -> None:
+        """Count one answered message of ``table`` (stored, duplicate or unavailable)."""
+        child = self._answered.get((table, outcome))
+        if child is None:
+            child = self._answered[(table, outcome)] = self.messages.labels(table, outcome)
+        child.inc()
+
+    def detection_stored(self, checkpoint_id: str) -> None:
+        """Count one new detection of ``checkpoint_id``."""
+        child = self._stored_by.get(checkpoint_id)
+        if child is None:
+            child = self._stored_by[checkpoint_id] = self.detections.labels(checkpoint_id)
+        child.inc()
 
     def render(self) -> bytes:
         """The text exposition (blocking: reads the database; call from a thread)."""

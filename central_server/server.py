@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import resource
 import signal
@@ -52,6 +53,11 @@ async def run(settings: IngestSettings, stop: asyncio.Event | None = None,
     ingest = Ingest(settings, engine, writer, live_events, dispatcher.stats)
     if handle_signals:
         _install_signal_handlers(stop)
+    # What start-up loaded (SQLAlchemy, Alembic, websockets: ~10^5 objects) lives as long as the
+    # process; frozen, the collector stops walking it on every full collection under load
+    # (collection 20 -> 13 µs a detection in bench.wire). Collected first, so no garbage is frozen.
+    gc.collect()
+    gc.freeze()
     try:
         async with serve(ingest.handler, settings.ingest_host, settings.ingest_port,
                          process_request=ingest.process_request, compression=None,

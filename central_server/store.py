@@ -89,15 +89,16 @@ class GroupCommitWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, message: Message) -> asyncio.Future:
-        """Queue a validated message; the future resolves to a :class:`StoreResult`.
+    def submit(self, message: Message, received_at: datetime | None = None) -> asyncio.Future:
+        """Queue a validated message received at ``received_at`` (aware; default now); the future
+        resolves to a :class:`StoreResult`.
 
         The future fails with :class:`StorageUnavailable` when the database or
         the image directory could not take it (the sender should retry).
         """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put(_Pending(message, datetime.now(UTC), future, loop))
+        self._queue.put(_Pending(message, received_at or datetime.now(UTC), future, loop))
         return future
 
     def call(self, job: Callable[[Connection], Any]) -> asyncio.Future:
@@ -330,14 +331,32 @@ def health_row(h: HealthReport, received_at: datetime) -> dict[str, Any]:
 
 
 def _existing_ids(conn: Connection, table, messages: list[Message]) -> dict[tuple[str, str], int]:
+    """The ids of stored rows of ``table`` that have these messages' (checkpoint_id, event_id)."""
     keys = list({(m.checkpoint_id, m.event_id) for m in messages if m.event_id})
     found: dict[tuple[str, str], int] = {}
     for start in range(0, len(keys), 400):  # stay under SQLite's bound-parameter limit
         chunk = keys[start:start + 400]
-        rows = conn.execute(select(table.c.checkpoint_id, table.c.event_id, table.c.id)
-                            .where(tuple_(table.c.checkpoint_id, table.c.event_id).in_(chunk)))
-        found.update({(r.checkpoint_id, r.event_id): r.id for r in rows})
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(existing_keys_sql(table.name, len(chunk)),
+                                        tuple(value for key in chunk for value in key))
+        else:
+            rows = conn.execute(select(table.c.checkpoint_id, table.c.event_id, table.c.id)
+                                .where(tuple_(table.c.checkpoint_id, table.c.event_id).in_(chunk)))
+        found.update({(checkpoint_id, event_id): id_ for checkpoint_id, event_id, id_ in rows})
     return found
+
+
+def existing_keys_sql(table_name: str, count: int) -> str:
+    """SQLite: which of ``count`` (checkpoint_id, event_id) pairs are stored, as a join that probes the
+    unique index once per pair.
+
+    SQLite answers ``(checkpoint_id, event_id) IN (VALUES …)`` (what SQLAlchemy renders) by scanning
+    the whole index: 30 µs a message with 10,000 rows stored, 290 µs with 100,000, growing with the
+    table. The join costs ~3 µs a message at any size (docs/protocol.md, "Where the CPU goes").
+    """
+    return (f"WITH k(checkpoint_id, event_id) AS (VALUES {', '.join(['(?, ?)'] * count)}) "
+            f'SELECT t.checkpoint_id, t.event_id, t.id FROM k JOIN "{table_name}" AS t '
+            "ON t.checkpoint_id = k.checkpoint_id AND t.event_id = k.event_id")
 
 
 def _named_images(conn: Connection, paths: list[str]) -> set[str]:
@@ -352,18 +371,50 @@ def _named_images(conn: Connection, paths: list[str]) -> set[str]:
 
 
 def _insert_returning_ids(conn: Connection, table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows``; return their new ids in the order of ``rows``."""
+    """Insert ``rows`` (all with the same keys); return their new ids in the order of ``rows``."""
     if not rows:
         return []
     if conn.dialect.name == "sqlite":
-        # SQLAlchemy can only keep RETURNING in parameter order on SQLite by inserting row by row
-        # (~25 µs each). Our transaction holds SQLite's write lock, and an INTEGER PRIMARY KEY is
-        # assigned max(id)+1 per row in VALUES order, so the batch's ids ascend in row order:
-        # a batched multi-VALUES insert with the returned ids sorted gives the same mapping.
-        result = conn.execute(insert(table).returning(table.c.id), rows)
-        return sorted(row.id for row in result)
+        return _insert_sqlite(conn, table, rows)
     result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     return [row.id for row in result]
+
+
+def _insert_sqlite(conn: Connection, table, rows: list[dict[str, Any]]) -> list[int]:
+    """SQLite: multi-row ``INSERT … RETURNING id`` with the parameters built here; ids in row order.
+
+    What SQLAlchemy's own multi-row RETURNING does, less its per-row Python (~10 µs a row of the
+    writer's ~130: docs/protocol.md, "Where the CPU goes"). The values still pass through each
+    column's SQLAlchemy bind processor (the one owner of how a type is stored: UTC datetimes,
+    JSON). Our transaction holds SQLite's write lock, and an INTEGER PRIMARY KEY is assigned
+    max(id)+1 per row in VALUES order, so the returned ids sorted are the rows' ids in order.
+    """
+    columns = tuple(rows[0])
+    head, one_row, processors = _sqlite_insert(table, columns, conn.dialect)
+    pairs = list(zip(columns, processors, strict=True))
+    per_statement = max(1, conn.dialect.insertmanyvalues_max_parameters // len(columns))
+    ids: list[int] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        params = tuple([row[c] if p is None else p(row[c]) for row in chunk for c, p in pairs])
+        sql = f"{head} {', '.join([one_row] * len(chunk))} RETURNING {conn.dialect.identifier_preparer.quote('id')}"
+        ids.extend(sorted(row[0] for row in conn.exec_driver_sql(sql, params)))
+    return ids
+
+
+_SQLITE_INSERTS: dict[tuple[str, tuple[str, ...]], tuple[str, str, list]] = {}
+
+
+def _sqlite_insert(table, columns: tuple[str, ...], dialect) -> tuple[str, str, list]:
+    """``INSERT INTO t (columns) VALUES``, one row's ``(?, …)`` and the columns' bind processors
+    (None: the value goes as it is), made once per table and column set."""
+    key = (table.name, columns)
+    if key not in _SQLITE_INSERTS:
+        quote = dialect.identifier_preparer.quote
+        processors = [table.c[column].type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+        head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) VALUES"
+        _SQLITE_INSERTS[key] = (head, f"({', '.join('?' * len(columns))})", processors)
+    return _SQLITE_INSERTS[key]
 
 
 def _settle_all(batch: list[_Pending], outcomes: list) -> None:
