@@ -28,8 +28,8 @@ MIN_PROVINCE = 0.3  # a province scored lower is not reported (held-out: 0.3-0.5
 # "no province"): its read wins even when one character keeps the registration's score low. On the
 # held-out split, 48 of the 57 such reads scored below 0.5 had the right registration (python -m bench.vision).
 SURE_PROVINCE = 0.8
-SURE_MIN_SCORE = 0.25
-PLATE_ASPECT = 2.24  # a Thai car plate, 340 x 150 mm (two lines)  # below it, text on Latin photos read as Thai (with a "sure" province) outnumbers plates
+SURE_MIN_SCORE = 0.25  # below it, text on Latin photos read as Thai (with a "sure" province) outnumbers plates
+PLATE_ASPECT = 2.24  # a Thai car plate, 340 x 150 mm (two lines)
 
 
 def sharpness(gray: np.ndarray) -> float:
