@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from fleet_store import alerts, live
+from fleet_store.imagefiles import remove_stored_images
 from fleet_store.records import CheckpointStatus, PresenceEvent, StatusChange
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
@@ -115,7 +115,8 @@ def delete_old_detections(engine: Engine, image_dir: Path, cutoff: datetime, bat
                 return rows, files
             conn.execute(delete(lpr_detections).where(lpr_detections.c.id.in_([r.id for r in found])))
         rows += len(found)
-        files += _remove_files(image_dir, [p for r in found for p in (r.image_path, r.plate_image_path) if p])
+        files += remove_stored_images(image_dir, [p for r in found for p in (r.image_path, r.plate_image_path) if p],
+                                      "retention")
 
 
 def delete_old_images(engine: Engine, image_dir: Path, cutoff: datetime, batch: int = 1000) -> tuple[int, int]:
@@ -138,23 +139,8 @@ def delete_old_images(engine: Engine, image_dir: Path, cutoff: datetime, batch: 
             conn.execute(update(lpr_detections).where(d.id.in_([r.id for r in found]))
                          .values(image_path=None, plate_image_path=None))
         rows += len(found)
-        files += _remove_files(image_dir, [p for r in found for p in (r.image_path, r.plate_image_path) if p])
-
-
-def _remove_files(image_dir: Path, paths: list[str]) -> int:
-    root = Path(image_dir).resolve()
-    removed = 0
-    for relative in paths:
-        target = (root / relative).resolve()
-        if not target.is_relative_to(root):  # a stored path must never reach outside IMAGE_DIR
-            log.warning("retention: refusing to delete %s (outside the image directory)", relative)
-            continue
-        try:
-            os.unlink(target)
-            removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
+        files += remove_stored_images(image_dir, [p for r in found for p in (r.image_path, r.plate_image_path) if p],
+                                      "retention")
 
 
 def delete_old_health(engine: Engine, cutoff: datetime, batch: int = 5000) -> int:

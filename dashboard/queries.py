@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from fleet_protocol import Metric
+from fleet_store.imagefiles import stored_image
 from fleet_store.metrics import METRIC_NAMES, metric, metrics_of
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
@@ -195,11 +196,7 @@ def detection(engine: Engine, detection_id: int):
 
 def image_file(image_dir: Path, image_path: str | None) -> Path | None:
     """The stored image for a row's ``image_path``, if it exists and lies inside ``image_dir``."""
-    if not image_path:
-        return None
-    root = Path(image_dir).resolve()
-    target = (root / image_path).resolve()
-    return target if target.is_relative_to(root) and target.is_file() else None
+    return stored_image(image_dir, image_path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from fleet_protocol import THAI_PROVINCES
 
 from .audit import AuditEntry, record
+from .imagefiles import stored_image
 from .schema import detection_corrections, lpr_detections
 
 _PLATE = re.compile(r"[^\x00-\x1f\x7f%_\\]{1,32}")
@@ -152,12 +153,9 @@ def export_labelled(engine: Engine, image_dir: Path, out_dir: Path, since: datet
 
 def _copy_crop(image_dir: Path, row, crops_dir: Path) -> str | None:
     """Copy the row's plate crop (else its scene) into ``crops_dir``; its path relative to the set, or None."""
-    root = image_dir.resolve()
     for stored in (row.plate_image_path, row.image_path):
-        if not stored:
-            continue
-        source = (root / stored).resolve()
-        if source.is_relative_to(root) and source.is_file():
+        source = stored_image(image_dir, stored)
+        if source is not None:
             target = crops_dir / f"{row.id}.jpg"
             shutil.copyfile(source, target)
             return f"crops/{target.name}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import zipfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from fleet_protocol import THAI_PROVINCES
 
 from .alerts import watch_subject
 from .audit import AuditEntry, record
+from .imagefiles import remove_stored_images, stored_image
 from .lists import ListKind, normalise
 from .schema import alert_deliveries, alerts, audit_log, detection_corrections, lpr_detections, plate_holds
 
@@ -213,14 +213,6 @@ def _text(value) -> str:
     return str(value)
 
 
-def _image(image_dir: Path, stored: str | None) -> Path | None:
-    if not stored:
-        return None
-    root = image_dir.resolve()
-    target = (root / stored).resolve()
-    return target if target.is_relative_to(root) and target.is_file() else None
-
-
 def export_plate(engine: Engine, image_dir: Path, key: PlateKey, out: Path, actor: str) -> ExportResult:
     """Write everything held on ``key`` into the zip ``out`` and audit the export."""
     with engine.connect() as conn:
@@ -245,7 +237,7 @@ def export_plate(engine: Engine, image_dir: Path, key: PlateKey, out: Path, acto
         archive.writestr("audit.csv", _csv(audit_rows, [c.name for c in audit_log.columns]))
         for row in rows:
             for column, suffix in (("image_path", ""), ("plate_image_path", "-plate")):
-                source = _image(Path(image_dir), row[column])
+                source = stored_image(Path(image_dir), row[column])
                 if source is not None:
                     archive.write(source, f"images/{row['id']}{suffix}.jpg")
                     images += 1
@@ -276,7 +268,7 @@ def erase_plate(engine: Engine, image_dir: Path, key: PlateKey, actor: str, reas
         ids = detection_ids(conn, key)
         paths = conn.execute(select(lpr_detections.c.image_path, lpr_detections.c.plate_image_path)
                              .where(lpr_detections.c.id.in_(ids))).all() if ids else []
-    files = _remove(Path(image_dir), [p for row in paths for p in row if p])
+    files = remove_stored_images(Path(image_dir), [p for row in paths for p in row if p], "erasure")
     with engine.begin() as conn:
         if holds_on(conn, key):  # a hold placed while the files went: keep the rows, say so
             raise PlateHeld(f"{key.label} was put under a legal hold during the erasure")
@@ -298,16 +290,3 @@ def erase_plate(engine: Engine, image_dir: Path, key: PlateKey, actor: str, reas
     return result
 
 
-def _remove(image_dir: Path, stored: list[str]) -> int:
-    """Unlink each stored image inside ``image_dir``; a missing one is fine, any other failure raises."""
-    root, removed = image_dir.resolve(), 0
-    for relative in stored:
-        target = (root / relative).resolve()
-        if not target.is_relative_to(root):
-            continue
-        try:
-            os.unlink(target)
-            removed += 1
-        except FileNotFoundError:
-            pass
-    return removed
