@@ -19,7 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -35,8 +37,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def server(kind: str, workdir: Path, checkpoints: int, image_dir: Path | None = None):
-    """Start ``ours`` or ``naive`` on a free port; yield (url, tokens, psutil.Process)."""
+def server(kind: str, workdir: Path, checkpoints: int, image_dir: Path | None = None, prefill: int = 0):
+    """Start ``ours`` or ``naive`` on a free port; yield (url, tokens, psutil.Process).
+
+    ``prefill`` (ours only): detections already stored before the server starts, spread over the
+    checkpoints, so costs that grow with the table show (a central database holds millions).
+    """
     port = _free_port()
     if kind == "ours":
         settings = ingest_settings(f"sqlite:///{workdir / 'central.db'}", workdir,
@@ -44,6 +50,8 @@ def server(kind: str, workdir: Path, checkpoints: int, image_dir: Path | None = 
         engine = db.make_engine(settings.central_db_url)
         db.upgrade(engine)
         tokens = {f"cp{i}": auth.add_checkpoint(engine, f"cp{i}") for i in range(checkpoints)}
+        if prefill:
+            _prefill(engine, checkpoints, prefill)
         engine.dispose()
         env = ingest_env(settings, port) | {"LOG_LEVEL": "WARNING"}
         cmd = [sys.executable, "-m", "central_server"]
@@ -58,6 +66,20 @@ def server(kind: str, workdir: Path, checkpoints: int, image_dir: Path | None = 
     finally:
         process.terminate()
         process.wait(60)
+
+
+def _prefill(engine, checkpoints: int, count: int) -> None:
+    """Store ``count`` detections without pictures, through the writer's own row and insert code."""
+    from central_server.store import _insert_sqlite, detection_row
+    from fleet_protocol import Detection
+    from fleet_store.schema import lpr_detections
+
+    when = datetime.now(UTC)  # recent: the retention job must not spend the run deleting them
+    with engine.begin() as conn:
+        for start in range(0, count, 5000):
+            rows = [detection_row(Detection(f"cp{i % checkpoints}", f"PF{i}", 90.0, when, event_id=str(uuid.uuid4())),
+                                  when, None) for i in range(start, min(count, start + 5000))]
+            _insert_sqlite(conn, lpr_detections, rows)
 
 
 def _wait_port(port: int, kind: str) -> None:
