@@ -145,27 +145,25 @@ def delete_old_images(engine: Engine, image_dir: Path, cutoff: datetime, batch: 
 
 def delete_old_health(engine: Engine, cutoff: datetime, batch: int = 5000) -> int:
     """Delete health rows received before ``cutoff`` in batches; return how many."""
-    total = 0
-    while True:
-        with engine.begin() as conn:
-            ids = conn.execute(select(health_monitors.c.id).where(health_monitors.c.received_at < cutoff)
-                               .order_by(health_monitors.c.id).limit(batch)).scalars().all()
-            if not ids:
-                return total
-            conn.execute(delete(health_monitors).where(health_monitors.c.id.in_(ids)))
-        total += len(ids)
+    return _delete_before(engine, health_monitors, health_monitors.c.received_at, cutoff, batch)
 
 
 def delete_old_connection_events(engine: Engine, cutoff: datetime, batch: int = 5000) -> int:
     """Delete connection events older than ``cutoff`` in batches; return how many."""
+    return _delete_before(engine, connection_events, connection_events.c.at, cutoff, batch)
+
+
+def _delete_before(engine: Engine, table, column, cutoff: datetime, batch: int) -> int:
+    """Delete ``table``'s rows whose ``column`` is before ``cutoff``, ``batch`` ids per transaction
+    (short transactions: the ingest's writer is never held up for long); return how many."""
     total = 0
     while True:
         with engine.begin() as conn:
-            ids = conn.execute(select(connection_events.c.id).where(connection_events.c.at < cutoff)
-                               .order_by(connection_events.c.id).limit(batch)).scalars().all()
+            ids = conn.execute(select(table.c.id).where(column < cutoff)
+                               .order_by(table.c.id).limit(batch)).scalars().all()
             if not ids:
                 return total
-            conn.execute(delete(connection_events).where(connection_events.c.id.in_(ids)))
+            conn.execute(delete(table).where(table.c.id.in_(ids)))
         total += len(ids)
 
 
