@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from fleet_store import alerts as alert_store
 from fleet_store import apikeys
 from fleet_store.audit import AuditEntry, record
+from fleet_store.imagefiles import stored_image
 from fleet_store.lists import EntryFields, ListError, ListKind, add_entry, list_entries, parse_expiry, remove_entry
 from fleet_store.records import StoredDetection
 
@@ -157,7 +158,7 @@ def image(detection_id: int):
     which = request.args.get("which", "scene")
     if which not in ("scene", "plate"):
         raise ApiError(400, "bad_parameter", "which is 'scene' or 'plate'")
-    path = queries.image_file(fleet().settings.image_dir, getattr(row, "image_path" if which == "scene"
+    path = stored_image(fleet().settings.image_dir, getattr(row, "image_path" if which == "scene"
                                                                   else "plate_image_path", None)) if row else None
     if path is None:
         raise ApiError(404, "not_found", f"no {which} image for detection {detection_id}")

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
 from fleet_protocol import Metric
-from fleet_store.imagefiles import stored_image
 from fleet_store.metrics import METRIC_NAMES, metric, metrics_of
 from fleet_store.schema import checkpoints, connection_events, health_monitors, lpr_detections
 
@@ -193,10 +191,6 @@ def detection(engine: Engine, detection_id: int):
     with engine.connect() as conn:
         return conn.execute(select(lpr_detections).where(lpr_detections.c.id == detection_id)).first()
 
-
-def image_file(image_dir: Path, image_path: str | None) -> Path | None:
-    """The stored image for a row's ``image_path``, if it exists and lies inside ``image_dir``."""
-    return stored_image(image_dir, image_path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from fleet_store.corrections import CorrectionError, correct, corrections_of
+from fleet_store.imagefiles import stored_image
 
 from .. import queries
 from ..context import fleet
@@ -124,16 +125,13 @@ def export():
 @bp.route("/detections/<int:detection_id>")
 @login_required
 def detail(detection_id: int):
-    row = queries.detection(fleet().engine, detection_id)
-    if row is None:
-        abort(404)
-    require_visible(row.checkpoint_id)
+    row = _visible_detection(detection_id)
     audit("view", f"detection:{detection_id}", plate=row.license_plate)
     image_dir = fleet().settings.image_dir
     return render_template("detail.html", d=row, corrections=corrections_of(fleet().engine, detection_id),
                            form=CorrectionForm(plate=row.license_plate, province=row.province),
-                           has_image=queries.image_file(image_dir, row.image_path) is not None,
-                           has_plate_image=queries.image_file(image_dir, row.plate_image_path) is not None)
+                           has_image=stored_image(image_dir, row.image_path) is not None,
+                           has_plate_image=stored_image(image_dir, row.plate_image_path) is not None)
 
 
 class CorrectionForm(FlaskForm):
@@ -147,10 +145,7 @@ class CorrectionForm(FlaskForm):
 @editor_required
 def correct_read(detection_id: int):
     """Correct a misread registration and/or province (admins and editors); the original read is kept."""
-    row = queries.detection(fleet().engine, detection_id)
-    if row is None:
-        abort(404)
-    require_visible(row.checkpoint_id)
+    _visible_detection(detection_id)  # 404 or 403 before the form is even read
     form = CorrectionForm()
     if not form.validate_on_submit():
         flash(_("Enter the registration (up to 32 characters)."), "error")
@@ -180,10 +175,7 @@ def plate_image(detection_id: int):
 
 
 def _stored_jpeg(detection_id: int, column: str):
-    row = queries.detection(fleet().engine, detection_id)
-    if row is not None:
-        require_visible(row.checkpoint_id)
-    path = queries.image_file(fleet().settings.image_dir, getattr(row, column)) if row else None
+    path = stored_image(fleet().settings.image_dir, getattr(_visible_detection(detection_id), column))
     if path is None:
         abort(404)
     response = send_file(path, mimetype="image/jpeg", conditional=True)
@@ -191,3 +183,12 @@ def _stored_jpeg(detection_id: int, column: str):
     response.cache_control.private = True  # personal data: never in a shared cache
     response.cache_control.max_age = 3600
     return response
+
+
+def _visible_detection(detection_id: int):
+    """The detection row, if it exists (404 otherwise) and the user may see its checkpoint (403 otherwise)."""
+    row = queries.detection(fleet().engine, detection_id)
+    if row is None:
+        abort(404)
+    require_visible(row.checkpoint_id)
+    return row

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dashboard import queries
+from fleet_store.imagefiles import stored_image
 from tests.dashboard.support import add_checkpoint, add_connection_event, add_detection, add_health, ago
 from tests.support.images import scene_jpeg
 
@@ -99,7 +100,7 @@ def test_image_paths_cannot_escape_the_image_dir(tmp_path):
     """A row whose image_path climbs out of IMAGE_DIR never serves that file."""
     (tmp_path / "secret.txt").write_text("x")
     (tmp_path / "images").mkdir()
-    assert queries.image_file(tmp_path / "images", "../secret.txt") is None
+    assert stored_image(tmp_path / "images", "../secret.txt") is None
 
 
 def test_statistics_count_per_hour_and_local_day(sqlite_engine):
