@@ -166,7 +166,7 @@ def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], ful
             if view == "as stored (256x256 stretch)":
                 from edge_agent.vision.thai_model import vehicle_type
 
-                text, _, province = row["dataset_label"].partition(" ")
+                text, _, province = row["split_key"].partition("|")
                 raw.add(read, text, province, time.thread_time() - started)
 
                 truth_c = len(row["plate_text"]) == 6 and row["plate_text"].isdigit()

@@ -73,9 +73,9 @@ def check_dataset(root: Path) -> None:
 def manifest(root: Path) -> list[dict[str, str]]:
     """The dataset's rows with the audited fixes of ``label_fixes.csv`` applied.
 
-    Each row gains ``split_key`` (its label as the dataset gives it, which decides the split) and
-    ``dataset_label`` ("registration province" as the dataset gives it, for reporting both figures).
-    A fix whose dataset label no longer matches the manifest is refused: the data changed under it.
+    Each row gains ``split_key``: its label as the dataset gives it, ``registration|province``, which
+    decides the split (and lets a report score against the unaudited label too). A fix whose dataset
+    label no longer matches the manifest is refused: the data changed under it.
     """
     check_dataset(root)
     with (root / "manifest.csv").open(encoding="utf-8") as f:
@@ -84,11 +84,11 @@ def manifest(root: Path) -> list[dict[str, str]]:
         fixes = {fix["file"]: fix for fix in csv.DictReader(f)}
     for row in rows:
         row["split_key"] = f"{row['plate_text']}|{row['province']}"
-        row["dataset_label"] = f"{row['plate_text']} {row['province']}".strip()
         fix = fixes.pop(row["file"], None)
         if fix is not None:
             if (fix["dataset_plate_text"], fix["dataset_province"]) != (row["plate_text"], row["province"]):
-                raise SystemExit(f"{LABEL_FIXES.name}: {row['file']} is labelled {row['dataset_label']!r} in "
+                raise SystemExit(f"{LABEL_FIXES.name}: {row['file']} is labelled "
+                                 f"{row['plate_text']!r} {row['province']!r} in "
                                  f"{root / 'manifest.csv'}, not what the fix was made against")
             row["plate_text"], row["province"] = fix["plate_text"], fix["province"]
     if fixes:

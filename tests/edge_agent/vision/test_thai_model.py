@@ -171,7 +171,8 @@ def test_label_fixes_apply_to_known_rows_and_keep_the_split(held_out, tmp_path):
     for fix in fixes:
         row = rows[fix["file"]]
         assert (row["plate_text"], row["province"]) == (fix["plate_text"], fix["province"])
-        assert valid_line1(row["plate_text"]) and row["dataset_label"].startswith(fix["dataset_plate_text"])
+        assert valid_line1(row["plate_text"])
+        assert row["split_key"] == f"{fix['dataset_plate_text']}|{fix['dataset_province']}"
         fixed, as_given = data.Sample.from_row(row), data.Sample(row["file"], fix["dataset_plate_text"],
                                                                  fix["dataset_province"])
         assert fixed.held_out == as_given.held_out
