@@ -69,17 +69,17 @@ def server(kind: str, workdir: Path, checkpoints: int, image_dir: Path | None = 
 
 
 def _prefill(engine, checkpoints: int, count: int) -> None:
-    """Store ``count`` detections without pictures, through the writer's own row and insert code."""
-    from central_server.store import _insert_sqlite, detection_row
-    from fleet_protocol import Detection
-    from fleet_store.schema import lpr_detections
+    """Store ``count`` detections without pictures: the volume fixture's rows (tests/support/volume.py),
+    each with an event id as the edge sends, all inside the retention period (20 days) so the
+    ingest's retention job has nothing to delete during the run."""
+    import random
 
-    when = datetime.now(UTC)  # recent: the retention job must not spend the run deleting them
-    with engine.begin() as conn:
-        for start in range(0, count, 5000):
-            rows = [detection_row(Detection(f"cp{i % checkpoints}", f"PF{i}", 90.0, when, event_id=str(uuid.uuid4())),
-                                  when, None) for i in range(start, min(count, start + 5000))]
-            _insert_sqlite(conn, lpr_detections, rows)
+    from fleet_store.schema import lpr_detections
+    from tests.support.volume import bulk_insert, detection_rows
+
+    ids = [f"cp{i}" for i in range(checkpoints)]
+    rows = detection_rows(count, ids, random.Random(3), datetime.now(UTC), days=20)
+    bulk_insert(engine, lpr_detections, ({**row, "event_id": str(uuid.uuid4())} for row in rows))
 
 
 def _wait_port(port: int, kind: str) -> None:
