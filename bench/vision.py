@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / ".." / "shared" / "plates"
 REAL_DEV = ROOT / ".." / "shared" / "plates-dev"
 THAI = ROOT / ".." / "shared" / "thai-plates"
+LATIN_LABEL_FIXES = Path(__file__).with_name("latin_label_fixes.csv")
 WORK = ROOT / "var" / "bench-vision"
 EU_REGIONS = tuple(r for r in LATIN_FORMATS if r not in ("US", "BR"))
 REGIONS_BY_MANIFEST = {"US": ("US",), "BR": ("BR",), "EU": EU_REGIONS}
@@ -57,13 +58,15 @@ class Score:
     exact: int = 0
     detected: int = 0
     seconds: list[float] | None = None
+    at_plate: int = -1  # exact, taking the read on the annotated plate (-1: the set has no box)
 
     def row(self) -> str:
         secs = self.seconds or [0.0]
         det = f"{self.detected}/{self.total}" if self.detected >= 0 else "-"
+        at = "-" if self.at_plate < 0 else f"{self.at_plate}/{self.total} ({100 * self.at_plate / self.total:.0f} %)"
         return (
-            f"| {self.name} | {self.exact}/{self.total} ({100 * self.exact / max(self.total, 1):.0f} %) | {det} "
-            f"| {statistics.median(secs):.2f} s |"
+            f"| {self.name} | {self.exact}/{self.total} ({100 * self.exact / max(self.total, 1):.0f} %) | {at} "
+            f"| {det} | {statistics.median(secs):.2f} s |"
         )
 
 
@@ -72,15 +75,30 @@ def _recognizer(regions: tuple[str, ...] | None = None) -> PlateRecognizer:
     return build_recognizer(settings)
 
 
-def _score_image(rec: PlateRecognizer, image: np.ndarray, truth: str, box: Box | None, score: Score) -> None:
+def _score_image(rec: PlateRecognizer, image: np.ndarray, truth: str, box: Box | None, *scores: Score,
+                 truths: tuple[str, ...] = ()) -> None:
+    """Read ``image`` once and score it in each of ``scores``, against ``truths`` (default ``truth``)."""
     started = time.thread_time()
     candidates = rec.detector.detect(image)
     reads = rec.reader.read(image, candidates)
-    score.seconds = (score.seconds or []) + [time.thread_time() - started]
-    score.total += 1
-    score.exact += bool(reads) and reads[0].text == truth
-    if box is not None:
-        score.detected += any(c.box.iou(box) > 0.3 or _covers(c.box, box) for c in candidates)
+    seconds = time.thread_time() - started
+    for score, expected in zip(scores, truths or (truth,) * len(scores), strict=True):
+        score.seconds = (score.seconds or []) + [seconds]
+        score.total += 1
+        score.exact += bool(reads) and reads[0].text == expected
+        if box is not None:
+            score.detected += any(c.box.iou(box) > 0.3 or _covers(c.box, box) for c in candidates)
+            # A photo may show more than one plate (another car, a dealer's badge): the pipeline reports
+            # every plate, and the annotation names one. Its best-ranked read is the one scored here.
+            on_plate = [r for r in reads if _on(r.box, box)]
+            score.at_plate = max(score.at_plate, 0) + (bool(on_plate) and on_plate[0].text == expected)
+
+
+def _on(read: Box, plate: Box) -> bool:
+    """Most of the read's box lies on the annotated plate's box."""
+    ix = max(0, min(read.x + read.w, plate.x + plate.w) - max(read.x, plate.x))
+    iy = max(0, min(read.y + read.h, plate.y + plate.h) - max(read.y, plate.y))
+    return ix * iy >= 0.5 * max(read.area, 1)
 
 
 def _covers(outer: Box, inner: Box) -> bool:
@@ -90,11 +108,24 @@ def _covers(outer: Box, inner: Box) -> bool:
 
 
 def _real_rows(folder: Path = REAL) -> list[dict[str, str]]:
+    """The photos of one shared folder with their plate box; ``dataset_plate_text`` keeps the label as given."""
     if not (folder / "manifest.csv").is_file():
         return []
     manifest = {r["file"]: r for r in csv.DictReader(open(folder / "manifest.csv", encoding="utf-8"))}
     boxes = {r["file"]: r for r in csv.DictReader(open(folder / "bboxes.csv", encoding="utf-8"))}
-    return [dict(manifest[f], folder=str(folder), **{k: boxes[f][k] for k in "xywh"}) for f in manifest if f in boxes]
+    return [dict(manifest[f], folder=str(folder), dataset_plate_text=manifest[f]["plate_text"],
+                 **{k: boxes[f][k] for k in "xywh"}) for f in manifest if f in boxes]
+
+
+def _latin_rows() -> list[dict[str, str]]:
+    """Both shared Latin folders, labels as audited (bench/latin_label_fixes.csv: three labels with a
+    letter O where the plate's national format and the photo show a digit)."""
+    from training.data import apply_label_fixes
+
+    rows = _real_rows(REAL) + _real_rows(REAL_DEV)
+    if not rows:
+        return rows
+    return apply_label_fixes(rows, LATIN_LABEL_FIXES, ("plate_text",), f"{REAL}/ and {REAL_DEV}/manifest.csv")
 
 
 @dataclass
@@ -200,8 +231,9 @@ def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], ful
 
 def bench_real(rows: list[dict[str, str]]) -> list[Score]:
     """Exact reads and detection recall on the shared real photos, two region settings."""
-    default, per_country = (
+    default, unaudited, per_country = (
         Score("real Latin photos (plates + plates-dev), all Latin formats (default)"),
+        Score("same, against the dataset's labels before the audit"),
         Score("real Latin photos (plates + plates-dev), formats of the photo's region (US / EU / BR)"),
     )
     rec_all = _recognizer()
@@ -209,9 +241,10 @@ def bench_real(rows: list[dict[str, str]]) -> list[Score]:
     for row in rows:
         image = cv2.imread(str(Path(row["folder"]) / row["file"]))
         box = Box(*(int(row[k]) for k in "xywh"))
-        _score_image(rec_all, image, row["plate_text"], box, default)
+        _score_image(rec_all, image, row["plate_text"], box, default, unaudited,
+                     truths=(row["plate_text"], row["dataset_plate_text"]))
         _score_image(recs.get(row["region"], rec_all), image, row["plate_text"], box, per_country)
-    return [default, per_country]
+    return [default, unaudited, per_country]
 
 
 def bench_rendered(count: int, rows: list[dict[str, str]]) -> list[Score]:
@@ -318,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     cv2.setNumThreads(1)
     rows = _real_rows(REAL)
-    latin_rows = rows + _real_rows(REAL_DEV)
+    latin_rows = _latin_rows()
     if (THAI / "manifest.csv").is_file():
         held = _thai_held_out()
         thai = bench_thai(held[::4] if quick else held, rows, full_every=8 if quick else 4)
@@ -332,8 +365,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"(real Thai plates skipped: {THAI} not found)\n")
     scores = bench_real(latin_rows) if latin_rows else []
     scores += bench_rendered(40 if quick else 200, rows)
-    print("| set | exact reads | plate detected | median CPU time / image (1 thread) |")
-    print("|---|---|---|---|")
+    print("| set | exact (first read) | exact (read on the annotated plate) | plate detected "
+          "| median CPU time / image (1 thread) |")
+    print("|---|---|---|---|---|")
     for s in scores:
         print(s.row())
     if not rows:

@@ -80,19 +80,34 @@ def manifest(root: Path) -> list[dict[str, str]]:
     check_dataset(root)
     with (root / "manifest.csv").open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    with LABEL_FIXES.open(encoding="utf-8") as f:
-        fixes = {fix["file"]: fix for fix in csv.DictReader(f)}
     for row in rows:
         row["split_key"] = f"{row['plate_text']}|{row['province']}"
+    return apply_label_fixes(rows, LABEL_FIXES, ("plate_text", "province"), root / "manifest.csv")
+
+
+def apply_label_fixes(
+    rows: list[dict[str, str]], fixes_file: Path, fields: tuple[str, ...], source: Path | str
+) -> list[dict[str, str]]:
+    """``rows`` with the audited labels of ``fixes_file`` put in ``fields`` (in place, and returned).
+
+    Each fix names a ``file``, the label it was made against (``dataset_<field>``) and the label the
+    photo shows (``<field>``). A fix whose dataset label is not what ``rows`` say, or whose file is
+    not among them, stops the caller with both named: the data changed under it.
+    """
+    with fixes_file.open(encoding="utf-8") as f:
+        fixes = {fix["file"]: fix for fix in csv.DictReader(f)}
+    for row in rows:
         fix = fixes.pop(row["file"], None)
-        if fix is not None:
-            if (fix["dataset_plate_text"], fix["dataset_province"]) != (row["plate_text"], row["province"]):
-                raise SystemExit(f"{LABEL_FIXES.name}: {row['file']} is labelled "
-                                 f"{row['plate_text']!r} {row['province']!r} in "
-                                 f"{root / 'manifest.csv'}, not what the fix was made against")
-            row["plate_text"], row["province"] = fix["plate_text"], fix["province"]
+        if fix is None:
+            continue
+        if tuple(fix[f"dataset_{field}"] for field in fields) != tuple(row[field] for field in fields):
+            raise SystemExit(f"{fixes_file.name}: {row['file']} is labelled "
+                             f"{' '.join(repr(row[field]) for field in fields)} in {source}, "
+                             "not what the fix was made against")
+        for field in fields:
+            row[field] = fix[field]
     if fixes:
-        raise SystemExit(f"{LABEL_FIXES.name}: no such file in {root / 'manifest.csv'}: {', '.join(sorted(fixes))}")
+        raise SystemExit(f"{fixes_file.name}: no such file in {source}: {', '.join(sorted(fixes))}")
     return rows
 
 

@@ -34,6 +34,35 @@ def test_format_settles_o_and_0_by_position():
     assert plate is not None and plate.text == "AYO9034"
 
 
+def _sure(raw: str, **unsure: dict[str, float]) -> tuple[dict[str, float], ...]:
+    """Recogniser alternatives: every character read at 0.99, except positions given as ``p<i>``."""
+    return tuple(unsure.get(f"p{i}", {ch: 0.99}) for i, ch in enumerate(raw))
+
+
+def test_a_substitution_needs_the_recogniser_to_have_weighed_it():
+    """A confidently read 1 stays a 1 (a US all-digit plate is not made Czech); a 0 the recogniser
+    also found O-like at 0.43 becomes the O the format wants; without evidence any pair may go."""
+    plate = parse_latin("1268205", ("CZ",), alternatives=_sure("1268205"))
+    assert plate is not None and (plate.text, plate.region) == ("1268205", "")
+    assert parse_latin("1268205", ("CZ",)).text == "1Z68205"  # no evidence given: as before
+    plate = parse_latin("RK-550A0", ("SK",), alternatives=_sure("RK-550A0", p7={"0": 0.57, "O": 0.43}))
+    assert plate is not None and (plate.text, plate.region, plate.score) == ("RK550AO", "SK", pytest.approx(0.88))
+    plate = parse_latin("RK-550A0", ("SK",), alternatives=_sure("RK-550A0", p7={"0": 0.995, "O": 0.004}))
+    assert plate.region == "" and plate.text == "RK550A0"
+
+
+def test_an_unsure_end_character_may_be_an_emblem():
+    """A flag or crest read as a character at 0.36-0.48 is dropped when the rest then fits a format
+    exactly (scored as one substitution); read surely, it stays and the line is no plate or generic."""
+    plate = parse_latin("&RK-373AK", ("SK",), alternatives=_sure("&RK-373AK", p0={"&": 0.36, "G": 0.1}))
+    assert plate is not None and (plate.text, plate.region, plate.score) == ("RK373AK", "SK", pytest.approx(0.88))
+    plate = parse_latin("BRK-878AC", ("SK",), alternatives=_sure("BRK-878AC", p0={"B": 0.48}))
+    assert (plate.text, plate.region) == ("RK878AC", "SK")
+    assert parse_latin("&RK-373AK", ("SK",), alternatives=_sure("&RK-373AK")) is None
+    plate = parse_latin("BRK-878AC", ("SK",), alternatives=_sure("BRK-878AC"))
+    assert (plate.text, plate.region) == ("BRK878AC", "")
+
+
 def test_text_fitting_no_format_is_kept_at_lower_score():
     """A plate-shaped read that fits no configured format is kept as is, with a lower score."""
     plate = parse_latin("YG8=E4F", ("US",))
@@ -53,3 +82,33 @@ def test_plate_beats_sign_and_small_overlay():
     clock = parse_latin("07:23:54", text_height=10)
     assert plate and sign and clock
     assert plate.score > sign.score and plate.score > clock.score
+
+
+def test_audited_latin_labels_fit_their_national_format(tmp_path):
+    """bench/latin_label_fixes.csv: each fix applies to a shared photo, and the audited label fits a
+    format of the plate's country where the dataset's does not; a fix against other data is refused."""
+    import csv
+
+    from bench import vision
+    from training.data import apply_label_fixes
+
+    rows = vision._latin_rows()
+    if not rows:
+        pytest.skip("real Latin photos not found (../shared/plates, ../shared/plates-dev)")
+    by_file = {r["file"]: r for r in rows}
+    with vision.LATIN_LABEL_FIXES.open(encoding="utf-8") as f:
+        fixes = list(csv.DictReader(f))
+    country = {"eu_test_033.jpg": "SK", "eu_test_024.jpg": "SK", "eu_eu5.jpg": "GB"}
+    assert {fix["file"] for fix in fixes} == set(country)
+    for fix in fixes:
+        row = by_file[fix["file"]]
+        assert (row["plate_text"], row["dataset_plate_text"]) == (fix["plate_text"], fix["dataset_plate_text"])
+        fitted = parse_latin(fix["plate_text"], (country[fix["file"]],))
+        assert fitted is not None and (fitted.text, fitted.region, fitted.score) == (fix["plate_text"],
+                                                                                    country[fix["file"]], 1.0)
+        assert parse_latin(fix["dataset_plate_text"], (country[fix["file"]],)).score < 1.0
+
+    stale = [dict(r, plate_text="X" + r["plate_text"]) if r["file"] == fixes[0]["file"] else r
+             for r in vision._real_rows(vision.REAL_DEV)]
+    with pytest.raises(SystemExit, match=fixes[0]["file"]):
+        apply_label_fixes(stale, vision.LATIN_LABEL_FIXES, ("plate_text",), "stale rows")
