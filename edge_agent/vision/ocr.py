@@ -19,8 +19,9 @@ import logging
 import math
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -195,6 +196,23 @@ def _rec_input(crops: list[np.ndarray], wh_ratio: float) -> np.ndarray:
     return batch
 
 
+class LineText(NamedTuple):
+    """One line as the recogniser read it.
+
+    ``alternatives`` holds, for each character of ``text``, the probability the recogniser gave it
+    and each ASCII letter and digit of at least ``ALT_MIN`` at the step it emitted that
+    character: the evidence the plate formats weigh before they turn a read ``1`` into an ``I``
+    or drop an emblem read as a character.
+    """
+
+    text: str
+    confidence: float
+    alternatives: tuple[dict[str, float], ...] = ()
+
+
+ALT_MIN = 1e-3
+
+
 def load_charset(path: Path) -> list[str]:
     """The recogniser's classes: CTC blank, the dictionary's lines, then a space."""
     lines = path.read_bytes().split(b"\n")
@@ -203,17 +221,30 @@ def load_charset(path: Path) -> list[str]:
     return ["", *(line.decode("utf-8").strip("\r\n") for line in lines), " "]
 
 
-def ctc_decode(probs: np.ndarray, charset: list[str]) -> list[tuple[str, float]]:
+def ctc_decode(probs: np.ndarray, charset: list[str]) -> list[LineText]:
     """Greedy CTC over (N, T, classes) softmax outputs: best class per step, repeats merged,
     blanks dropped. Confidence is the mean best probability of the kept steps (0 when none)."""
+    latin = _latin_classes(tuple(charset))
     reads = []
-    for best, prob in zip(probs.argmax(axis=2), probs.max(axis=2), strict=True):
+    for best, prob, steps in zip(probs.argmax(axis=2), probs.max(axis=2), probs, strict=True):
         keep = np.ones(len(best), bool)
         keep[1:] = best[1:] != best[:-1]
         keep &= best != 0
         text = "".join(charset[i] for i in best[keep])
-        reads.append((text, float(np.mean(prob[keep])) if keep.any() else 0.0))
+        kept = best[keep]
+        weighed = steps[keep][:, latin]
+        alternatives = tuple(
+            {charset[cls]: float(p), **{charset[latin[j]]: float(row[j]) for j in np.flatnonzero(row >= ALT_MIN)}}
+            for cls, p, row in zip(kept, prob[keep], weighed, strict=True)
+        )
+        reads.append(LineText(text, float(np.mean(prob[keep])) if keep.any() else 0.0, alternatives))
     return reads
+
+
+@lru_cache(maxsize=4)
+def _latin_classes(charset: tuple[str, ...]) -> np.ndarray:
+    """Indexes of the ASCII letters and digits in ``charset``."""
+    return np.array([i for i, ch in enumerate(charset) if ch.isascii() and ch.isalnum()], np.intp)
 
 
 def _session(path: Path, threads: int) -> Any:
@@ -263,11 +294,10 @@ class PaddleText:
         """The line's quad rectified to an upright crop."""
         return rectify(image, line.quad)
 
-    def read(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        """Latin/digit text and confidence (0-1) for each crop (BGR), in order.
-
-        Crops go in batches of similar width (sorted by aspect), each padded to its widest."""
-        reads: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+    def read(self, crops: list[np.ndarray]) -> list[LineText]:
+        """Latin/digit text, confidence (0-1) and each character's alternatives for each crop (BGR),
+        in order. Crops go in batches of similar width (sorted by aspect), each padded to its widest."""
+        reads: list[LineText] = [LineText("", 0.0)] * len(crops)
         order = np.argsort(np.array([c.shape[1] / float(c.shape[0]) for c in crops]))
         for start in range(0, len(crops), REC_BATCH):
             group = [crops[i] for i in order[start : start + REC_BATCH]]

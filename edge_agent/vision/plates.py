@@ -38,6 +38,11 @@ _SEPARATORS = set(" -·.:=•_")
 GENERIC_WEIGHT = 0.6  # a read that fits no national format but is still plate-shaped
 SUBSTITUTION_COST = 0.12
 MAX_SUBSTITUTIONS = 1
+# A substitution needs the recogniser to have weighed the new character at that step: on the shared
+# real photos the right ones had 0.08-0.46 of the probability, the wrong ones ("1268205" made into a
+# Czech "1Z68205") under 0.007. Without that evidence (a caller that has none) any listed pair may go.
+SUBSTITUTE_MIN_PROB = 0.02
+EMBLEM_MAX_PROB = 0.5  # an end character read at under this may be a flag or crest, not a character
 MIN_TEXT_HEIGHT = 16  # px; smaller text is (usually) an overlay clock or a sticker
 
 
@@ -63,16 +68,22 @@ def _tokens(fmt: str) -> tuple[tuple[str, int, int], ...]:
     )
 
 
-def _fits(ch: str, cls: str) -> tuple[str, int] | None:
-    """Coerce one character into a class: (character, substitutions) or None."""
+def _fits(ch: str, cls: str, weighed: str | None = None) -> tuple[str, int] | None:
+    """Coerce one character into a class: (character, substitutions) or None. ``weighed``: the
+    characters the recogniser gave some probability at this position (None: not known)."""
     if cls == "A" or (cls == "L" and ch.isalpha()) or (cls == "9" and ch.isdigit()):
         return ch, 0
     table = _TO_DIGIT if cls == "9" else _TO_LETTER
-    return (table[ch], 1) if ch in table else None
+    if ch not in table or (weighed is not None and table[ch] not in weighed):
+        return None
+    return table[ch], 1
 
 
-def match_format(text: str, fmt: str) -> tuple[str, int] | None:
-    """Fit ``text`` to ``fmt`` with the fewest O/0-style substitutions: (fitted, count) or None."""
+def match_format(text: str, fmt: str, weighed: tuple[str, ...] | None = None) -> tuple[str, int] | None:
+    """Fit ``text`` to ``fmt`` with the fewest O/0-style substitutions: (fitted, count) or None.
+
+    ``weighed``, one string per character of ``text``: the characters the recogniser also found
+    likely there; a substitution must be one of them."""
     tokens = _tokens(fmt)
 
     @cache
@@ -83,7 +94,8 @@ def match_format(text: str, fmt: str) -> tuple[str, int] | None:
         best: tuple[str, int] | None = None
         out, subs = "", 0
         for n in range(1, hi + 1):
-            if pos + n > len(text) or (got := _fits(text[pos + n - 1], cls)) is None:
+            at = pos + n - 1
+            if pos + n > len(text) or (got := _fits(text[at], cls, weighed and weighed[at])) is None:
                 break
             out, subs = out + got[0], subs + got[1]
             if n >= lo and (rest := walk(ti + 1, pos + n)) is not None:
@@ -99,25 +111,64 @@ def _generic_ok(text: str) -> bool:
 
 
 def parse_latin(
-    raw: str, regions: tuple[str, ...] = DEFAULT_REGIONS, text_height: float | None = None
+    raw: str,
+    regions: tuple[str, ...] = DEFAULT_REGIONS,
+    text_height: float | None = None,
+    alternatives: tuple[dict[str, float], ...] = (),
 ) -> PlateText | None:
     """Interpret one line of Latin text as a plate, or ``None`` when it cannot be one.
 
     The best-fitting national format among ``regions`` settles O/0, I/1 and the like
-    by position; text fitting no format is kept at a lower score when plate-shaped.
+    by position, where the recogniser's ``alternatives`` for that character (one mapping per
+    character of ``raw``, see ``ocr.LineText``) allow it; text fitting no format is kept at a
+    lower score when plate-shaped. A first or last character the recogniser gave under
+    ``EMBLEM_MAX_PROB`` may be an emblem (a flag, a coat of arms): without it the line may fit a
+    format exactly, which then counts as one substitution.
     """
+    best = _best_fit(raw, regions, alternatives)
+    if alternatives and len(alternatives) == len(raw) and (best is None or best.score < 1.0):
+        for cut in (slice(1, None), slice(None, -1)):
+            edge = alternatives[0] if cut.start else alternatives[-1]
+            if edge.get(raw[0] if cut.start else raw[-1], 1.0) >= EMBLEM_MAX_PROB:
+                continue
+            trimmed = _best_fit(raw[cut], regions, alternatives[cut])
+            if trimmed is not None and trimmed.score == 1.0 and (best is None or 1.0 - SUBSTITUTION_COST > best.score):
+                best = PlateText(trimmed.text, trimmed.region, 1.0 - SUBSTITUTION_COST)
+    if best is None:
+        return None
+    return PlateText(best.text, best.region, best.score * _size_factor(text_height) * _case_factor(raw))
+
+
+def _best_fit(raw: str, regions: tuple[str, ...], alternatives: tuple[dict[str, float], ...]) -> PlateText | None:
+    """The best format fit of ``raw`` (or the generic plate-shaped score); None when no plate."""
     text = clean_latin(raw)
     if not _generic_ok(text) or not _raw_plausible(raw):
         return None
+    weighed = _weighed(raw, text, alternatives)
     best = PlateText(text, "", GENERIC_WEIGHT * (0.9 if text.isdigit() else 1.0))
     for region in regions:
         for fmt in LATIN_FORMATS.get(region, ()):
-            fitted = match_format(text, fmt)
+            fitted = match_format(text, fmt, weighed)
             if fitted is not None and fitted[1] <= _max_substitutions(fmt):
                 score = 1.0 - SUBSTITUTION_COST * fitted[1]
                 if score > best.score:
                     best = PlateText(fitted[0], region, score)
-    return PlateText(best.text, best.region, best.score * _size_factor(text_height) * _case_factor(raw))
+    return best
+
+
+def _weighed(raw: str, text: str, alternatives: tuple[dict[str, float], ...]) -> tuple[str, ...] | None:
+    """For each character of ``text`` (``raw`` cleaned), the letters and digits the recogniser gave
+    at least ``SUBSTITUTE_MIN_PROB`` there, either case; None when ``alternatives`` do not line up."""
+    if len(alternatives) != len(raw):
+        return None
+    out = []
+    for ch, weights in zip(raw, alternatives, strict=True):
+        if ch.isascii() and ch.isalnum():
+            either_case: dict[str, float] = {}
+            for k, p in weights.items():
+                either_case[k.upper()] = either_case.get(k.upper(), 0.0) + p
+            out.append("".join(k for k, p in either_case.items() if p >= SUBSTITUTE_MIN_PROB))
+    return tuple(out) if len(out) == len(text) else None
 
 
 def _max_substitutions(fmt: str) -> int:

@@ -121,8 +121,8 @@ class PlateReader:
             memo["latin", line] = (crop, result)
         best = None
         for line in cand.lines:
-            crop, (raw, conf) = memo["latin", line]
-            parsed = parse_latin(raw, self.options.regions, line.box.h)
+            crop, (raw, conf, alternatives) = memo["latin", line]
+            parsed = parse_latin(raw, self.options.regions, line.box.h, alternatives)
             if parsed is None:
                 continue
             score = parsed.score * conf

@@ -61,9 +61,20 @@ def test_ctc_merges_repeats_drops_blanks_and_averages_the_kept_steps():
     for t, (cls, p) in enumerate(best):
         probs[0, t, cls] = p
     probs[1, :, 0] = 1.0  # all blank
-    (text, conf), empty = ctc_decode(probs, charset)
+    (text, conf, alternatives), empty = ctc_decode(probs, charset)
     assert text == "AAB" and conf == pytest.approx((0.9 + 0.7 + 0.6) / 3)
-    assert empty == ("", 0.0)
+    assert alternatives == (pytest.approx({"A": 0.9}), pytest.approx({"A": 0.7}), pytest.approx({"B": 0.6}))
+    assert empty == ("", 0.0, ())
+
+
+def test_ctc_keeps_what_else_the_recogniser_weighed_for_each_character():
+    """A step that read 1 at 0.55 with I at 0.40 keeps both; a class under 0.001 is left out."""
+    charset = ["", "1", "I", "7", "-"]
+    probs = np.zeros((1, 2, 5), np.float32)
+    probs[0, 0] = [0.0, 0.55, 0.40, 0.0005, 0.0495]
+    probs[0, 1] = [1.0, 0.0, 0.0, 0.0, 0.0]
+    (read,) = ctc_decode(probs, charset)
+    assert read.text == "1" and read.alternatives == (pytest.approx({"1": 0.55, "I": 0.40}),)
 
 
 def test_rectify_warps_the_quad_upright_and_turns_tall_crops():
@@ -103,5 +114,5 @@ def test_real_latin_plates_are_found_and_read(text_engine, real_plates):
         region = image[max(0, y - h // 2) : y + h + h // 2, max(0, x - w // 4) : x + w + w // 4]
         lines = text_engine.find_lines(region)
         reads = text_engine.read([text_engine.crop(region, ln) for ln in lines])
-        best = {re.sub(r"[^0-9A-Z]", "", text): conf for text, conf in reads}
+        best = {re.sub(r"[^0-9A-Z]", "", text): conf for text, conf, _ in reads}
         assert best.get(plate, 0.0) >= 0.9, (name, reads)
