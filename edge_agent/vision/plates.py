@@ -178,9 +178,11 @@ def _max_substitutions(fmt: str) -> int:
 
 
 def _raw_plausible(raw: str) -> bool:
-    """Plates carry letters, digits and a few separators; anything else is other text."""
-    odd = sum(1 for ch in raw if not (ch.isascii() and ch.isalnum()) and ch not in _SEPARATORS)
-    return odd == 0 and raw.count(" ") <= 2
+    """Plates carry letters, digits and a few separators, and may carry one emblem between two
+    groups (a state outline read as ``+``, a registration seal); anything else is other text."""
+    odd = [i for i, ch in enumerate(raw) if not (ch.isascii() and ch.isalnum()) and ch not in _SEPARATORS]
+    between = len(odd) == 1 and 0 < odd[0] < len(raw) - 1 and raw[odd[0] - 1].isalnum() and raw[odd[0] + 1].isalnum()
+    return (not odd or between) and raw.count(" ") <= 2
 
 
 def _size_factor(height: float | None) -> float:

@@ -63,6 +63,15 @@ def test_an_unsure_end_character_may_be_an_emblem():
     assert (plate.text, plate.region) == ("BRK878AC", "")
 
 
+def test_one_emblem_between_groups_is_a_separator():
+    """A Texas plate's state outline between its groups reads as "+": the plate is still read;
+    two symbols, or one at an end, are not a plate."""
+    plate = parse_latin("CWL+9084", ("US",))
+    assert plate is not None and (plate.text, plate.region, plate.score) == ("CWL9084", "US", 1.0)
+    assert parse_latin("CW+L+9084", ("US",)) is None
+    assert parse_latin("+CWL9084", ("US",)) is None
+
+
 def test_text_fitting_no_format_is_kept_at_lower_score():
     """A plate-shaped read that fits no configured format is kept as is, with a lower score."""
     plate = parse_latin("YG8=E4F", ("US",))
