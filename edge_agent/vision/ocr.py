@@ -225,19 +225,19 @@ def ctc_decode(probs: np.ndarray, charset: list[str]) -> list[LineText]:
     """Greedy CTC over (N, T, classes) softmax outputs: best class per step, repeats merged,
     blanks dropped. Confidence is the mean best probability of the kept steps (0 when none)."""
     latin = _latin_classes(tuple(charset))
+    latin_chars = [charset[i] for i in latin]
     reads = []
     for best, prob, steps in zip(probs.argmax(axis=2), probs.max(axis=2), probs, strict=True):
         keep = np.ones(len(best), bool)
         keep[1:] = best[1:] != best[:-1]
         keep &= best != 0
-        text = "".join(charset[i] for i in best[keep])
         kept = best[keep]
-        weighed = steps[keep][:, latin]
-        alternatives = tuple(
-            {charset[cls]: float(p), **{charset[latin[j]]: float(row[j]) for j in np.flatnonzero(row >= ALT_MIN)}}
-            for cls, p, row in zip(kept, prob[keep], weighed, strict=True)
-        )
-        reads.append(LineText(text, float(np.mean(prob[keep])) if keep.any() else 0.0, alternatives))
+        text = "".join(charset[i] for i in kept)
+        alternatives = [{charset[cls]: p} for cls, p in zip(kept.tolist(), prob[keep].tolist(), strict=True)]
+        weighed = steps[np.ix_(np.flatnonzero(keep), latin)]
+        for row, col in zip(*np.nonzero(weighed >= ALT_MIN), strict=True):
+            alternatives[row][latin_chars[col]] = float(weighed[row, col])
+        reads.append(LineText(text, float(np.mean(prob[keep])) if keep.any() else 0.0, tuple(alternatives)))
     return reads
 
 
