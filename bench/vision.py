@@ -59,6 +59,8 @@ class Score:
     detected: int = 0
     seconds: list[float] | None = None
     at_plate: int = -1  # exact, taking the read on the annotated plate (-1: the set has no box)
+    thai_reads: int = 0  # Thai reads reported, and on how many images
+    thai_images: int = 0
 
     def row(self) -> str:
         secs = self.seconds or [0.0]
@@ -86,6 +88,8 @@ def _score_image(rec: PlateRecognizer, image: np.ndarray, truth: str, box: Box |
         score.seconds = (score.seconds or []) + [seconds]
         score.total += 1
         score.exact += bool(reads) and reads[0].text == expected
+        thai = sum(r.script == "thai" for r in reads)
+        score.thai_reads, score.thai_images = score.thai_reads + thai, score.thai_images + bool(thai)
         if box is not None:
             score.detected += any(c.box.iou(box) > 0.3 or _covers(c.box, box) for c in candidates)
             # A photo may show more than one plate (another car, a dealer's badge): the pipeline reports
@@ -370,6 +374,9 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|")
     for s in scores:
         print(s.row())
+    if latin_rows:
+        print(f"\nThai reads reported on the real Latin photos (no Thai plate in them: other text read as Thai): "
+              f"{scores[0].thai_reads} on {scores[0].thai_images} of {scores[0].total} photos")
     if not rows:
         print(f"\n(real photos skipped: {REAL} not found)")
     fps, fps_jpeg = bench_gate()

@@ -106,3 +106,18 @@ def test_hailo_boxes_are_read_by_the_cpu_reader(fake_hailo, write_hef, text_engi
     reads = rec.recognize(sample.image)
     assert reads and reads[0].text == sample.spec.text
     rec.close()
+
+
+def test_an_unsure_thai_read_needs_a_higher_score_than_a_latin_one():
+    """Text that is no plate, read as Thai, mostly scores 0.31-0.44 without a sure province: such a
+    read is dropped; the same score with a sure province, or on a Latin read, is kept."""
+    from edge_agent.vision.base import Box, PlateRead
+    from edge_agent.vision.reader import THAI_MIN_SCORE, PlateReader, ReaderOptions
+
+    reader = PlateReader(None, None, ReaderOptions(scripts=("latin",)))
+    box = Box(10, 10, 100, 40)
+    unsure = PlateRead("ธ1", "ธ1", 0.4, box, "thai", "TH", province_confidence=0.2)
+    assert 0.4 < THAI_MIN_SCORE and not reader._kept(unsure)
+    assert reader._kept(PlateRead("ธ1", "ธ1 ตาก", 0.4, box, "thai", "TH", "ตาก", province_confidence=0.9))
+    assert reader._kept(PlateRead("กข1234", "กข1234", 0.5, box, "thai", "TH", province_confidence=0.2))
+    assert reader._kept(PlateRead("ABC1234", "ABC1234", 0.4, box, "latin", "US"))
