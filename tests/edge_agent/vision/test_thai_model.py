@@ -62,6 +62,21 @@ def test_reads_a_crop_at_the_plates_shape_and_inside_a_grey_frame(thai_model, he
         assert sum(rd.text == r["plate_text"] for rd, r in zip(reads, rows, strict=True)) >= 7
 
 
+def test_reads_held_out_crops_in_night_conditions(thai_model, held_out):
+    """The bench's simulated night views of real held-out crops (monochrome as from an IR camera;
+    dark with sensor noise; blurred): registration and province still right on most."""
+    from bench.vision import _views
+
+    rows = held_out[:20]
+    views = [_views(cv2.imread(str(THAI / "images" / r["file"])), seed=i) for i, r in enumerate(rows)]
+    for name in ("2.24:1, monochrome (an IR camera)", "2.24:1, monochrome, dark (x0.35) + sensor noise (sigma 6)",
+                 "2.24:1, blurred (Gaussian sigma 1.6: motion, focus)"):
+        reads = thai_model.read([v[name] for v in views])
+        pairs = zip(reads, rows, strict=True)
+        both = sum((rd.text, rd.province) == (r["plate_text"], r["province"]) for rd, r in pairs)
+        assert both >= 16, (name, [(rd.text, rd.province) for rd in reads])
+
+
 def test_recognizer_reads_a_real_thai_crop_end_to_end(recognizer, held_out):
     """The whole CPU path (plate finder, reader ranking) on a real crop: province and scores out."""
     hits = 0
