@@ -51,11 +51,15 @@ class Box:
     def as_list(self) -> list[int]:
         return [self.x, self.y, self.w, self.h]
 
-    def iou(self, other: Box) -> float:
-        """Intersection over union, 0 when the boxes do not overlap."""
+    def intersection(self, other: Box) -> int:
+        """Area the two boxes share, 0 when they do not overlap."""
         ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
         iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
-        inter = ix * iy
+        return ix * iy
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union, 0 when the boxes do not overlap."""
+        inter = self.intersection(other)
         union = self.area + other.area - inter
         return inter / union if union > 0 else 0.0
 

@@ -205,9 +205,7 @@ def _dedupe(reads: list[PlateRead]) -> list[PlateRead]:
 
 
 def _inside(a: Box, b: Box) -> bool:
-    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
-    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
-    return ix * iy >= 0.7 * min(a.area, b.area)
+    return a.intersection(b) >= 0.7 * min(a.area, b.area)
 
 
 class PlateRecognizer:
