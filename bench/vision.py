@@ -84,31 +84,30 @@ def _score_image(rec: PlateRecognizer, image: np.ndarray, truth: str, box: Box |
     candidates = rec.detector.detect(image)
     reads = rec.reader.read(image, candidates)
     seconds = time.thread_time() - started
+    thai = sum(r.script == "thai" for r in reads)
+    first = reads[0].text if reads else None
+    if box is not None:
+        detected = any(c.box.iou(box) > 0.3 or _covers(c.box, box) for c in candidates)
+        # A photo may show more than one plate (another car, a dealer's badge): the pipeline reports
+        # every plate, and the annotation names one. Its best-ranked read is the one scored here.
+        on_plate = next((r.text for r in reads if _on(r.box, box)), None)
     for score, expected in zip(scores, truths or (truth,) * len(scores), strict=True):
         score.seconds = (score.seconds or []) + [seconds]
         score.total += 1
-        score.exact += bool(reads) and reads[0].text == expected
-        thai = sum(r.script == "thai" for r in reads)
+        score.exact += first == expected
         score.thai_reads, score.thai_images = score.thai_reads + thai, score.thai_images + bool(thai)
         if box is not None:
-            score.detected += any(c.box.iou(box) > 0.3 or _covers(c.box, box) for c in candidates)
-            # A photo may show more than one plate (another car, a dealer's badge): the pipeline reports
-            # every plate, and the annotation names one. Its best-ranked read is the one scored here.
-            on_plate = [r for r in reads if _on(r.box, box)]
-            score.at_plate = max(score.at_plate, 0) + (bool(on_plate) and on_plate[0].text == expected)
+            score.detected += detected
+            score.at_plate = max(score.at_plate, 0) + (on_plate == expected)
 
 
 def _on(read: Box, plate: Box) -> bool:
     """Most of the read's box lies on the annotated plate's box."""
-    ix = max(0, min(read.x + read.w, plate.x + plate.w) - max(read.x, plate.x))
-    iy = max(0, min(read.y + read.h, plate.y + plate.h) - max(read.y, plate.y))
-    return ix * iy >= 0.5 * max(read.area, 1)
+    return read.intersection(plate) >= 0.5 * max(read.area, 1)
 
 
 def _covers(outer: Box, inner: Box) -> bool:
-    ix = max(0, min(outer.x + outer.w, inner.x + inner.w) - max(outer.x, inner.x))
-    iy = max(0, min(outer.y + outer.h, inner.y + inner.h) - max(outer.y, inner.y))
-    return ix * iy >= 0.5 * inner.area and outer.area <= 6 * inner.area
+    return outer.intersection(inner) >= 0.5 * inner.area and outer.area <= 6 * inner.area
 
 
 def _real_rows(folder: Path = REAL) -> list[dict[str, str]]:
