@@ -127,11 +127,10 @@ def parse_latin(
     """
     best = _best_fit(raw, regions, alternatives)
     if alternatives and len(alternatives) == len(raw) and (best is None or best.score < 1.0):
-        for cut in (slice(1, None), slice(None, -1)):
-            edge = alternatives[0] if cut.start else alternatives[-1]
-            if edge.get(raw[0] if cut.start else raw[-1], 1.0) >= EMBLEM_MAX_PROB:
+        for end, rest in ((0, slice(1, None)), (-1, slice(None, -1))):
+            if alternatives[end].get(raw[end], 1.0) >= EMBLEM_MAX_PROB:
                 continue
-            trimmed = _best_fit(raw[cut], regions, alternatives[cut])
+            trimmed = _best_fit(raw[rest], regions, alternatives[rest])
             if trimmed is not None and trimmed.score == 1.0 and (best is None or 1.0 - SUBSTITUTION_COST > best.score):
                 best = PlateText(trimmed.text, trimmed.region, 1.0 - SUBSTITUTION_COST)
     if best is None:
