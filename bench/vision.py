@@ -44,6 +44,8 @@ REAL = ROOT / ".." / "shared" / "plates"
 REAL_DEV = ROOT / ".." / "shared" / "plates-dev"
 THAI = ROOT / ".." / "shared" / "thai-plates"
 LATIN_LABEL_FIXES = Path(__file__).with_name("latin_label_fixes.csv")
+COLOUR_AUDIT = Path(__file__).with_name("thai_colour_audit.csv")
+NOT_SEEN = "(no colour in the photo; series of a coloured plate)"
 WORK = ROOT / "var" / "bench-vision"
 EU_REGIONS = tuple(r for r in LATIN_FORMATS if r not in ("US", "BR"))
 REGIONS_BY_MANIFEST = {"US": ("US",), "BR": ("BR",), "EU": EU_REGIONS}
@@ -244,6 +246,43 @@ def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], ful
     return out
 
 
+def bench_vehicle_type() -> list[str]:
+    """``vehicle_type`` of consonant-series plates against the colours seen by eye on held-out crops.
+
+    ``bench/thai_colour_audit.csv``: 144 held-out consonant-series crops drawn at random (seed 11)
+    plus every other held-out one that the first version of the colour reading called blue, green
+    or yellow, each labelled by eye (background, ink; "" where the photo shows no colour that a
+    plate of its series would have: a pickup's ฒ series photographed grey). The dataset itself
+    has no colour labels. Each crop is read as stored, by the model and the colour reading, as
+    ``read-plates`` reads a crop.
+    """
+    from edge_agent.vision.colour import PlateColours, plate_colours, vehicle_from_colours
+    from edge_agent.vision.thai_model import ThaiPlateModel, vehicle_type
+
+    model = ThaiPlateModel(threads=1)
+    # truth -> plates, then [said right, said another type, said nothing] for the crop alone and in a colour frame
+    by_truth: dict[str, list[int]] = {}
+    with COLOUR_AUDIT.open(encoding="utf-8") as f:
+        audit = list(csv.DictReader(f))
+    for row in audit:
+        truth = vehicle_from_colours(PlateColours(row["background"], row["ink"]))
+        truth = truth or ("private" if row["background"] == "picture" else NOT_SEEN)
+        crop = cv2.imread(str(THAI / "images" / row["file"]))
+        text = model.read([crop])[0].text
+        counts = by_truth.setdefault(truth, [0] * 7)
+        counts[0] += 1
+        for offset, in_colour in ((1, False), (4, True)):
+            said = vehicle_type(text, plate_colours(crop, scene_in_colour=in_colour))
+            counts[offset + (0 if said == truth else 2 if not said else 1)] += 1
+    lines = ["| vehicle_type, consonant series, colours seen by eye | plates | crop alone: right | wrong | nothing "
+             "| crop of a frame in colour: right | wrong | nothing |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for truth, counts in sorted(by_truth.items(), key=lambda kv: -kv[1][0]):
+        lines.append(f"| {truth} | " + " | ".join(map(str, counts)) + " |")
+    seen = [c for t, c in by_truth.items() if t != NOT_SEEN]
+    lines.append("| all with a colour seen | " + " | ".join(str(sum(c[i] for c in seen)) for i in range(7)) + " |")
+    return lines
+
+
 def bench_real(rows: list[dict[str, str]]) -> list[Score]:
     """Exact reads and detection recall on the shared real photos, two region settings."""
     default, unaudited, per_country = (
@@ -375,6 +414,8 @@ def main(argv: list[str] | None = None) -> None:
         print("|---|---:|---:|---:|---:|---:|")
         for t in thai:
             print(t.row())
+        print()
+        print("\n".join(bench_vehicle_type()))
         print()
     else:
         print(f"(real Thai plates skipped: {THAI} not found)\n")

@@ -129,7 +129,7 @@ class PlateRead:
     province: str = ""
     sharpness: float = 0.0
     province_confidence: float | None = None  # 0-1, the reader's score for ``province``
-    vehicle_type: str = ""  # what the plate's format says ("private", "commercial"), "" unsure
+    vehicle_type: str = ""  # what the plate's format and colours say (thai_model.vehicle_type), "" unsure
 
     def as_json(self) -> dict[str, object]:
         """The JSON shape ``read-plates`` prints for each plate."""

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .base import Box, PlateCandidate, PlateDetector, PlateRead, TextLine
+from .colour import in_colour, plate_colours
 from .cpu import candidates_from_lines, group_rows
 from .ocr import PaddleText
 from .plates import DEFAULT_REGIONS, parse_latin
@@ -152,7 +153,7 @@ class PlateReader:
         reads = self.thai.read(crops)
         best = max(range(len(reads)), key=lambda i: (reads[i].valid,
                                                      reads[i].text_confidence * reads[i].province_confidence))
-        return thai_plate_read(reads[best], box, sharpness(cv2.cvtColor(crops[best], cv2.COLOR_BGR2GRAY)))
+        return thai_plate_read(reads[best], box, crops[best], in_colour(image))
 
 
 def sure_thai(read: PlateRead) -> bool:
@@ -161,16 +162,21 @@ def sure_thai(read: PlateRead) -> bool:
     return read.script == "thai" and sure and read.confidence >= SURE_MIN_SCORE
 
 
-def thai_plate_read(read: ThaiRead, box: Box, sharp: float) -> PlateRead | None:
-    """A model read as the reader's PlateRead (None unless line 1 is a valid registration)."""
+def thai_plate_read(read: ThaiRead, box: Box, crop: np.ndarray, scene_in_colour: bool = False) -> PlateRead | None:
+    """A model read of ``crop`` as the reader's PlateRead (None unless line 1 is a valid registration).
+
+    ``scene_in_colour``: the frame the crop comes from has colour, so a colourless plate is black on
+    white rather than seen by an IR camera (:func:`.colour.plate_colours`).
+    """
     if not read.valid:
         return None
     province = read.province if read.province_confidence >= MIN_PROVINCE else ""
     raw = f"{read.text} {read.province}".strip()
     return PlateRead(
-        read.text, raw, read.text_confidence, box, "thai", "TH", province, sharp,
+        read.text, raw, read.text_confidence, box, "thai", "TH", province,
+        sharpness(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)),
         province_confidence=read.province_confidence if read.province else None,
-        vehicle_type=vehicle_type(read.text),
+        vehicle_type=vehicle_type(read.text, plate_colours(crop, scene_in_colour)),
     )
 
 

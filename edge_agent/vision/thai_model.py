@@ -27,6 +27,7 @@ import numpy as np
 from fleet_protocol.provinces import THAI_PROVINCES
 
 from .base import DetectorError
+from .colour import UNSURE, PlateColours, vehicle_from_colours
 
 CONSONANTS = "กขฃคฅฆงจฉชซฌญฎฏฐฑฒณดตถทธนบปผฝพฟภมยรลวศษสหฬอฮ"
 CHARSET = "0123456789" + CONSONANTS  # CTC class i+1 is CHARSET[i]; class 0 is the blank
@@ -53,17 +54,18 @@ def valid_line1(text: str) -> bool:
     return bool(_LINE1.match(text))
 
 
-def vehicle_type(text: str) -> str:
-    """What the registration's format says about the vehicle; "" when it does not say.
+def vehicle_type(text: str, colours: PlateColours = UNSURE) -> str:
+    """What the registration's format and the plate's colours say about the vehicle; "" when they
+    do not say.
 
-    Six digits (``70-4446``) are the commercial series (trucks, buses, vans for hire: yellow or
-    white plates with a two-digit type prefix); a consonant series is a private vehicle. Which
-    private kind (car, pickup, taxi) is in the plate's colour, which this model does not read.
+    Six digits (``70-4446``) are the commercial series (trucks, buses, vans for hire), whatever the
+    colours. A consonant series is told apart by its colours (:mod:`.colour`): ``private`` (car),
+    ``van``, ``pickup``, ``taxi``; "" without colour (an IR camera) or where they are unsure.
     """
     if re.fullmatch(r"\d{6}", text):
         return "commercial"
     if valid_line1(text):
-        return "private"
+        return vehicle_from_colours(colours)
     return ""
 
 

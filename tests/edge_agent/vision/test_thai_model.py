@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from edge_agent.vision.base import Box, DetectorError, PlateCandidate
+from edge_agent.vision.colour import PlateColours
 from edge_agent.vision.thai_model import MODEL_PATH, ThaiPlateModel, decode, valid_line1, vehicle_type
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -86,7 +87,8 @@ def test_recognizer_reads_a_real_thai_crop_end_to_end(recognizer, held_out):
         if reads and (reads[0].text, reads[0].province) == (r["plate_text"], r["province"]):
             hits += 1
             assert reads[0].script == "thai" and reads[0].province_confidence is not None
-            assert reads[0].vehicle_type in ("private", "commercial")
+            want = ("commercial",) if r["plate_text"].isdigit() else ("", "private", "van", "pickup", "taxi")
+            assert reads[0].vehicle_type in want
     assert hits >= 4
 
 
@@ -141,10 +143,17 @@ def test_decode_collapses_repeats_and_blanks():
     assert read.text == "กก11" and read.province == "" and read.text_confidence > 0.99
 
 
-def test_vehicle_type_from_the_format():
+def test_vehicle_type_from_the_format_and_the_colours():
     assert vehicle_type("704446") == "commercial"
-    assert vehicle_type("1กข1234") == "private"
-    assert vehicle_type("AB12") == ""
+    assert vehicle_type("704446", PlateColours("white", "black")) == "commercial"  # the format says it alone
+    assert vehicle_type("1กข1234", PlateColours("white", "black")) == "private"
+    assert vehicle_type("ฮอ8365", PlateColours("white", "blue")) == "van"
+    assert vehicle_type("ผธ472", PlateColours("white", "green")) == "pickup"
+    assert vehicle_type("ฟค27", PlateColours("yellow", "")) == "taxi"
+    assert vehicle_type("1กข1234") == ""  # colours unknown (an IR camera): a consonant series does not say
+    assert vehicle_type("1กข1234", PlateColours("white", "")) == ""
+    assert vehicle_type("ก0379", PlateColours("red", "")) == ""  # a new car's temporary plate
+    assert vehicle_type("AB12", PlateColours("white", "black")) == ""
 
 
 @pytest.mark.slow
