@@ -44,6 +44,7 @@ class PlateSpec:
     kind: str
     province: str = ""
     region: str = ""
+    layout: str = "car"  # Thai: "car" (two lines) or "motorcycle" (series, province, number stacked)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -98,8 +99,32 @@ def _draw_centered(
     draw.text((cx, cy), text, font=font, fill=fill, anchor="mm")
 
 
+def random_thai_motorcycle(rng: random.Random) -> PlateSpec:
+    """A Thai motorcycle plate: optional digit and two or three consonants, a province, 1-999."""
+    prefix = str(rng.randint(1, 9)) if rng.random() < 0.4 else ""
+    letters = "".join(rng.choice(THAI_PLATE_LETTERS) for _ in range(rng.choice((2, 3))))
+    number = str(rng.randint(1, 999))
+    return PlateSpec(prefix + letters + number, "thai", rng.choice(THAI_PROVINCES), "TH", layout="motorcycle")
+
+
+def render_thai_motorcycle_plate(spec: PlateSpec, rng: random.Random) -> np.ndarray:
+    """A 1.2:1 white motorcycle plate (17.2 x 14.4 cm): series, province, number in three rows (BGR)."""
+    w, h = 344, 288
+    img = Image.new("RGB", (w, h), (245, 245, 240))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((4, 4, w - 5, h - 5), radius=12, outline=(20, 20, 20), width=6)
+    digits_at = len(spec.text.rstrip("0123456789"))
+    series, number = spec.text[:digits_at], spec.text[digits_at:]
+    _draw_centered(draw, series, _font(THAI_FONTS, series, w - 60, 84, rng), w / 2, 62, (15, 15, 15))
+    _draw_centered(draw, spec.province, _font(THAI_FONTS, spec.province, w - 50, 44, rng), w / 2, 140, (15, 15, 15))
+    _draw_centered(draw, number, _font(THAI_FONTS, number, w - 60, 96, rng), w / 2, 218, (15, 15, 15))
+    return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+
+
 def render_thai_plate(spec: PlateSpec, rng: random.Random) -> np.ndarray:
     """A 2.3:1 white Thai plate: series and number on line 1, province on line 2 (BGR)."""
+    if spec.layout == "motorcycle":
+        return render_thai_motorcycle_plate(spec, rng)
     w, h = 460, 200
     img = Image.new("RGB", (w, h), (245, 245, 240))
     draw = ImageDraw.Draw(img)

@@ -32,6 +32,7 @@ ENV_NAMES: dict[str, str] = {
     "PLATE_MIN_SHARPNESS": "min_sharpness",
     "OCR_THREADS": "ocr_threads",
     "OCR_DET_SIZE": "ocr_det_size",
+    "OCR_DET_RETRY_SIZE": "ocr_det_retry_size",
     "MOTION_THRESHOLD": "motion_threshold",
 }
 _LIST_FIELDS = {"hailo_class_ids", "plate_scripts", "plate_regions"}
@@ -58,6 +59,11 @@ class VisionSettings(BaseModel):
     ocr_threads: int = Field(1, ge=1, le=16, description="CPU threads for the ONNX models")
     ocr_det_size: int = Field(
         960, ge=320, le=2048, description="images larger than this are scaled down for text detection"
+    )
+    ocr_det_retry_size: int = Field(
+        1600, ge=0, le=4096,
+        description="an image whose best read scores under 0.5 is searched for text again, scaled down only to "
+                    "this size (small, far plates); 0 or <= ocr_det_size: never",
     )
     motion_threshold: float = Field(0.004, gt=0, lt=1, description="changed-pixel share that wakes detection")
     scene_max_width: int = Field(640, ge=160, description="scene JPEG width sent upstream")

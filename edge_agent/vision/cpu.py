@@ -52,8 +52,23 @@ def _below(upper: Box, lower: Box) -> bool:
     )
 
 
+def _number_under(series: Box, province: Box, number: Box) -> bool:
+    """``number`` is a motorcycle plate's number row under its ``province``, below the ``series``:
+    about as tall as the series, under the province, across the same middle."""
+    gap = number.y - (province.y + province.h)
+    cx = number.x + number.w / 2
+    return (
+        -0.3 * province.h <= gap <= 0.8 * series.h
+        and series.x <= cx <= series.x + series.w
+        and 0.6 * series.h <= number.h <= 1.6 * series.h
+        and number.h > province.h
+    )
+
+
 def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
-    """Plate candidates: every row alone, and every row with a smaller row just under it."""
+    """Plate candidates: every row alone, every row with a smaller row just under it (a car plate's
+    series over its province), and such a pair with a taller row under it (a motorcycle plate's
+    series, province and number)."""
     lines = [ln for ln in lines if ln.box.h >= MIN_LINE_HEIGHT]
     rows = group_rows(lines)
     boxes = [Box.union([ln.box for ln in row]) for row in rows]
@@ -64,6 +79,11 @@ def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
         if below:  # the widest row under it: a province split by the detector leaves slivers
             j = max(below, key=lambda k: boxes[k].w)
             out.append(PlateCandidate(Box.union([box, boxes[j]]), 0.6, tuple(row) + tuple(rows[j])))
+            numbers = [k for k in range(j + 1, len(rows)) if _number_under(box, boxes[j], boxes[k])]
+            if numbers:
+                k = min(numbers, key=lambda n: boxes[n].y)
+                out.append(PlateCandidate(Box.union([box, boxes[j], boxes[k]]), 0.6,
+                                          tuple(row) + tuple(rows[j]) + tuple(rows[k])))
     return out
 
 
@@ -72,8 +92,9 @@ class CpuPlateDetector:
 
     name = "cpu"
 
-    def __init__(self, text: PaddleText) -> None:
+    def __init__(self, text: PaddleText, retry_size: int = 0) -> None:
         self.text = text
+        self.retry_size = retry_size
         self.last_error: str | None = None  # ONNX Runtime on the CPU has no transient failures
 
     def detect(self, image: np.ndarray) -> list[PlateCandidate]:
@@ -81,6 +102,16 @@ class CpuPlateDetector:
         if image is None or image.size == 0:
             return []
         return candidates_from_lines(self.text.find_lines(image))
+
+    def detect_finer(self, image: np.ndarray) -> list[PlateCandidate] | None:
+        """Candidates found with the image scaled down less (up to ``retry_size``): small, far plates
+        that :meth:`detect` lost in the scaling. None when there is no finer look to take."""
+        if image is None or image.size == 0 or self.text.det_limit_type != "max":
+            return None
+        side = max(image.shape[:2])
+        if side <= self.text.det_limit_side_len or self.retry_size <= self.text.det_limit_side_len:
+            return None
+        return candidates_from_lines(self.text.find_lines(image, min(side, self.retry_size)))
 
     def close(self) -> None:
         """Nothing to release: the sessions go with the object."""

@@ -46,7 +46,7 @@ def build_recognizer(settings: VisionSettings) -> PlateRecognizer:
             HailoOptions(settings.hailo_hef, settings.hailo_score_threshold, class_ids=settings.hailo_class_ids)
         )
     else:
-        detector = CpuPlateDetector(text)
+        detector = CpuPlateDetector(text, retry_size=settings.ocr_det_retry_size)
     log.info("plate detector: %s (%s)", backend, why)
     options = ReaderOptions(scripts=settings.plate_scripts, regions=settings.plate_regions)
     return PlateRecognizer(detector, PlateReader(text, thai, options))

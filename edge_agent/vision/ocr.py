@@ -281,9 +281,9 @@ class PaddleText:
         self._lock = threading.Lock()
         log.info("PP-OCR text engine ready (%d thread(s), det %s %d)", threads, det_limit_type, det_limit_side_len)
 
-    def find_lines(self, image: np.ndarray) -> list[TextLine]:
-        """Text lines in ``image`` (BGR), top to bottom."""
-        det = _det_input(image, self.det_limit_side_len, self.det_limit_type)
+    def find_lines(self, image: np.ndarray, limit: int | None = None) -> list[TextLine]:
+        """Text lines in ``image`` (BGR), top to bottom; ``limit`` overrides the detector's size limit."""
+        det = _det_input(image, limit or self.det_limit_side_len, self.det_limit_type)
         with self._lock:
             prob = self._det.run(None, {self._det_name: det.batch})[0][0, 0]
         quads = _tidy_quads(_db_quads(prob, det.height, det.width), det.height, det.width)

@@ -281,7 +281,7 @@ class VisionPipeline:
         if roi is not None:
             crop = frame.image[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w]
             h, w = frame.image.shape[:2]
-            shifted = [replace(r, box=r.box.shift(roi.x, roi.y)) for r in recognizer.recognize(crop)]
+            shifted = [replace(r, box=r.box.shift(roi.x, roi.y)) for r in recognizer.recognize(crop, finer=False)]
             reads = [r for r in shifted if not _touches_edge(r.box, w, h)]
             self._set(processed=self._stats.processed + 1)
         self._submit(self.tracker.update(now, frame, reads))

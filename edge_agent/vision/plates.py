@@ -121,7 +121,7 @@ def parse_latin(
     The best-fitting national format among ``regions`` settles O/0, I/1 and the like
     by position, where the recogniser's ``alternatives`` for that character (one mapping per
     character of ``raw``, see ``ocr.LineText``) allow it; text fitting no format is kept at a
-    lower score when plate-shaped. A first or last character the recogniser gave under
+    lower score when plate-shaped, its O written as 0. A first or last character the recogniser gave under
     ``EMBLEM_MAX_PROB`` may be an emblem (a flag, a coat of arms): without it the line may fit a
     format exactly, which then counts as one substitution.
     """
@@ -144,7 +144,9 @@ def _best_fit(raw: str, regions: tuple[str, ...], alternatives: tuple[dict[str, 
     if not _generic_ok(text) or not _raw_plausible(raw):
         return None
     weighed = _weighed(raw, text, alternatives)
-    best = PlateText(text, "", GENERIC_WEIGHT * (0.9 if text.isdigit() else 1.0))
+    # With no format to place it, a round character is the digit: most serials issue no letter O
+    # (US states; on the 110 US photos of ../shared the labels hold 27 zeros and no O).
+    best = PlateText(text.replace("O", "0"), "", GENERIC_WEIGHT * (0.9 if text.isdigit() else 1.0))
     for region in regions:
         for fmt in LATIN_FORMATS.get(region, ()):
             fitted = match_format(text, fmt, weighed)

@@ -17,6 +17,7 @@ import numpy as np
 from .base import Box, PlateCandidate, PlateDetector, PlateRead, TextLine
 from .colour import in_colour, plate_colours
 from .cpu import candidates_from_lines, group_rows
+from .layout import as_car_layout
 from .ocr import PaddleText
 from .plates import DEFAULT_REGIONS, parse_latin
 from .thai_model import ThaiPlateModel, ThaiRead, vehicle_type
@@ -68,8 +69,7 @@ class PlateReader:
     def read(self, image: np.ndarray, candidates: list[PlateCandidate]) -> list[PlateRead]:
         """Reads best first, at most one per plate-sized region; never raises for odd input.
 
-        A Thai read whose province the model is sure of ranks first: it is the most specific
-        evidence; then the score.
+        See :func:`rank` for the order.
         """
         reads, memo = [], {}  # memo: each line is OCR'd once, though candidates share them
         for cand in candidates:
@@ -82,7 +82,7 @@ class PlateReader:
                     reads.append(read)
             if direct is not None and self._kept(direct):
                 reads.append(direct)
-        return _dedupe(sorted(reads, key=lambda r: (sure_thai(r), r.confidence), reverse=True))
+        return rank(reads)
 
     def _kept(self, read: PlateRead) -> bool:
         floor = max(self.options.min_score, THAI_MIN_SCORE) if read.script == "thai" else self.options.min_score
@@ -150,10 +150,15 @@ class PlateReader:
         if not regions:
             return None
         crops = [image[r.y : r.y + r.h, r.x : r.x + r.w] for r in regions]
-        reads = self.thai.read(crops)
+        # A framing that shows a motorcycle plate's three rows is also read redrawn as a car plate.
+        redrawn = [(i, as_car_layout(c)) for i, c in enumerate(crops)]
+        extra = [(i, c) for i, c in redrawn if c is not None]
+        reads = self.thai.read(crops + [c for _, c in extra])
+        framings = len(crops)
+        crops += [crops[i] for i, _ in extra]  # its colours and sharpness are the real crop's
         best = max(range(len(reads)), key=lambda i: (reads[i].valid,
                                                      reads[i].text_confidence * reads[i].province_confidence))
-        return thai_plate_read(reads[best], box, crops[best], in_colour(image))
+        return thai_plate_read(reads[best], box, crops[best], in_colour(image), motorcycle=best >= framings)
 
 
 def sure_thai(read: PlateRead) -> bool:
@@ -162,11 +167,14 @@ def sure_thai(read: PlateRead) -> bool:
     return read.script == "thai" and sure and read.confidence >= SURE_MIN_SCORE
 
 
-def thai_plate_read(read: ThaiRead, box: Box, crop: np.ndarray, scene_in_colour: bool = False) -> PlateRead | None:
+def thai_plate_read(
+    read: ThaiRead, box: Box, crop: np.ndarray, scene_in_colour: bool = False, motorcycle: bool = False
+) -> PlateRead | None:
     """A model read of ``crop`` as the reader's PlateRead (None unless line 1 is a valid registration).
 
     ``scene_in_colour``: the frame the crop comes from has colour, so a colourless plate is black on
-    white rather than seen by an IR camera (:func:`.colour.plate_colours`).
+    white rather than seen by an IR camera (:func:`.colour.plate_colours`). ``motorcycle``: the read
+    came from the crop redrawn as a car plate (:mod:`.layout`).
     """
     if not read.valid:
         return None
@@ -176,7 +184,7 @@ def thai_plate_read(read: ThaiRead, box: Box, crop: np.ndarray, scene_in_colour:
         read.text, raw, read.text_confidence, box, "thai", "TH", province,
         sharpness(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)),
         province_confidence=read.province_confidence if read.province else None,
-        vehicle_type=vehicle_type(read.text, plate_colours(crop, scene_in_colour)),
+        vehicle_type=vehicle_type(read.text, plate_colours(crop, scene_in_colour), motorcycle),
     )
 
 
@@ -186,7 +194,8 @@ def plate_regions(image: np.ndarray, cand: PlateCandidate) -> list[Box]:
 
     Two rows: their union with a margin. One row: either line 1 alone (the region reaches down
     over where the province line would be) or both lines that the text detector, on a small
-    plate, found as one (the row itself with a margin).
+    plate, found as one (the row itself with a margin). Three rows (a motorcycle plate): their
+    union with a margin, which the reader also redraws as a car plate (:mod:`.layout`).
     """
     h, w = image.shape[:2]
     box = cand.box
@@ -198,7 +207,24 @@ def plate_regions(image: np.ndarray, cand: PlateCandidate) -> list[Box]:
     if len(rows) == 1:
         grown = Box(box.x, box.y, box.w, int(box.h * 1.9))
         return [grown.expand(0.06, 0.08, w, h), framed, shaped]
+    if len(rows) >= 3:
+        return [framed]
     return [framed, shaped]
+
+
+def rank(reads: list[PlateRead]) -> list[PlateRead]:
+    """Reads best first, one per plate-sized region.
+
+    Overlapping reads collapse to the one with the best (sure Thai read, score). The plates left
+    rank the same way with each score weighed by the square root of its text's height against the
+    tallest read's: of two plates in view the nearer one (the gate's car, not one parked behind it,
+    a model badge or a sign) comes first; on the 220 real Latin photos 187 → 191 first reads right,
+    on the pasted Thai scenes 150 → 151 of 170. A Thai read whose province the model is sure of
+    still ranks first: it is the most specific evidence.
+    """
+    kept = _dedupe(sorted(reads, key=lambda r: (sure_thai(r), r.confidence), reverse=True))
+    tallest = max([1] + [r.box.h for r in kept])
+    return sorted(kept, key=lambda r: (sure_thai(r), r.confidence * (r.box.h / tallest) ** 0.5), reverse=True)
 
 
 def _dedupe(reads: list[PlateRead]) -> list[PlateRead]:
@@ -214,6 +240,9 @@ def _inside(a: Box, b: Box) -> bool:
     return a.intersection(b) >= 0.7 * min(a.area, b.area)
 
 
+RETRY_BELOW = 0.5  # a best read under this score is worth a finer look at the image
+
+
 class PlateRecognizer:
     """Detector + reader: what ``read-plates`` and the live pipeline both call."""
 
@@ -221,9 +250,29 @@ class PlateRecognizer:
         self.detector = detector
         self.reader = reader
 
-    def recognize(self, image: np.ndarray) -> list[PlateRead]:
+    def recognize(self, image: np.ndarray, finer: bool = True) -> list[PlateRead]:
         """Plate reads in ``image`` (BGR), best first."""
-        return self.reader.read(image, self.detector.detect(image))
+        return self.find_and_read(image, finer)[1]
+
+    def find_and_read(self, image: np.ndarray, finer: bool = True) -> tuple[list[PlateCandidate], list[PlateRead]]:
+        """The plate candidates found in ``image`` and their reads, best first.
+
+        When ``finer``, the best read scores under ``RETRY_BELOW`` (or there is none) and the detector can take
+        a finer look (the CPU path on an image it scaled down: ``OCR_DET_RETRY_SIZE``), the reads of
+        that look join the first ones: on the 220 real Latin photos it finds four small plates that
+        the first look lost and changes no right read. The live pipeline does not ask for it: it
+        sees a car over many frames as it comes closer, and the look would cost every frame in
+        which a car moves with no plate readable yet.
+        """
+        candidates = self.detector.detect(image)
+        reads = self.reader.read(image, candidates)
+        look = getattr(self.detector, "detect_finer", None)
+        if not finer or look is None or (reads and reads[0].confidence >= RETRY_BELOW):
+            return candidates, reads
+        more = look(image)
+        if not more:
+            return candidates, reads
+        return candidates + more, rank(reads + self.reader.read(image, more))
 
     def close(self) -> None:
         self.detector.close()

@@ -54,16 +54,19 @@ def valid_line1(text: str) -> bool:
     return bool(_LINE1.match(text))
 
 
-def vehicle_type(text: str, colours: PlateColours = UNSURE) -> str:
+def vehicle_type(text: str, colours: PlateColours = UNSURE, motorcycle: bool = False) -> str:
     """What the registration's format and the plate's colours say about the vehicle; "" when they
     do not say.
 
     Six digits (``70-4446``) are the commercial series (trucks, buses, vans for hire), whatever the
     colours. A consonant series is told apart by its colours (:mod:`.colour`): ``private`` (car),
-    ``van``, ``pickup``, ``taxi``; "" without colour (an IR camera) or where they are unsure.
+    ``van``, ``pickup``, ``taxi``; "" without colour (an IR camera) or where they are unsure. A
+    motorcycle plate's layout (three rows) says ``motorcycle``, whatever its colours.
     """
     if re.fullmatch(r"\d{6}", text):
         return "commercial"
+    if valid_line1(text) and motorcycle:
+        return "motorcycle"
     if valid_line1(text):
         return vehicle_from_colours(colours)
     return ""

@@ -63,7 +63,9 @@ def thai_model():
 @pytest.fixture(scope="session")
 def recognizer(text_engine, thai_model):
     """The CPU recognizer (PP-OCR plate finder + Latin reader, Thai model) the CLI and pipeline use."""
+    from edge_agent.vision.config import VisionSettings
     from edge_agent.vision.cpu import CpuPlateDetector
     from edge_agent.vision.reader import PlateReader, PlateRecognizer, ReaderOptions
 
-    return PlateRecognizer(CpuPlateDetector(text_engine), PlateReader(text_engine, thai_model, ReaderOptions()))
+    detector = CpuPlateDetector(text_engine, retry_size=VisionSettings().ocr_det_retry_size)
+    return PlateRecognizer(detector, PlateReader(text_engine, thai_model, ReaderOptions()))

@@ -55,10 +55,14 @@ def _run_footage(folder, recognizer, seconds):
 
 
 @pytest.mark.slow
-def test_car_held_in_view_for_three_seconds_gives_one_event(tmp_path, recognizer):
-    """A car that drives in and waits 3 s yields exactly one event, with scene and plate JPEGs."""
+def test_car_held_in_view_for_three_seconds_gives_one_event(tmp_path, recognizer, monkeypatch):
+    """A car that drives in and waits 3 s yields exactly one event, with scene and plate JPEGs; the
+    live path never takes read-plates' finer second look (frames with a car and no plate yet)."""
+    looks = []
+    monkeypatch.setattr(recognizer.detector, "detect_finer", lambda image: looks.append(image) or [])
     (car,) = write_demo_footage(tmp_path / "f", seed=7, vehicles=1, dwell_s=3.0, gap_s=1.0)
     pipe, sink = _run_footage(tmp_path / "f", recognizer, 5.5)
+    assert looks == []
     assert [e.license_plate for e in sink.events] == [car.spec.text]
     event = sink.events[0]
     assert event.province == car.spec.province and 0 < event.confidence <= 100

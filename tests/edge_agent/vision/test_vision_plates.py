@@ -78,6 +78,14 @@ def test_text_fitting_no_format_is_kept_at_lower_score():
     assert plate is not None and plate.text == "YG8E4F" and plate.region == "" and plate.score < 0.7
 
 
+def test_a_read_fitting_no_format_writes_the_round_character_as_a_digit():
+    """No format places it: the digit 0 (US serials issue no letter O); a format that wants O keeps it."""
+    plate = parse_latin("HB6-LOZ")
+    assert plate is not None and (plate.text, plate.region) == ("HB6L0Z", "")
+    plate = parse_latin("PP587AO")
+    assert plate is not None and (plate.text, plate.region) == ("PP587AO", "SK")
+
+
 @pytest.mark.parametrize("raw", ["WASHINGTON", "2014-06-17 08:38:22", "Cumberland Ave", "KIA", "FedEx"])
 def test_signs_and_stamps_are_not_plates(raw):
     """Words without digits, timestamps and long texts are not plates."""

@@ -121,3 +121,45 @@ def test_an_unsure_thai_read_needs_a_higher_score_than_a_latin_one():
     assert reader._kept(PlateRead("ธ1", "ธ1 ตาก", 0.4, box, "thai", "TH", "ตาก", province_confidence=0.9))
     assert reader._kept(PlateRead("กข1234", "กข1234", 0.5, box, "thai", "TH", province_confidence=0.2))
     assert reader._kept(PlateRead("ABC1234", "ABC1234", 0.4, box, "latin", "US"))
+
+
+def test_of_two_plates_in_view_the_nearer_ranks_first():
+    """A model badge or a car parked behind may read with a higher score than the gate's car's plate,
+    whose text is taller; a sure Thai read still ranks first and overlapping reads collapse."""
+    from edge_agent.vision.base import Box, PlateRead
+    from edge_agent.vision.reader import rank
+
+    near = PlateRead("SK2W6K", "SK2W6K", 0.60, Box(346, 421, 161, 83), "latin")
+    badge = PlateRead("GS300", "GS300", 0.97, Box(637, 369, 97, 26), "latin", "DE")
+    assert [r.text for r in rank([badge, near])] == ["SK2W6K", "GS300"]
+    same_size = PlateRead("GS300", "GS300", 0.97, Box(637, 369, 97, 83), "latin", "DE")
+    assert [r.text for r in rank([near, same_size])] == ["GS300", "SK2W6K"]
+    thai = PlateRead("กข12", "กข12 ตาก", 0.3, Box(0, 0, 60, 20), "thai", "TH", "ตาก", province_confidence=0.95)
+    assert rank([near, thai])[0] is thai
+    overlapping = PlateRead("SK2W6", "SK2W6", 0.5, Box(350, 425, 150, 80), "latin")
+    assert rank([overlapping, near, badge]) == [near, badge]
+    assert rank([]) == [] and rank([PlateRead("AB12", "AB12", 0.5, Box(0, 0, 0, 0), "latin")])[0].text == "AB12"
+
+
+def test_a_small_far_plate_is_found_by_a_finer_look(recognizer, text_engine, real_plates, monkeypatch):
+    """A 1280x720 photo whose 76 px wide plate the text detector loses at 960 px: with nothing read
+    well, the recognizer looks again at full size (OCR_DET_RETRY_SIZE) and reads it; off, it does not."""
+    from edge_agent.vision.base import Box
+    from edge_agent.vision.cpu import CpuPlateDetector
+    from edge_agent.vision.reader import PlateRecognizer
+
+    photo = cv2.imread(str(real_plates.parent / "plates-dev" / "us_wts-lg-000029.jpg"))
+    if photo is None:
+        pytest.skip("../shared/plates-dev/us_wts-lg-000029.jpg not found")
+    reads = recognizer.recognize(photo)
+    assert reads and reads[0].text == "AYE132" and reads[0].box.intersection(Box(509, 253, 76, 38)) > 0
+    without = PlateRecognizer(CpuPlateDetector(text_engine, retry_size=0), recognizer.reader)
+    assert "AYE132" not in [r.text for r in without.recognize(photo)]
+    # A small image has no finer look to take; a well-read one is not looked at twice.
+    assert recognizer.detector.detect_finer(cv2.resize(photo, (640, 360))) is None
+    looks = []
+    monkeypatch.setattr(recognizer.detector, "detect_finer", lambda image: looks.append(image) or [])
+    rng = random.Random(3)
+    sample = render_sample(rng, random_latin(rng))
+    assert recognizer.recognize(sample.image)[0].confidence >= 0.5 and not looks
+    assert recognizer.recognize(np.zeros((720, 1280, 3), np.uint8)) == [] and len(looks) == 1
