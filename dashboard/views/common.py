@@ -83,9 +83,19 @@ def rule_labels() -> dict[str, str]:
             "silent": _("No detections"), "health_fail": _("Component failing"), "clock_skew": _("Clock off")}
 
 
+def vehicle_label(code: str | None) -> str:
+    """A checkpoint's ``vehicle_type`` for people: the Thai reader's types by name (what the plate's
+    format and colours say, docs/vision.md "Vehicle type"); any other sender's value as it came."""
+    labels = {"private": _("Private car"), "van": _("Van (over 7 seats)"), "pickup": _("Pickup (private truck)"),
+              "taxi": _("Taxi or vehicle for hire"), "commercial": _("Commercial vehicle"),
+              "motorcycle": _("Motorcycle")}
+    return labels.get(code or "", code or "")
+
+
 def register_template_helpers(app: Flask) -> None:
     """Filters and globals every template may use."""
     app.add_template_filter(localtime, "localtime")
+    app.add_template_filter(vehicle_label, "vehicle")
 
     @app.context_processor
     def _globals():

@@ -96,6 +96,18 @@ def test_province_and_plate_crop_are_shown_beside_the_plate(admin, sqlite_engine
     assert "public" not in image.headers["Cache-Control"]
 
 
+def test_detail_names_the_vehicle_type_in_the_users_language(admin, sqlite_engine):
+    """The Thai reader's vehicle types by name (English, Thai); another sender's value as it came."""
+    pickup = add_detection(sqlite_engine, "ผธ472", province="ชลบุรี", vehicle_type="pickup")
+    other = add_detection(sqlite_engine, "XY12", vehicle_type="sedan <b>")
+    unknown = add_detection(sqlite_engine, "ZZ99")
+    assert 'id="detail-vehicle">Pickup (private truck)' in admin.get(f"/detections/{pickup}").get_data(as_text=True)
+    thai = admin.get(f"/detections/{pickup}", headers={"Accept-Language": "th"}).get_data(as_text=True)
+    assert 'id="detail-vehicle">รถกระบะ (รถบรรทุกส่วนบุคคล)' in thai
+    assert 'id="detail-vehicle">sedan &lt;b&gt;' in admin.get(f"/detections/{other}").get_data(as_text=True)
+    assert 'id="detail-vehicle">–' in admin.get(f"/detections/{unknown}").get_data(as_text=True)
+
+
 def test_image_paths_cannot_escape_the_image_dir(tmp_path):
     """A row whose image_path climbs out of IMAGE_DIR never serves that file."""
     (tmp_path / "secret.txt").write_text("x")
