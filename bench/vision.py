@@ -175,14 +175,16 @@ def _thai_held_out() -> list[dict[str, str]]:
 
 
 def _views(image: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """The crop as the reader may get it. The last three are the 2.24:1 view degraded the way a gate
-    camera degrades it at night (monochrome IR, dark and noisy) or on a moving car (blur): real
-    plates, simulated conditions, so a check of robustness, not a night-time accuracy."""
+    """The crop as the reader may get it. The last four are the 2.24:1 view degraded the way a gate
+    camera degrades it at night (monochrome IR, dark and noisy), on a moving car (blur) or seen from
+    the side of the lane (skew): real plates, simulated conditions, so a check of robustness, not a
+    night-time accuracy."""
     from training.data import in_grey_frame
 
     shaped = cv2.resize(image, (224, 100), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(cv2.cvtColor(shaped, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    noise = np.random.default_rng(seed).normal(0, 6, grey.shape)
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 6, grey.shape)
     return {
         "as stored (256x256 stretch)": image,
         "2.24:1 plate shape": shaped,
@@ -192,7 +194,24 @@ def _views(image: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
         "2.24:1, monochrome, dark (x0.35) + sensor noise (sigma 6)": np.clip(
             grey.astype(np.float32) * 0.35 + noise, 0, 255).astype(np.uint8),
         "2.24:1, blurred (Gaussian sigma 1.6: motion, focus)": cv2.GaussianBlur(shaped, (0, 0), 1.6),
+        "2.24:1, skewed (seen 6-10 deg off the lane's axis, tilted up to 5 deg)": _skewed(shaped, rng),
     }
+
+
+def _skewed(plate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``plate`` as a camera beside the lane sees it, boxed as a detector boxes it: the near side
+    taller than the far one, a tilt, the box's corners filled with what is around the plate."""
+    h, w = plate.shape[:2]
+    near = 1.0 - float(rng.uniform(0.06, 0.10)) * 2  # the far side's height against the near side's
+    tilt = float(rng.uniform(-5, 5))
+    side = rng.choice((-1, 1))
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    inset = h * (1 - near) / 2
+    far = [[0, inset], [0, h - inset]] if side > 0 else [[w, inset], [w, h - inset]]
+    dst = np.float32([far[0], [w, 0], [w, h], far[1]] if side > 0 else [[0, 0], far[0], far[1], [0, h]])
+    warped = cv2.warpPerspective(plate, cv2.getPerspectiveTransform(src, dst), (w, h), borderMode=cv2.BORDER_REPLICATE)
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), tilt, 1.0)
+    return cv2.warpAffine(warped, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 FULL_PATH_VIEWS = ("2.24:1 plate shape", "inside a larger grey frame", "640x640 stretch")

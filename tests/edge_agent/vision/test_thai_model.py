@@ -64,14 +64,15 @@ def test_reads_a_crop_at_the_plates_shape_and_inside_a_grey_frame(thai_model, he
 
 
 def test_reads_held_out_crops_in_night_conditions(thai_model, held_out):
-    """The bench's simulated night views of real held-out crops (monochrome as from an IR camera;
-    dark with sensor noise; blurred): registration and province still right on most."""
+    """The bench's simulated views of real held-out crops (monochrome as from an IR camera; dark with
+    sensor noise; blurred; skewed): registration and province still right on most."""
     from bench.vision import _views
 
     rows = held_out[:20]
     views = [_views(cv2.imread(str(THAI / "images" / r["file"])), seed=i) for i, r in enumerate(rows)]
     for name in ("2.24:1, monochrome (an IR camera)", "2.24:1, monochrome, dark (x0.35) + sensor noise (sigma 6)",
-                 "2.24:1, blurred (Gaussian sigma 1.6: motion, focus)"):
+                 "2.24:1, blurred (Gaussian sigma 1.6: motion, focus)",
+                 "2.24:1, skewed (seen 6-10 deg off the lane's axis, tilted up to 5 deg)"):
         reads = thai_model.read([v[name] for v in views])
         pairs = zip(reads, rows, strict=True)
         both = sum((rd.text, rd.province) == (r["plate_text"], r["province"]) for rd, r in pairs)
