@@ -22,6 +22,7 @@ INK_ROW_MIN = 0.06  # a pixel row with less ink than this share of the plate's w
 MIN_ROW = 0.12  # the series and the number are each at least this share of the plate's height
 PROVINCE_MAX = 0.85  # the province row is shorter than this share of the shorter of the other two
 PROVINCE_HEIGHT = 0.5  # of line 1's
+FRAME_ROW_MIN = 0.75  # a pixel row with this much ink is a frame's edge
 MERGE_GAP = 0.025  # ink bands closer than this share of the height are one row
 
 
@@ -34,6 +35,7 @@ def text_rows(gray: np.ndarray) -> list[tuple[int, int]]:
     profile = inner.mean(axis=1)
     profile[: int(_SIDE * 0.03)] = 0  # the frame's top and bottom edges
     profile[-int(_SIDE * 0.03) :] = 0
+    profile[profile >= FRAME_ROW_MIN] = 0  # a pixel row inked almost across: the plate's frame, not text
     runs, start = [], None
     for y, share in enumerate(np.append(profile, 0.0)):
         if share >= INK_ROW_MIN and start is None:
