@@ -56,7 +56,7 @@ def plate_colours(crop: np.ndarray, scene_in_colour: bool = False) -> PlateColou
     A crop without colour is unsure (an IR or monochrome camera) unless ``scene_in_colour``: the
     frame it was cut from has colour (:func:`in_colour`), so the plate is truly black on white.
     """
-    if crop.ndim != 3 or crop.shape[0] < 8 or crop.shape[1] < 8:
+    if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 8 or crop.shape[1] < 8:
         return UNSURE
     h, w = crop.shape[:2]
     face = cv2.resize(crop[int(h * 0.08) : int(h * 0.92), int(w * 0.05) : int(w * 0.95)], _SIZE,
@@ -79,7 +79,7 @@ def plate_colours(crop: np.ndarray, scene_in_colour: bool = False) -> PlateColou
 
 def in_colour(image: np.ndarray) -> bool:
     """Whether a BGR image carries colour: its pixels' channels stray from their grey on average."""
-    if image.ndim != 3:
+    if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         return False
     step = max(1, int((image.shape[0] * image.shape[1] / 10_000) ** 0.5))  # about 10,000 pixels are enough
     pixels = image[::step, ::step].reshape(-1, 3).astype(np.float32)

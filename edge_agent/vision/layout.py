@@ -68,7 +68,7 @@ def motorcycle_rows(rows: list[tuple[int, int]]) -> tuple[tuple[int, int], ...] 
 
 def as_car_layout(crop: np.ndarray) -> np.ndarray | None:
     """The motorcycle plate in ``crop`` (BGR) redrawn as a car plate, or None if it is not one."""
-    if crop.ndim != 3 or min(crop.shape[:2]) < 24:
+    if crop.ndim != 3 or crop.shape[2] != 3 or min(crop.shape[:2]) < 24:
         return None
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     rows = motorcycle_rows(text_rows(gray))

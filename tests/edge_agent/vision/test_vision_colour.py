@@ -53,9 +53,10 @@ def test_a_colourless_crop_is_unsure_unless_its_frame_has_colour():
     assert not in_colour(np.zeros((720, 1280), np.uint8))  # a one-channel frame
 
 
-@pytest.mark.parametrize("shape", [(0, 0, 3), (5, 40, 3), (40, 100)])
+@pytest.mark.parametrize("shape", [(0, 0, 3), (5, 40, 3), (40, 100), (40, 100, 4)])
 def test_degenerate_crops_are_unsure(shape):
     assert plate_colours(np.zeros(shape, np.uint8)) == UNSURE
+    assert not in_colour(np.zeros(shape, np.uint8))
     assert plate_colours(np.full((50, 120, 3), (30, 200, 230), np.uint8)) == UNSURE  # no ink at all
 
 
