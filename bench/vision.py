@@ -54,6 +54,7 @@ THAI = ROOT / ".." / "shared" / "thai-plates"
 LATIN_LABEL_FIXES = Path(__file__).with_name("latin_label_fixes.csv")
 COLOUR_AUDIT = Path(__file__).with_name("thai_colour_audit.csv")
 NOT_SEEN = "(no colour in the photo; series of a coloured plate)"
+COLOUR_FRAME = np.full((8, 8, 3), (40, 120, 200), np.uint8)  # stands for the colour frame a crop was cut from
 WORK = ROOT / "var" / "bench-vision"
 EU_REGIONS = tuple(r for r in LATIN_FORMATS if r not in ("US", "BR"))
 REGIONS_BY_MANIFEST = {"US": ("US",), "BR": ("BR",), "EU": EU_REGIONS}
@@ -296,8 +297,8 @@ def bench_vehicle_type() -> list[str]:
         text = model.read([crop])[0].text
         counts = by_truth.setdefault(truth, [0] * 7)
         counts[0] += 1
-        for offset, in_colour in ((1, False), (4, True)):
-            said = vehicle_type(text, plate_colours(crop, scene_in_colour=in_colour))
+        for offset, scene in ((1, None), (4, COLOUR_FRAME)):
+            said = vehicle_type(text, plate_colours(crop, scene))
             counts[offset + (0 if said == truth else 2 if not said else 1)] += 1
     lines = ["| vehicle_type, consonant series, colours seen by eye | plates | crop alone: right | wrong | nothing "
              "| crop of a frame in colour: right | wrong | nothing |", "|---|---:|---:|---:|---:|---:|---:|---:|"]

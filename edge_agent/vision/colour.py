@@ -50,18 +50,18 @@ class PlateColours(NamedTuple):
 UNSURE = PlateColours("", "")
 
 
-def plate_colours(crop: np.ndarray, scene_in_colour: bool = False) -> PlateColours:
+def plate_colours(crop: np.ndarray, scene: np.ndarray | None = None) -> PlateColours:
     """The colours of the plate in ``crop`` (BGR, a plate framed as the reader sees it).
 
-    A crop without colour is unsure (an IR or monochrome camera) unless ``scene_in_colour``: the
-    frame it was cut from has colour (:func:`in_colour`), so the plate is truly black on white.
+    A crop without colour is unsure (an IR or monochrome camera) unless the ``scene`` it was cut
+    from has colour (:func:`in_colour`, looked at only then), so the plate is truly black on white.
     """
     if crop.ndim != 3 or crop.shape[2] != 3 or crop.shape[0] < 8 or crop.shape[1] < 8:
         return UNSURE
     h, w = crop.shape[:2]
     face = cv2.resize(crop[int(h * 0.08) : int(h * 0.92), int(w * 0.05) : int(w * 0.95)], _SIZE,
                       interpolation=cv2.INTER_AREA)
-    if not scene_in_colour and not in_colour(face):
+    if not in_colour(face) and (scene is None or not in_colour(scene)):
         return UNSURE
     gray = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY).reshape(-1)
     threshold, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -69,8 +69,9 @@ def plate_colours(crop: np.ndarray, scene_in_colour: bool = False) -> PlateColou
     if bright.all() or not bright.any():
         return UNSURE
     hsv = cv2.cvtColor(face, cv2.COLOR_BGR2HSV).reshape(-1, 3)[bright].astype(np.float32)
-    background = _background(hsv)
-    if background != "white" or np.median(hsv[:, 1]) > INK_MAX_BACKGROUND_S:
+    saturation = float(np.median(hsv[:, 1]))
+    background = _background(hsv, saturation)
+    if background != "white" or saturation > INK_MAX_BACKGROUND_S:
         return PlateColours(background, "")
     # Float Lab: an 8-bit a*/b* steps by whole units, which on dark characters is the whole band.
     lab = cv2.cvtColor(face.astype(np.float32) / 255.0, cv2.COLOR_BGR2LAB).reshape(-1, 3)
@@ -86,8 +87,8 @@ def in_colour(image: np.ndarray) -> bool:
     return float(np.abs(pixels - pixels.mean(axis=1, keepdims=True)).mean()) >= GREY_CHROMA
 
 
-def _background(hsv: np.ndarray) -> str:
-    saturation = float(np.median(hsv[:, 1]))
+def _background(hsv: np.ndarray, saturation: float) -> str:
+    """The background's colour from its pixels (HSV) and their median ``saturation``."""
     if saturation <= BACKGROUND_WHITE_MAX_S:
         return "white"
     # The hue's mean on its circle, each pixel weighed by its saturation.

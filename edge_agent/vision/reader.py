@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .base import Box, PlateCandidate, PlateDetector, PlateRead, TextLine
-from .colour import in_colour, plate_colours
+from .colour import plate_colours
 from .cpu import candidates_from_lines, group_rows
 from .layout import as_car_layout
 from .ocr import PaddleText
@@ -151,14 +151,13 @@ class PlateReader:
             return None
         crops = [image[r.y : r.y + r.h, r.x : r.x + r.w] for r in regions]
         # A framing that shows a motorcycle plate's three rows is also read redrawn as a car plate.
-        redrawn = [(i, as_car_layout(c)) for i, c in enumerate(crops)]
-        extra = [(i, c) for i, c in redrawn if c is not None]
-        reads = self.thai.read(crops + [c for _, c in extra])
+        redrawn = [(crop, car) for crop in crops if (car := as_car_layout(crop)) is not None]
+        reads = self.thai.read(crops + [car for _, car in redrawn])
         framings = len(crops)
-        crops += [crops[i] for i, _ in extra]  # its colours and sharpness are the real crop's
+        crops += [crop for crop, _ in redrawn]  # a redrawn read's colours and sharpness are its real crop's
         best = max(range(len(reads)), key=lambda i: (reads[i].valid,
                                                      reads[i].text_confidence * reads[i].province_confidence))
-        return thai_plate_read(reads[best], box, crops[best], in_colour(image), motorcycle=best >= framings)
+        return thai_plate_read(reads[best], box, crops[best], image, motorcycle=best >= framings)
 
 
 def sure_thai(read: PlateRead) -> bool:
@@ -168,13 +167,13 @@ def sure_thai(read: PlateRead) -> bool:
 
 
 def thai_plate_read(
-    read: ThaiRead, box: Box, crop: np.ndarray, scene_in_colour: bool = False, motorcycle: bool = False
+    read: ThaiRead, box: Box, crop: np.ndarray, scene: np.ndarray | None = None, motorcycle: bool = False
 ) -> PlateRead | None:
     """A model read of ``crop`` as the reader's PlateRead (None unless line 1 is a valid registration).
 
-    ``scene_in_colour``: the frame the crop comes from has colour, so a colourless plate is black on
-    white rather than seen by an IR camera (:func:`.colour.plate_colours`). ``motorcycle``: the read
-    came from the crop redrawn as a car plate (:mod:`.layout`).
+    ``scene``: the frame the crop comes from, which tells a colourless plate black on white from one
+    seen by an IR camera (:func:`.colour.plate_colours`). ``motorcycle``: the read came from the crop
+    redrawn as a car plate (:mod:`.layout`).
     """
     if not read.valid:
         return None
@@ -184,7 +183,7 @@ def thai_plate_read(
         read.text, raw, read.text_confidence, box, "thai", "TH", province,
         sharpness(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)),
         province_confidence=read.province_confidence if read.province else None,
-        vehicle_type=vehicle_type(read.text, plate_colours(crop, scene_in_colour), motorcycle),
+        vehicle_type=vehicle_type(read.text, plate_colours(crop, scene), motorcycle),
     )
 
 

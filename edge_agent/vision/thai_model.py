@@ -65,11 +65,9 @@ def vehicle_type(text: str, colours: PlateColours = UNSURE, motorcycle: bool = F
     """
     if re.fullmatch(r"\d{6}", text):
         return "commercial"
-    if valid_line1(text) and motorcycle:
-        return "motorcycle"
-    if valid_line1(text):
-        return vehicle_from_colours(colours)
-    return ""
+    if not valid_line1(text):
+        return ""
+    return "motorcycle" if motorcycle else vehicle_from_colours(colours)
 
 
 @dataclass(frozen=True, slots=True)

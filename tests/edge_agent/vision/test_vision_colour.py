@@ -48,7 +48,8 @@ def test_a_bluish_cast_on_a_white_plate_leaves_its_ink_black():
 def test_a_colourless_crop_is_unsure_unless_its_frame_has_colour():
     grey = cv2.cvtColor(cv2.cvtColor(drawn((235, 235, 235), (140, 40, 30)), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     assert plate_colours(grey) == UNSURE and vehicle_type("กข1234", plate_colours(grey)) == ""
-    assert plate_colours(grey, scene_in_colour=True) == PlateColours("white", "black")
+    assert plate_colours(grey, scene=drawn((30, 200, 230), (20, 20, 20))) == PlateColours("white", "black")
+    assert plate_colours(grey, scene=grey) == UNSURE
     assert not in_colour(grey) and in_colour(drawn((30, 200, 230), (20, 20, 20)))
     assert not in_colour(np.zeros((720, 1280), np.uint8))  # a one-channel frame
 
