@@ -34,6 +34,13 @@ DEFAULT_REGIONS: tuple[str, ...] = tuple(LATIN_FORMATS)
 _TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "I": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
 _TO_LETTER = {"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6": "G"}
 _SEPARATORS = set(" -·.:=•_")
+# What a camera prints over its picture: a date (2014-05-09, 09/05/2014, a year and month cut off
+# at the frame's edge) or a clock time with seconds (07:08:50). Digits only, so they would pass as a plate.
+_STAMP = re.compile(
+    r"(19|20)\d\d[-/.](0?[1-9]|1[0-2])([-/.]((0?[1-9]|[12]\d|3[01])[-/.]?)?)?"
+    r"|(0?[1-9]|[12]\d|3[01])[-/.](0?[1-9]|1[0-2])[-/.](19|20)\d\d"
+    r"|([01]?\d|2[0-3]):[0-5]\d:[0-5]\d"
+)
 
 GENERIC_WEIGHT = 0.6  # a read that fits no national format but is still plate-shaped
 SUBSTITUTION_COST = 0.12
@@ -180,7 +187,10 @@ def _max_substitutions(fmt: str) -> int:
 
 def _raw_plausible(raw: str) -> bool:
     """Plates carry letters, digits and a few separators, and may carry one emblem between two
-    groups (a state outline read as ``+``, a registration seal); anything else is other text."""
+    groups (a state outline read as ``+``, a registration seal); anything else is other text, and
+    so is a date or clock time a camera prints over its picture."""
+    if _STAMP.fullmatch(raw.strip()):
+        return False
     odd = [i for i, ch in enumerate(raw) if not (ch.isascii() and ch.isalnum()) and ch not in _SEPARATORS]
     between = len(odd) == 1 and 0 < odd[0] < len(raw) - 1 and raw[odd[0] - 1].isalnum() and raw[odd[0] + 1].isalnum()
     return (not odd or between) and raw.count(" ") <= 2

@@ -86,19 +86,25 @@ def test_a_read_fitting_no_format_writes_the_round_character_as_a_digit():
     assert plate is not None and (plate.text, plate.region) == ("PP587AO", "SK")
 
 
-@pytest.mark.parametrize("raw", ["WASHINGTON", "2014-06-17 08:38:22", "Cumberland Ave", "KIA", "FedEx"])
+@pytest.mark.parametrize("raw", ["WASHINGTON", "2014-06-17 08:38:22", "Cumberland Ave", "KIA", "FedEx",
+                                 "2014-05-09", "2014-05-", "09/05/2014", "07:08:50", "7:23:54"])
 def test_signs_and_stamps_are_not_plates(raw):
-    """Words without digits, timestamps and long texts are not plates."""
+    """Words without digits, a camera's date and time stamps (whole or cut off at the frame's edge)
+    and long texts are not plates: on 3 of the 220 real Latin photos the stamp was the only read."""
     assert parse_latin(raw) is None
 
 
-def test_plate_beats_sign_and_small_overlay():
-    """A format-matching plate scores above a sign with digits and above a small clock overlay."""
+@pytest.mark.parametrize("raw", ["1049338", "AB-12-34", "12:34", "2014-13-01", "FBZ·9581"])
+def test_digits_with_separators_that_are_no_date_stay_plates(raw):
+    assert parse_latin(raw) is not None
+
+
+def test_plate_beats_sign():
+    """A format-matching plate scores above a sign with digits."""
     plate = parse_latin("WA56660", text_height=23)
     sign = parse_latin("EXIT 79B", text_height=24)
-    clock = parse_latin("07:23:54", text_height=10)
-    assert plate and sign and clock
-    assert plate.score > sign.score and plate.score > clock.score
+    assert plate and sign
+    assert plate.score > sign.score
 
 
 def test_audited_latin_labels_fit_their_national_format(tmp_path):

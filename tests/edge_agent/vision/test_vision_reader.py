@@ -134,11 +134,35 @@ def test_of_two_plates_in_view_the_nearer_ranks_first():
     assert [r.text for r in rank([badge, near])] == ["SK2W6K", "GS300"]
     same_size = PlateRead("GS300", "GS300", 0.97, Box(637, 369, 97, 83), "latin", "DE")
     assert [r.text for r in rank([near, same_size])] == ["GS300", "SK2W6K"]
-    thai = PlateRead("กข12", "กข12 ตาก", 0.3, Box(0, 0, 60, 20), "thai", "TH", "ตาก", province_confidence=0.95)
+    thai = PlateRead("กข12", "กข12 ตาก", 0.3, Box(0, 0, 100, 45), "thai", "TH", "ตาก", province_confidence=0.95)
     assert rank([near, thai])[0] is thai
     overlapping = PlateRead("SK2W6", "SK2W6", 0.5, Box(350, 425, 150, 80), "latin")
     assert rank([overlapping, near, badge]) == [near, badge]
     assert rank([]) == [] and rank([PlateRead("AB12", "AB12", 0.5, Box(0, 0, 0, 0), "latin")])[0].text == "AB12"
+
+
+def test_rank_weighs_what_a_read_is_evidence_of():
+    """Cases from the real Latin photos: a sure Thai read on a sign's small text, a truck's fleet
+    number read as a Thai commercial plate with no province line, a plate cut by the frame's edge."""
+    from edge_agent.vision.base import Box, PlateRead
+    from edge_agent.vision.reader import rank
+
+    plate = PlateRead("CN2X798", "CN2-X798", 0.58, Box(766, 362, 132, 44), "latin")
+    sign = PlateRead("พค1", "พค1 กรุงเทพมหานคร", 0.51, Box(1119, 99, 74, 19), "thai", "TH", "กรุงเทพมหานคร",
+                     province_confidence=0.9)
+    assert rank([sign, plate])[0] is plate
+    assert rank([sign, PlateRead("CN2X798", "CN2X798", 0.58, Box(766, 362, 132, 38), "latin")])[0] is sign
+    fleet_number = PlateRead("205014", "205014 กรุงเทพมหานคร", 0.85, Box(157, 143, 112, 34), "thai", "TH",
+                             province_confidence=0.19)
+    latin = PlateRead("91A4ZA", "91A4ZA", 0.54, Box(522, 302, 55, 32), "latin")
+    assert rank([fleet_number, latin])[0] is latin
+    commercial = PlateRead("205014", "205014 ตาก", 0.85, Box(157, 143, 112, 34), "thai", "TH", "ตาก",
+                           province_confidence=0.7)
+    assert rank([commercial, latin])[0] is commercial
+    cut = PlateRead("6F1A", "6F1A", 0.6, Box(0, 333, 41, 22), "latin")
+    whole = PlateRead("CH0P8Y", "CHO=P8Y", 0.55, Box(485, 368, 54, 26), "latin")
+    assert rank([cut, whole], width=1280)[0] is whole
+    assert rank([cut, whole])[0] is cut  # without the image's width nothing is cut
 
 
 def test_a_small_far_plate_is_found_by_a_finer_look(recognizer, text_engine, real_plates, monkeypatch):
