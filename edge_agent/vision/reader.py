@@ -107,15 +107,7 @@ class PlateReader:
         best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
         if self.thai is not None:
             thai = self._read_thai(image, cand.box, plate_regions(image, cand))
-            # A Thai read with a province the model is sure of is a Thai plate, whatever PP-OCR made
-            # of it; otherwise it must beat the Latin read (with a province: by its score times the
-            # province's), and a strong Latin read stays.
-            if thai is not None and self._kept(thai) and (
-                best is None
-                or sure_thai(thai)
-                or (thai.province and thai.confidence * (thai.province_confidence or 0.0) > best.confidence)
-                or (best.confidence < STRONG_LATIN and thai.confidence > best.confidence)
-            ):
+            if thai is not None and self._kept(thai) and (best is None or _thai_wins(thai, best)):
                 best = thai
         return best
 
@@ -164,6 +156,23 @@ def sure_thai(read: PlateRead) -> bool:
     """A Thai read whose province the model is sure of: a Thai plate is in view."""
     sure = (read.province_confidence or 0.0) >= SURE_PROVINCE
     return read.script == "thai" and sure and read.confidence >= SURE_MIN_SCORE
+
+
+def _thai_wins(thai: PlateRead, latin: PlateRead) -> bool:
+    """Whether the Thai read of a candidate replaces its Latin read.
+
+    A Thai read with a province the model is sure of is a Thai plate, whatever PP-OCR made of it,
+    unless it is digits alone against a strong Latin read with letters (an EU plate's ``1T43213``
+    read as ``114321`` with a "sure" province: the letters are what the Thai read lacks; a Thai
+    commercial plate's digits read the same in both scripts). Otherwise it must beat the Latin read
+    (with a province: by its score times the province's), and a strong Latin read stays.
+    """
+    strong_latin = latin.confidence >= STRONG_LATIN
+    if sure_thai(thai) and not (strong_latin and thai.text.isdigit() and not latin.text.isdigit()):
+        return True
+    if thai.province and thai.confidence * (thai.province_confidence or 0.0) > latin.confidence:
+        return True
+    return not strong_latin and thai.confidence > latin.confidence
 
 
 def thai_plate_read(

@@ -187,3 +187,20 @@ def test_a_small_far_plate_is_found_by_a_finer_look(recognizer, text_engine, rea
     sample = render_sample(rng, random_latin(rng))
     assert recognizer.recognize(sample.image)[0].confidence >= 0.5 and not looks
     assert recognizer.recognize(np.zeros((720, 1280, 3), np.uint8)) == [] and len(looks) == 1
+
+
+def test_a_thai_read_of_digits_alone_does_not_replace_a_strong_latin_read_with_letters():
+    """An EU plate's ``1T43213`` (PP-OCR 0.999) read by the Thai model as ``114321`` with a "sure"
+    province; a commercial Thai plate's digits, which PP-OCR reads the same, still go to the Thai read."""
+    from edge_agent.vision.base import Box, PlateRead
+    from edge_agent.vision.reader import _thai_wins
+
+    box = Box(225, 214, 86, 21)
+    latin = PlateRead("1T43213", "1T43213", 0.999, box, "latin")
+    thai = PlateRead("114321", "114321 กรุงเทพมหานคร", 0.27, box, "thai", "TH", "กรุงเทพมหานคร",
+                     province_confidence=0.93)
+    assert not _thai_wins(thai, latin)
+    assert _thai_wins(thai, PlateRead("114321", "11-4321", 0.999, box, "latin"))
+    assert _thai_wins(thai, PlateRead("1T43213", "1T43213", 0.6, box, "latin"))
+    consonants = PlateRead("กข1234", "กข1234 ตาก", 0.3, box, "thai", "TH", "ตาก", province_confidence=0.9)
+    assert _thai_wins(consonants, PlateRead("NW1234", "NW1234", 0.95, box, "latin"))
