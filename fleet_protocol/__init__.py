@@ -30,6 +30,7 @@ from .messages import (
 )
 from .metrics import LEGACY_KEYS, Metric
 from .provinces import THAI_PROVINCES
+from .vehicles import VehicleType
 
 __all__ = [
     "Ack", "Answer", "Detection", "ErrorCode", "HealthReport", "JpegInfo", "LEGACY_KEYS", "Limits", "Message",
@@ -37,5 +38,5 @@ __all__ = [
     "ProtocolError", "Refusal", "SUBPROTOCOL_V2", "Table", "decode_check", "encode_answers", "encode_frame_v2",
     "encode_message", "error_answer", "format_timestamp", "image_data_url", "inspect_jpeg", "parse_answer",
     "parse_answers", "parse_frame_v2", "parse_message",
-    "success_answer", "valid_checkpoint_id",
+    "success_answer", "valid_checkpoint_id", "VehicleType",
 ]

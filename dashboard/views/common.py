@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from fleet_protocol import THAI_PROVINCES
+from fleet_protocol import THAI_PROVINCES, VehicleType
 from fleet_store.alerts import count_open
 from fleet_store.audit import AuditEntry, record
 from fleet_store.schema import checkpoints
@@ -86,9 +86,9 @@ def rule_labels() -> dict[str, str]:
 def vehicle_label(code: str | None) -> str:
     """A checkpoint's ``vehicle_type`` for people: the Thai reader's types by name (what the plate's
     format and colours say, docs/vision.md "Vehicle type"); any other sender's value as it came."""
-    labels = {"private": _("Private car"), "van": _("Van (over 7 seats)"), "pickup": _("Pickup (private truck)"),
-              "taxi": _("Taxi or vehicle for hire"), "commercial": _("Commercial vehicle"),
-              "motorcycle": _("Motorcycle")}
+    labels = {VehicleType.PRIVATE: _("Private car"), VehicleType.VAN: _("Van (over 7 seats)"),
+              VehicleType.PICKUP: _("Pickup (private truck)"), VehicleType.TAXI: _("Taxi or vehicle for hire"),
+              VehicleType.COMMERCIAL: _("Commercial vehicle"), VehicleType.MOTORCYCLE: _("Motorcycle")}
     return labels.get(code or "", code or "")
 
 

@@ -23,6 +23,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from fleet_protocol.vehicles import VehicleType
+
 _SIZE = (120, 60)
 GREY_CHROMA = 2.0  # mean distance of a pixel's channels from their mean: below it the crop has no colour
 # Background, OpenCV HSV (hue 0-180, saturation 0-255) of the brighter side.
@@ -121,14 +123,15 @@ def _ink(ink: np.ndarray, background: np.ndarray) -> str:
 
 
 VEHICLE_BY_COLOURS = {
-    PlateColours("white", "black"): "private",
-    PlateColours("white", "blue"): "van",
-    PlateColours("white", "green"): "pickup",
+    PlateColours("white", "black"): VehicleType.PRIVATE,
+    PlateColours("white", "blue"): VehicleType.VAN,
+    PlateColours("white", "green"): VehicleType.PICKUP,
 }
 
 
 def vehicle_from_colours(colours: PlateColours) -> str:
     """A consonant-series plate's vehicle type from its colours; "" when they do not say."""
     if colours.background == "yellow":
-        return "taxi"
-    return VEHICLE_BY_COLOURS.get(colours, "")
+        return VehicleType.TAXI.value
+    vehicle = VEHICLE_BY_COLOURS.get(colours)
+    return vehicle.value if vehicle else ""

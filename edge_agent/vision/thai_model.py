@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from fleet_protocol.provinces import THAI_PROVINCES
+from fleet_protocol.vehicles import VehicleType
 
 from .base import DetectorError
 from .colour import UNSURE, PlateColours, vehicle_from_colours
@@ -64,10 +65,10 @@ def vehicle_type(text: str, colours: PlateColours = UNSURE, motorcycle: bool = F
     motorcycle plate's layout (three rows) says ``motorcycle``, whatever its colours.
     """
     if re.fullmatch(r"\d{6}", text):
-        return "commercial"
+        return VehicleType.COMMERCIAL.value
     if not valid_line1(text):
         return ""
-    return "motorcycle" if motorcycle else vehicle_from_colours(colours)
+    return VehicleType.MOTORCYCLE.value if motorcycle else vehicle_from_colours(colours)
 
 
 @dataclass(frozen=True, slots=True)
