@@ -54,7 +54,31 @@ THAI = ROOT / ".." / "shared" / "thai-plates"
 LATIN_LABEL_FIXES = Path(__file__).with_name("latin_label_fixes.csv")
 COLOUR_AUDIT = Path(__file__).with_name("thai_colour_audit.csv")
 NOT_SEEN = "(no colour in the photo; series of a coloured plate)"
-COLOUR_FRAME = np.full((8, 8, 3), (40, 120, 200), np.uint8)  # stands for the colour frame a crop was cut from
+# Simulated lights over a whole frame (BGR gains; the IR one on the frame's grey): what a gate camera
+# sees at night. Real plates and photos, simulated light: a check that the colours are not trusted
+# there, not a night-time accuracy.
+LIGHTS = {
+    "under a warm sodium street lamp (B x0.6, G x0.9, R x1.2)": (False, (0.6, 0.9, 1.2)),
+    "under a milder warm light (B x0.8, G x0.95, R x1.1)": (False, (0.8, 0.95, 1.1)),
+    "a grey IR picture tinted pink (NoIR camera)": (True, (1.08, 0.95, 1.1)),
+}
+
+
+def _lit(image: np.ndarray, grey: bool, gains: tuple[float, float, float]) -> np.ndarray:
+    if grey:
+        image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return np.clip(image.astype(np.float32) * np.float32(gains), 0, 255).astype(np.uint8)
+
+
+def _daylight_frame() -> tuple[str, np.ndarray]:
+    """The first real photo of ../shared/plates whose light is not coloured: the frame a crop is cut from."""
+    from edge_agent.vision.colour import coloured_light
+
+    for row in _real_rows(REAL):
+        photo = cv2.imread(str(Path(row["folder"]) / row["file"]))
+        if photo is not None and not coloured_light(photo):
+            return row["file"], photo
+    return "a flat colour", np.full((720, 1280, 3), (90, 120, 140), np.uint8)
 WORK = ROOT / "var" / "bench-vision"
 EU_REGIONS = tuple(r for r in LATIN_FORMATS if r not in ("US", "BR"))
 REGIONS_BY_MANIFEST = {"US": ("US",), "BR": ("BR",), "EU": EU_REGIONS}
@@ -280,14 +304,18 @@ def bench_vehicle_type() -> list[str]:
     or yellow, each labelled by eye (background, ink; "" where the photo shows no colour that a
     plate of its series would have: a pickup's ฒ series photographed grey). The dataset itself
     has no colour labels. Each crop is read as stored, by the model and the colour reading, as
-    ``read-plates`` reads a crop.
+    ``read-plates`` reads a crop, and as a crop of a real daylight street photo (the live
+    pipeline's case; the photo's light decides whether colours are trusted); then the crop and its
+    frame under simulated night lights (``LIGHTS``).
     """
     from edge_agent.vision.colour import PlateColours, plate_colours, vehicle_from_colours
     from edge_agent.vision.thai_model import ThaiPlateModel, vehicle_type
 
     model = ThaiPlateModel(threads=1)
+    frame_name, frame = _daylight_frame()
     # truth -> plates, then [said right, said another type, said nothing] for the crop alone and in a colour frame
     by_truth: dict[str, list[int]] = {}
+    lit = {name: [0, 0, 0] for name in LIGHTS}
     with COLOUR_AUDIT.open(encoding="utf-8") as f:
         audit = list(csv.DictReader(f))
     for row in audit:
@@ -297,16 +325,35 @@ def bench_vehicle_type() -> list[str]:
         text = model.read([crop])[0].text
         counts = by_truth.setdefault(truth, [0] * 7)
         counts[0] += 1
-        for offset, scene in ((1, None), (4, COLOUR_FRAME)):
+        for offset, scene in ((1, None), (4, frame)):
             said = vehicle_type(text, plate_colours(crop, scene))
             counts[offset + (0 if said == truth else 2 if not said else 1)] += 1
+        if truth != NOT_SEEN:
+            for name, light in LIGHTS.items():
+                said = vehicle_type(text, plate_colours(_lit(crop, *light), _lit(frame, *light)))
+                lit[name][0 if said == truth else 2 if not said else 1] += 1
     lines = ["| vehicle_type, consonant series, colours seen by eye | plates | crop alone: right | wrong | nothing "
-             "| crop of a frame in colour: right | wrong | nothing |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             f"| crop of a daylight photo ({frame_name}): right | wrong | nothing |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for truth, counts in sorted(by_truth.items(), key=lambda kv: -kv[1][0]):
         lines.append(f"| {truth} | " + " | ".join(map(str, counts)) + " |")
     seen = [c for t, c in by_truth.items() if t != NOT_SEEN]
     lines.append("| all with a colour seen | " + " | ".join(str(sum(c[i] for c in seen)) for i in range(7)) + " |")
-    return lines
+    lines += ["", "| the same crops with a colour seen and their frame, simulated light | right | wrong | nothing |",
+              "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {r} | {w} | {n} |" for name, (r, w, n) in lit.items()]
+    return lines + ["", _lights_on_photos()]
+
+
+def _lights_on_photos() -> str:
+    """How many of the real Latin photos ``coloured_light`` calls coloured, as taken and under each light."""
+    from edge_agent.vision.colour import coloured_light
+
+    photos = [cv2.imread(str(Path(r["folder"]) / r["file"])) for r in _latin_rows()]
+    counts = [f"as taken {sum(coloured_light(p) for p in photos)}"]
+    counts += [f"{name} {sum(coloured_light(_lit(p, *light)) for p in photos)}" for name, light in LIGHTS.items()]
+    return (f"Frames whose light is taken as coloured (their plates' colours not read), of the {len(photos)} real "
+            "Latin photos: " + "; ".join(counts) + ".")
 
 
 def bench_real(rows: list[dict[str, str]]) -> list[Score]:

@@ -9,11 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.vision.colour import UNSURE, PlateColours, in_colour, plate_colours
+from edge_agent.vision.colour import UNSURE, PlateColours, coloured_light, in_colour, plate_colours
 from edge_agent.vision.thai_model import vehicle_type
 
 ROOT = Path(__file__).resolve().parents[3]
 THAI = ROOT / ".." / "shared" / "thai-plates"
+PHOTOS = ROOT / ".." / "shared" / "plates"
+SODIUM = (0.6, 0.9, 1.2)  # BGR gains of a warm sodium street lamp
 AUDIT = ROOT / "bench" / "thai_colour_audit.csv"
 
 
@@ -52,6 +54,49 @@ def test_a_colourless_crop_is_unsure_unless_its_frame_has_colour():
     assert plate_colours(grey, scene=grey) == UNSURE
     assert not in_colour(grey) and in_colour(drawn((30, 200, 230), (20, 20, 20)))
     assert not in_colour(np.zeros((720, 1280), np.uint8))  # a one-channel frame
+
+
+def street(seed: int = 0) -> np.ndarray:
+    """A daylight frame stand-in: blocks of many colours around grey (cars, road, sky)."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(40, 220, (9, 16, 3)).astype(np.float32)
+    blocks = blocks.mean(axis=2, keepdims=True) * 0.6 + blocks * 0.4  # mostly greyish, some colour
+    return cv2.resize(blocks.astype(np.uint8), (1280, 720), interpolation=cv2.INTER_NEAREST)
+
+
+def lit(image: np.ndarray, gains: tuple[float, float, float], grey: bool = False) -> np.ndarray:
+    if grey:
+        image = cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return np.clip(image * np.float32(gains), 0, 255).astype(np.uint8)
+
+
+def test_under_a_coloured_light_a_plate_in_its_frame_has_no_colours():
+    """A sodium street lamp turns a white plate yellow (every held-out plate was a taxi) and IR turns
+    every ink black: in a frame under such a light the colours say nothing; in daylight they do."""
+    frame, white = street(), drawn((226, 232, 236), (30, 28, 27))
+    assert not coloured_light(frame)
+    assert plate_colours(white, scene=frame) == PlateColours("white", "black")
+    assert coloured_light(lit(frame, SODIUM))
+    assert plate_colours(lit(white, SODIUM)) == PlateColours("yellow", "")  # a crop alone cannot tell
+    assert plate_colours(lit(white, SODIUM), scene=lit(frame, SODIUM)) == UNSURE
+    assert vehicle_type("กข1234", plate_colours(lit(white, SODIUM), scene=lit(frame, SODIUM))) == ""
+    pink = (1.08, 0.95, 1.1)  # a NoIR camera's grey IR picture
+    assert coloured_light(lit(frame, pink, grey=True))
+    assert plate_colours(lit(white, pink, grey=True), scene=lit(frame, pink, grey=True)) == UNSURE
+    # A scene no bigger than the crop is not a frame to judge the light by (read-plates on a crop).
+    yellow = drawn((30, 200, 230), (20, 20, 20))
+    assert plate_colours(yellow, scene=yellow) == PlateColours("yellow", "")
+    assert not coloured_light(np.zeros((720, 1280), np.uint8)) and not coloured_light(np.zeros((0, 0, 3), np.uint8))
+
+
+def test_real_daylight_photos_are_not_taken_as_coloured_light():
+    """Most real street photos keep their colours; the same photos under a sodium lamp do not."""
+    photos = sorted(PHOTOS.glob("*.jpg"))
+    if not photos:
+        pytest.skip(f"{PHOTOS} not found: the real photos are in ../shared")
+    images = [cv2.imread(str(p)) for p in photos]
+    assert sum(not coloured_light(im) for im in images) >= 0.8 * len(images)
+    assert all(coloured_light(lit(im, SODIUM)) for im in images)
 
 
 @pytest.mark.parametrize("shape", [(0, 0, 3), (5, 40, 3), (40, 100), (40, 100, 4)])
