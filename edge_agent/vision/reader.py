@@ -9,7 +9,7 @@ interpretation by ``plate-likeness × confidence`` wins, so a plate beats a road
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -107,7 +107,11 @@ class PlateReader:
         best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
         if self.thai is not None:
             thai = self._read_thai(image, cand.box, plate_regions(image, cand))
-            if thai is not None and self._kept(thai) and (best is None or _thai_wins(thai, best)):
+            if thai is not None and best is not None and thai.text == best.text:
+                # Both readers read the same registration (a commercial plate's six digits): the
+                # Thai read adds its province, even where its own score alone is too low to keep it.
+                best = replace(thai, confidence=max(thai.confidence, best.confidence))
+            elif thai is not None and self._kept(thai) and (best is None or _thai_wins(thai, best)):
                 best = thai
         return best
 

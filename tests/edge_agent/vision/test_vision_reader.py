@@ -204,3 +204,25 @@ def test_a_thai_read_of_digits_alone_does_not_replace_a_strong_latin_read_with_l
     assert _thai_wins(thai, PlateRead("1T43213", "1T43213", 0.6, box, "latin"))
     consonants = PlateRead("กข1234", "กข1234 ตาก", 0.3, box, "thai", "TH", "ตาก", province_confidence=0.9)
     assert _thai_wins(consonants, PlateRead("NW1234", "NW1234", 0.95, box, "latin"))
+
+
+def test_when_both_readers_read_the_same_registration_the_thai_read_brings_its_province(monkeypatch):
+    """A commercial plate in a street photo: PP-OCR reads its six digits at 0.54, the Thai model the same
+    digits at 0.32 with a province at 0.74 (too low alone to be kept): the agreed read carries the
+    province; a Thai read that disagrees and is too weak is still dropped."""
+    from edge_agent.vision.base import Box, PlateCandidate, PlateRead
+    from edge_agent.vision.reader import PlateReader, ReaderOptions
+
+    reader = PlateReader(None, object(), ReaderOptions())
+    box = Box(520, 299, 63, 32)
+    cand, image = PlateCandidate(box, 0.9), np.zeros((720, 1280, 3), np.uint8)
+    latin = PlateRead("703229", "703229", 0.54, box, "latin")
+    thai = PlateRead("703229", "703229 มหาสารคาม", 0.32, box, "thai", "TH", "มหาสารคาม", province_confidence=0.74)
+    assert not reader._kept(thai)
+    monkeypatch.setattr(reader, "_read_latin", lambda *a: latin)
+    monkeypatch.setattr(reader, "_read_thai", lambda *a: thai)
+    read = reader._read_candidate(image, cand, {})
+    assert (read.text, read.province, read.script, read.confidence) == ("703229", "มหาสารคาม", "thai", 0.54)
+    other = PlateRead("708229", "708229 มหาสารคาม", 0.32, box, "thai", "TH", "มหาสารคาม", province_confidence=0.74)
+    monkeypatch.setattr(reader, "_read_thai", lambda *a: other)
+    assert reader._read_candidate(image, cand, {}) is latin
