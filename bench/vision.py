@@ -308,11 +308,12 @@ def bench_vehicle_type() -> list[str]:
     pipeline's case; the photo's light decides whether colours are trusted); then the crop and its
     frame under simulated night lights (``LIGHTS``).
     """
-    from edge_agent.vision.colour import PlateColours, plate_colours, vehicle_from_colours
+    from edge_agent.vision.colour import FrameLight, PlateColours, plate_colours, vehicle_from_colours
     from edge_agent.vision.thai_model import ThaiPlateModel, vehicle_type
 
     model = ThaiPlateModel(threads=1)
     frame_name, frame = _daylight_frame()
+    daylight, night = FrameLight(frame), {name: FrameLight(_lit(frame, *light)) for name, light in LIGHTS.items()}
     # truth -> plates, then [said right, said another type, said nothing] for the crop alone and in a colour frame
     by_truth: dict[str, list[int]] = {}
     lit = {name: [0, 0, 0] for name in LIGHTS}
@@ -325,12 +326,12 @@ def bench_vehicle_type() -> list[str]:
         text = model.read([crop])[0].text
         counts = by_truth.setdefault(truth, [0] * 7)
         counts[0] += 1
-        for offset, scene in ((1, None), (4, frame)):
+        for offset, scene in ((1, None), (4, daylight)):
             said = vehicle_type(text, plate_colours(crop, scene))
             counts[offset + (0 if said == truth else 2 if not said else 1)] += 1
         if truth != NOT_SEEN:
             for name, light in LIGHTS.items():
-                said = vehicle_type(text, plate_colours(_lit(crop, *light), _lit(frame, *light)))
+                said = vehicle_type(text, plate_colours(_lit(crop, *light), night[name]))
                 lit[name][0 if said == truth else 2 if not said else 1] += 1
     lines = ["| vehicle_type, consonant series, colours seen by eye | plates | crop alone: right | wrong | nothing "
              f"| crop of a daylight photo ({frame_name}): right | wrong | nothing |",

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .base import Box, PlateCandidate, PlateDetector, PlateRead, TextLine
-from .colour import plate_colours
+from .colour import FrameLight, plate_colours
 from .cpu import candidates_from_lines, group_rows
 from .layout import as_car_layout
 from .ocr import PaddleText
@@ -72,12 +72,13 @@ class PlateReader:
         See :func:`rank` for the order.
         """
         reads, memo = [], {}  # memo: each line is OCR'd once, though candidates share them
+        scene = FrameLight(image)  # its light, looked at once for all the plates read in it
         for cand in candidates:
             direct = None
             if not cand.lines and self.thai is not None:  # a detector's plate box: read it as it is
-                direct = self._read_thai(image, cand.box, [cand.box.expand(0.04, 0.06, *image.shape[1::-1])])
+                direct = self._read_thai(image, cand.box, [cand.box.expand(0.04, 0.06, *image.shape[1::-1])], scene)
             for c in self._with_lines(image, cand):
-                read = self._read_candidate(image, c, memo)
+                read = self._read_candidate(image, c, memo, scene)
                 if read is not None and self._kept(read):
                     reads.append(read)
             if direct is not None and self._kept(direct):
@@ -103,10 +104,11 @@ class PlateReader:
         lines = [TextLine(ln.quad + offset, ln.box.shift(roi.x, roi.y)) for ln in self.text.find_lines(crop)]
         return candidates_from_lines(lines)
 
-    def _read_candidate(self, image: np.ndarray, cand: PlateCandidate, memo: dict) -> PlateRead | None:
+    def _read_candidate(self, image: np.ndarray, cand: PlateCandidate, memo: dict,
+                        scene: FrameLight) -> PlateRead | None:
         best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
         if self.thai is not None:
-            thai = self._read_thai(image, cand.box, plate_regions(image, cand))
+            thai = self._read_thai(image, cand.box, plate_regions(image, cand), scene)
             if thai is not None and best is not None and thai.text == best.text:
                 # Both readers read the same registration (a commercial plate's six digits): the
                 # Thai read adds its province, even where its own score alone is too low to keep it.
@@ -133,7 +135,7 @@ class PlateReader:
                 best = PlateRead(parsed.text, raw, score, line.box, "latin", parsed.region, "", sharpness(gray))
         return best
 
-    def _read_thai(self, image: np.ndarray, box: Box, regions: list[Box]) -> PlateRead | None:
+    def _read_thai(self, image: np.ndarray, box: Box, regions: list[Box], scene: FrameLight) -> PlateRead | None:
         """The Thai model's best read of the ``regions`` (framings of one plate, read in one batch),
         as a PlateRead for ``box``; None if none reads as a registration.
 
@@ -153,7 +155,7 @@ class PlateReader:
         crops += [crop for crop, _ in redrawn]  # a redrawn read's colours and sharpness are its real crop's
         best = max(range(len(reads)), key=lambda i: (reads[i].valid,
                                                      reads[i].text_confidence * reads[i].province_confidence))
-        return thai_plate_read(reads[best], box, crops[best], image, motorcycle=best >= framings)
+        return thai_plate_read(reads[best], box, crops[best], scene, motorcycle=best >= framings)
 
 
 def sure_thai(read: PlateRead) -> bool:
@@ -180,12 +182,13 @@ def _thai_wins(thai: PlateRead, latin: PlateRead) -> bool:
 
 
 def thai_plate_read(
-    read: ThaiRead, box: Box, crop: np.ndarray, scene: np.ndarray | None = None, motorcycle: bool = False
+    read: ThaiRead, box: Box, crop: np.ndarray, scene: FrameLight | None = None, motorcycle: bool = False
 ) -> PlateRead | None:
     """A model read of ``crop`` as the reader's PlateRead (None unless line 1 is a valid registration).
 
     ``scene``: the frame the crop comes from, which tells a colourless plate black on white from one
-    seen by an IR camera (:func:`.colour.plate_colours`). ``motorcycle``: the read came from the crop
+    seen by an IR camera, and whether its light leaves the plate's colours any meaning
+    (:func:`.colour.plate_colours`). ``motorcycle``: the read came from the crop
     redrawn as a car plate (:mod:`.layout`).
     """
     if not read.valid:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_agent.vision.colour import UNSURE, PlateColours, coloured_light, in_colour, plate_colours
+from edge_agent.vision.colour import UNSURE, FrameLight, PlateColours, coloured_light, in_colour, plate_colours
 from edge_agent.vision.thai_model import vehicle_type
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -50,8 +50,8 @@ def test_a_bluish_cast_on_a_white_plate_leaves_its_ink_black():
 def test_a_colourless_crop_is_unsure_unless_its_frame_has_colour():
     grey = cv2.cvtColor(cv2.cvtColor(drawn((235, 235, 235), (140, 40, 30)), cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     assert plate_colours(grey) == UNSURE and vehicle_type("กข1234", plate_colours(grey)) == ""
-    assert plate_colours(grey, scene=drawn((30, 200, 230), (20, 20, 20))) == PlateColours("white", "black")
-    assert plate_colours(grey, scene=grey) == UNSURE
+    assert plate_colours(grey, scene=FrameLight(drawn((30, 200, 230), (20, 20, 20)))) == PlateColours("white", "black")
+    assert plate_colours(grey, scene=FrameLight(grey)) == UNSURE
     assert not in_colour(grey) and in_colour(drawn((30, 200, 230), (20, 20, 20)))
     assert not in_colour(np.zeros((720, 1280), np.uint8))  # a one-channel frame
 
@@ -75,17 +75,17 @@ def test_under_a_coloured_light_a_plate_in_its_frame_has_no_colours():
     every ink black: in a frame under such a light the colours say nothing; in daylight they do."""
     frame, white = street(), drawn((226, 232, 236), (30, 28, 27))
     assert not coloured_light(frame)
-    assert plate_colours(white, scene=frame) == PlateColours("white", "black")
+    assert plate_colours(white, scene=FrameLight(frame)) == PlateColours("white", "black")
     assert coloured_light(lit(frame, SODIUM))
     assert plate_colours(lit(white, SODIUM)) == PlateColours("yellow", "")  # a crop alone cannot tell
-    assert plate_colours(lit(white, SODIUM), scene=lit(frame, SODIUM)) == UNSURE
-    assert vehicle_type("กข1234", plate_colours(lit(white, SODIUM), scene=lit(frame, SODIUM))) == ""
+    assert plate_colours(lit(white, SODIUM), scene=FrameLight(lit(frame, SODIUM))) == UNSURE
+    assert vehicle_type("กข1234", plate_colours(lit(white, SODIUM), scene=FrameLight(lit(frame, SODIUM)))) == ""
     pink = (1.08, 0.95, 1.1)  # a NoIR camera's grey IR picture
     assert coloured_light(lit(frame, pink, grey=True))
-    assert plate_colours(lit(white, pink, grey=True), scene=lit(frame, pink, grey=True)) == UNSURE
+    assert plate_colours(lit(white, pink, grey=True), scene=FrameLight(lit(frame, pink, grey=True))) == UNSURE
     # A scene no bigger than the crop is not a frame to judge the light by (read-plates on a crop).
     yellow = drawn((30, 200, 230), (20, 20, 20))
-    assert plate_colours(yellow, scene=yellow) == PlateColours("yellow", "")
+    assert plate_colours(yellow, scene=FrameLight(yellow)) == PlateColours("yellow", "")
     assert not coloured_light(np.zeros((720, 1280), np.uint8)) and not coloured_light(np.zeros((0, 0, 3), np.uint8))
 
 

@@ -211,6 +211,7 @@ def test_when_both_readers_read_the_same_registration_the_thai_read_brings_its_p
     digits at 0.32 with a province at 0.74 (too low alone to be kept): the agreed read carries the
     province; a Thai read that disagrees and is too weak is still dropped."""
     from edge_agent.vision.base import Box, PlateCandidate, PlateRead
+    from edge_agent.vision.colour import FrameLight
     from edge_agent.vision.reader import PlateReader, ReaderOptions
 
     reader = PlateReader(None, object(), ReaderOptions())
@@ -221,8 +222,8 @@ def test_when_both_readers_read_the_same_registration_the_thai_read_brings_its_p
     assert not reader._kept(thai)
     monkeypatch.setattr(reader, "_read_latin", lambda *a: latin)
     monkeypatch.setattr(reader, "_read_thai", lambda *a: thai)
-    read = reader._read_candidate(image, cand, {})
+    read = reader._read_candidate(image, cand, {}, FrameLight(image))
     assert (read.text, read.province, read.script, read.confidence) == ("703229", "มหาสารคาม", "thai", 0.54)
     other = PlateRead("708229", "708229 มหาสารคาม", 0.32, box, "thai", "TH", "มหาสารคาม", province_confidence=0.74)
     monkeypatch.setattr(reader, "_read_thai", lambda *a: other)
-    assert reader._read_candidate(image, cand, {}) is latin
+    assert reader._read_candidate(image, cand, {}, FrameLight(image)) is latin
