@@ -18,6 +18,7 @@ from .ocr import PaddleText
 log = logging.getLogger(__name__)
 
 MIN_LINE_HEIGHT = 6  # px; below this no engine reads anything
+MOTORCYCLE_PROVINCE_WIDEST = 3.0  # a motorcycle plate's province row, against its series row's width
 
 
 def group_rows(lines: list[TextLine]) -> list[list[TextLine]]:
@@ -40,15 +41,16 @@ def group_rows(lines: list[TextLine]) -> list[list[TextLine]]:
     return sorted(rows, key=lambda r: (Box.union([ln.box for ln in r]).y, r[0].box.x))
 
 
-def _below(upper: Box, lower: Box) -> bool:
-    """``lower`` looks like a Thai province line under the series line ``upper``."""
+def _below(upper: Box, lower: Box, widest: float = 1.4) -> bool:
+    """``lower`` looks like a Thai province line under the series line ``upper``, at most ``widest``
+    times as wide (a motorcycle plate's province runs wider than its short series)."""
     gap = lower.y - (upper.y + upper.h)
     cx = lower.x + lower.w / 2
     return (
         -0.3 * upper.h <= gap <= 0.8 * upper.h
         and upper.x <= cx <= upper.x + upper.w
         and lower.h <= upper.h
-        and lower.w <= 1.4 * upper.w
+        and lower.w <= widest * upper.w
     )
 
 
@@ -79,12 +81,31 @@ def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
         if below:  # the widest row under it: a province split by the detector leaves slivers
             j = max(below, key=lambda k: boxes[k].w)
             out.append(PlateCandidate(Box.union([box, boxes[j]]), 0.6, tuple(row) + tuple(rows[j])))
-            numbers = [k for k in range(j + 1, len(rows)) if _number_under(box, boxes[j], boxes[k])]
-            if numbers:
-                k = min(numbers, key=lambda n: boxes[n].y)
-                out.append(PlateCandidate(Box.union([box, boxes[j], boxes[k]]), 0.6,
-                                          tuple(row) + tuple(rows[j]) + tuple(rows[k])))
+        triple = _motorcycle_rows(rows, boxes, i)
+        if triple is not None:
+            j, k = triple
+            out.append(PlateCandidate(Box.union([box, boxes[j], boxes[k]]), 0.6,
+                                      tuple(row) + tuple(rows[j]) + tuple(rows[k])))
     return out
+
+
+def _motorcycle_rows(rows: list[list[TextLine]], boxes: list[Box], i: int) -> tuple[int, int] | None:
+    """The province and number rows of a motorcycle plate whose series is row ``i``, or None: the
+    first row under the series (top to bottom) that has a number row under it. The province may run
+    up to three times the series' width (a long name under a short series), and the number row, as
+    tall as the series, may itself pass for a province line: the nearest row that has a number
+    under it is the province. A "number" with a province line of its own under it is a car plate's
+    line 1 (under a sign and a badge that pass for a series and a province): no motorcycle plate."""
+    for j in range(i + 1, len(rows)):
+        if not _below(boxes[i], boxes[j], widest=MOTORCYCLE_PROVINCE_WIDEST):
+            continue
+        numbers = [k for k in range(j + 1, len(rows)) if _number_under(boxes[i], boxes[j], boxes[k])]
+        if numbers:
+            k = min(numbers, key=lambda n: boxes[n].y)
+            if any(_below(boxes[k], boxes[m]) for m in range(k + 1, len(rows))):
+                return None
+            return j, k
+    return None
 
 
 class CpuPlateDetector:

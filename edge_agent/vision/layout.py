@@ -2,11 +2,12 @@
 
 A motorcycle plate stacks three rows: the series (``1กข``), the province, the number (``139``).
 The Thai model reads line 1 left to right (CTC) and the province under it, as on a car plate,
-where the series and the number share line 1. :func:`as_car_layout` finds the three rows by the
-ink in each pixel row (Otsu), and puts the series and the number side by side over the province,
-in a car plate's proportions. It answers only for a crop with that shape: two tall rows with a
-shorter one between them; a car plate (two rows) or a commercial plate (a thin "THAILAND" row on
-top) gives None.
+where the series and the number share line 1. :func:`car_layout` puts the series and the number
+side by side over the province, in a car plate's proportions. The rows come from the text
+detector (:func:`rows_as_car_layout`: its three rows of a candidate, each rectified along its quad)
+or from the ink in each pixel row (Otsu) of a crop (:func:`as_car_layout`, for a detector's box
+read as it is), which answers only for a crop with that shape: two tall rows with a shorter one
+between them; a car plate (two rows) or a commercial plate (a thin "THAILAND" row on top) gives None.
 
 The real training data holds one motorcycle plate (``th_00008``), so the model never learned the
 layout itself; docs/vision.md says what was measured.
@@ -17,12 +18,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .base import Box, TextLine
+from .ocr import rectify
+
 _SIDE = 128  # the crop is looked at on a square of this side: its aspect may be stretched anyway
 INK_ROW_MIN = 0.06  # a pixel row with less ink than this share of the plate's width is a gap
 MIN_ROW = 0.12  # the series and the number are each at least this share of the plate's height
 PROVINCE_MAX = 0.85  # the province row is shorter than this share of the shorter of the other two
 PROVINCE_HEIGHT = 0.5  # of line 1's
 FRAME_ROW_MIN = 0.75  # a pixel row with this much ink is a frame's edge
+CAR_ASPECT = 2.24  # a car plate's width over its height: a short registration is centred, not stretched
 MERGE_GAP = 0.025  # ink bands closer than this share of the height are one row
 
 
@@ -84,19 +89,48 @@ def as_car_layout(crop: np.ndarray) -> np.ndarray | None:
         piece = crop[top:bottom]
         return _trim_columns(piece, gray[top:bottom])
 
-    series, province, number = band(s0, s1), band(p0, p1), band(n0, n1)
-    # A car plate's proportions: line 1 about half the plate's height, the province half as
-    # tall under it, margins all round.
-    line_h, paper = 100, _paper(crop, gray)
+    return car_layout(band(s0, s1), band(p0, p1), band(n0, n1), _paper(crop, gray))
+
+
+def car_layout(series: np.ndarray, province: np.ndarray, number: np.ndarray,
+               paper: tuple[int, int, int]) -> np.ndarray:
+    """A motorcycle plate's three rows (BGR pieces, each cut tight) set out as a car plate on
+    ``paper``: the series and the number side by side at one height, the province under them at
+    half that height, in a car plate's proportions (a short registration centred, not stretched)."""
+    line_h = 100
     gap = np.full((line_h, line_h // 3, 3), paper, np.uint8)
     line1 = np.hstack([_to_height(series, line_h), gap, _to_height(number, line_h)])
-    out = np.full((2 * line_h, int(line1.shape[1] * 1.1), 3), paper, np.uint8)
+    out = np.full((2 * line_h, max(int(line1.shape[1] * 1.1), int(2 * line_h * CAR_ASPECT)), 3), paper, np.uint8)
     _paste_centred(out, line1, int(line_h * 0.2))
     prov = _to_height(province, int(line_h * PROVINCE_HEIGHT))
     if prov.shape[1] > out.shape[1] * 0.9:
         prov = cv2.resize(prov, (int(out.shape[1] * 0.9), prov.shape[0]), interpolation=cv2.INTER_AREA)
     _paste_centred(out, prov, int(line_h * 1.32))
     return out
+
+
+def rows_as_car_layout(image: np.ndarray, rows: list[list[TextLine]], plate: Box) -> np.ndarray | None:
+    """A motorcycle plate redrawn from the three text rows the text detector found on it (series,
+    province, number: :func:`.cpu.candidates_from_lines`), or None unless there are three.
+
+    Each row is cut along the detector's quad (rectified: a tilted plate's rows come out level),
+    which holds where a pixel-row profile of the plate (:func:`as_car_layout`) runs rows together or
+    into the frame. ``plate``: the plate's region, whose brighter half gives the background colour.
+    """
+    if len(rows) != 3 or plate.w < 8 or plate.h < 8:
+        return None
+    pieces = []
+    for row in rows:
+        if len(row) == 1:
+            piece = rectify(image, row[0].quad, turn=False)
+        else:  # a row the detector split (a series with a gap): their box, as it is
+            box = Box.union([line.box for line in row])
+            piece = image[box.y : box.y + box.h, box.x : box.x + box.w]
+        if min(piece.shape[:2]) < 4:
+            return None
+        pieces.append(piece)
+    crop = image[plate.y : plate.y + plate.h, plate.x : plate.x + plate.w]
+    return car_layout(*pieces, _paper(crop, cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)))
 
 
 def _trim_columns(piece: np.ndarray, gray: np.ndarray) -> np.ndarray:

@@ -171,16 +171,16 @@ def _clockwise(quad: np.ndarray) -> np.ndarray:
     return np.array([quad[first], rest[np.argmin(diff)], quad[last], rest[np.argmax(diff)]], np.float32)
 
 
-def rectify(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """The quad's pixels warped to an upright rectangle (its longer opposite sides); a crop at
-    least 1.5 times taller than wide is turned a quarter (vertical text reads sideways)."""
+def rectify(image: np.ndarray, quad: np.ndarray, turn: bool = True) -> np.ndarray:
+    """The quad's pixels warped to an upright rectangle (its longer opposite sides); with ``turn``,
+    a crop at least 1.5 times taller than wide is turned a quarter (vertical text reads sideways)."""
     quad = np.asarray(quad, np.float32)
     width = int(max(np.linalg.norm(quad[0] - quad[1]), np.linalg.norm(quad[2] - quad[3])))
     height = int(max(np.linalg.norm(quad[0] - quad[3]), np.linalg.norm(quad[1] - quad[2])))
     target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
     matrix = cv2.getPerspectiveTransform(quad, target)
     crop = cv2.warpPerspective(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE, flags=cv2.INTER_CUBIC)
-    return np.rot90(crop) if crop.shape[0] / crop.shape[1] >= 1.5 else crop
+    return np.rot90(crop) if turn and crop.shape[0] / crop.shape[1] >= 1.5 else crop
 
 
 def _rec_input(crops: list[np.ndarray], wh_ratio: float) -> np.ndarray:

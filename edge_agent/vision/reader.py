@@ -17,7 +17,7 @@ import numpy as np
 from .base import Box, PlateCandidate, PlateDetector, PlateRead, TextLine
 from .colour import FrameLight, plate_colours
 from .cpu import candidates_from_lines, group_rows
-from .layout import as_car_layout
+from .layout import as_car_layout, rows_as_car_layout
 from .ocr import PaddleText
 from .plates import DEFAULT_REGIONS, parse_latin
 from .thai_model import ThaiPlateModel, ThaiRead, vehicle_type
@@ -108,7 +108,9 @@ class PlateReader:
                         scene: FrameLight) -> PlateRead | None:
         best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
         if self.thai is not None:
-            thai = self._read_thai(image, cand.box, plate_regions(image, cand), scene)
+            rows = group_rows(list(cand.lines))
+            stacked = rows_as_car_layout(image, rows, cand.box) if len(rows) == 3 else None
+            thai = self._read_thai(image, cand.box, plate_regions(image, cand), scene, stacked)
             if thai is not None and best is not None and thai.text == best.text:
                 # Both readers read the same registration (a commercial plate's six digits): the
                 # Thai read adds its province, even where its own score alone is too low to keep it.
@@ -135,9 +137,12 @@ class PlateReader:
                 best = PlateRead(parsed.text, raw, score, line.box, "latin", parsed.region, "", sharpness(gray))
         return best
 
-    def _read_thai(self, image: np.ndarray, box: Box, regions: list[Box], scene: FrameLight) -> PlateRead | None:
+    def _read_thai(self, image: np.ndarray, box: Box, regions: list[Box], scene: FrameLight,
+                   stacked: np.ndarray | None = None) -> PlateRead | None:
         """The Thai model's best read of the ``regions`` (framings of one plate, read in one batch),
-        as a PlateRead for ``box``; None if none reads as a registration.
+        as a PlateRead for ``box``; None if none reads as a registration. ``stacked``: the plate
+        redrawn from a motorcycle plate's three text rows (:func:`.layout.rows_as_car_layout`),
+        read in the same batch.
 
         Best: a valid registration first, then registration score × province score. A framing
         that cuts the province line off or takes in too much reads the province with a low score,
@@ -150,6 +155,8 @@ class PlateReader:
         crops = [image[r.y : r.y + r.h, r.x : r.x + r.w] for r in regions]
         # A framing that shows a motorcycle plate's three rows is also read redrawn as a car plate.
         redrawn = [(crop, car) for crop in crops if (car := as_car_layout(crop)) is not None]
+        if stacked is not None:
+            redrawn.append((crops[0], stacked))
         reads = self.thai.read(crops + [car for _, car in redrawn])
         framings = len(crops)
         crops += [crop for crop, _ in redrawn]  # a redrawn read's colours and sharpness are its real crop's
