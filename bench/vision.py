@@ -389,12 +389,15 @@ def bench_rendered(count: int, rows: list[dict[str, str]]) -> list[Score]:
     # Motorcycle plates (three rows): the real data has one, so rendered ones are all there is to
     # check the redrawing (edge_agent/vision/layout.py) with; a smoke test, not an accuracy.
     moto = Score("rendered Thai motorcycle scenes (registration)")
+    far = Score("same scenes at half resolution, scaled back up (a farther, smaller plate)")
     moto_rng = random.Random(4242)
     for _ in range(max(10, count // 5)):
         spec = random_thai_motorcycle(moto_rng)
         sample = render_sample(moto_rng, spec)
         _score_image(rec, sample.image, spec.text, sample.box, moto)
-    out.append(moto)
+        small = cv2.resize(sample.image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+        _score_image(rec, cv2.resize(small, sample.image.shape[1::-1]), spec.text, sample.box, far)
+    out += [moto, far]
     if rows:
         comp = Score("rendered Thai in real photos' plate boxes")
         rng = random.Random(77)
