@@ -70,22 +70,25 @@ def _number_under(series: Box, province: Box, number: Box) -> bool:
 def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
     """Plate candidates: every row alone, every row with a smaller row just under it (a car plate's
     series over its province), and such a pair with a taller row under it (a motorcycle plate's
-    series, province and number)."""
+    series, province and number). A motorcycle plate's series is not also a candidate alone or with
+    its province: read as a car plate, its top two rows give a confident read of part of it (``ร1``
+    for ``ปอช / อุดรธานี``) that outranks the whole plate's."""
     lines = [ln for ln in lines if ln.box.h >= MIN_LINE_HEIGHT]
     rows = group_rows(lines)
     boxes = [Box.union([ln.box for ln in row]) for row in rows]
     out = []
     for i, (row, box) in enumerate(zip(rows, boxes, strict=True)):
-        out.append(PlateCandidate(box, 0.5, tuple(row)))
-        below = [j for j in range(i + 1, len(rows)) if _below(box, boxes[j])]
-        if below:  # the widest row under it: a province split by the detector leaves slivers
-            j = max(below, key=lambda k: boxes[k].w)
-            out.append(PlateCandidate(Box.union([box, boxes[j]]), 0.6, tuple(row) + tuple(rows[j])))
         triple = _motorcycle_rows(rows, boxes, i)
         if triple is not None:
             j, k = triple
             out.append(PlateCandidate(Box.union([box, boxes[j], boxes[k]]), 0.6,
                                       tuple(row) + tuple(rows[j]) + tuple(rows[k])))
+            continue
+        out.append(PlateCandidate(box, 0.5, tuple(row)))
+        below = [j for j in range(i + 1, len(rows)) if _below(box, boxes[j])]
+        if below:  # the widest row under it: a province split by the detector leaves slivers
+            j = max(below, key=lambda k: boxes[k].w)
+            out.append(PlateCandidate(Box.union([box, boxes[j]]), 0.6, tuple(row) + tuple(rows[j])))
     return out
 
 

@@ -68,7 +68,10 @@ def test_three_text_rows_make_a_motorcycle_candidate():
     series, province, number = line(100, 100, 120, 50), line(110, 160, 100, 22), line(105, 190, 110, 55)
     boxes = [c.box.as_list() for c in candidates_from_lines([series, province, number])]
     assert [100, 100, 120, 145] in boxes  # all three rows
-    assert [100, 100, 120, 82] in boxes  # series + province, as a car plate's two lines
+    # The series alone and the series + province (a car plate's two lines) are parts of this plate, not
+    # plates: read as a car plate, "ปอช / อุดรธานี" gave a sure-looking "ร1" that outranked the
+    # whole plate's read (rendered scenes 48 → 51 of 60).
+    assert [100, 100, 120, 82] not in boxes and [100, 100, 120, 50] not in boxes
     car = candidates_from_lines([line(100, 100, 200, 50), line(130, 160, 140, 25)])
     assert all(len(c.lines) < 3 for c in car)
 
