@@ -78,7 +78,7 @@ def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
     boxes = [Box.union([ln.box for ln in row]) for row in rows]
     out = []
     for i, (row, box) in enumerate(zip(rows, boxes, strict=True)):
-        triple = _motorcycle_rows(rows, boxes, i)
+        triple = _motorcycle_rows(boxes, i)
         if triple is not None:
             j, k = triple
             out.append(PlateCandidate(Box.union([box, boxes[j], boxes[k]]), 0.6,
@@ -92,20 +92,21 @@ def candidates_from_lines(lines: list[TextLine]) -> list[PlateCandidate]:
     return out
 
 
-def _motorcycle_rows(rows: list[list[TextLine]], boxes: list[Box], i: int) -> tuple[int, int] | None:
-    """The province and number rows of a motorcycle plate whose series is row ``i``, or None: the
-    first row under the series (top to bottom) that has a number row under it. The province may run
+def _motorcycle_rows(boxes: list[Box], i: int) -> tuple[int, int] | None:
+    """The province and number rows (indexes into ``boxes``, the rows' boxes top to bottom) of a
+    motorcycle plate whose series is row ``i``, or None: the first row under the series that has a
+    number row under it. The province may run
     up to three times the series' width (a long name under a short series), and the number row, as
     tall as the series, may itself pass for a province line: the nearest row that has a number
     under it is the province. A "number" with a province line of its own under it is a car plate's
     line 1 (under a sign and a badge that pass for a series and a province): no motorcycle plate."""
-    for j in range(i + 1, len(rows)):
+    for j in range(i + 1, len(boxes)):
         if not _below(boxes[i], boxes[j], widest=MOTORCYCLE_PROVINCE_WIDEST):
             continue
-        numbers = [k for k in range(j + 1, len(rows)) if _number_under(boxes[i], boxes[j], boxes[k])]
+        numbers = [k for k in range(j + 1, len(boxes)) if _number_under(boxes[i], boxes[j], boxes[k])]
         if numbers:
             k = min(numbers, key=lambda n: boxes[n].y)
-            if any(_below(boxes[k], boxes[m]) for m in range(k + 1, len(rows))):
+            if any(_below(boxes[k], boxes[m]) for m in range(k + 1, len(boxes))):
                 return None
             return j, k
     return None

@@ -27,7 +27,7 @@ MIN_ROW = 0.12  # the series and the number are each at least this share of the 
 PROVINCE_MAX = 0.85  # the province row is shorter than this share of the shorter of the other two
 PROVINCE_HEIGHT = 0.5  # of line 1's
 FRAME_ROW_MIN = 0.75  # a pixel row with this much ink is a frame's edge
-CAR_ASPECT = 2.24  # a car plate's width over its height: a short registration is centred, not stretched
+PLATE_ASPECT = 2.24  # a Thai car plate, 340 x 150 mm (two lines); a short registration is centred, not stretched
 MERGE_GAP = 0.025  # ink bands closer than this share of the height are one row
 
 
@@ -100,7 +100,7 @@ def car_layout(series: np.ndarray, province: np.ndarray, number: np.ndarray,
     line_h = 100
     gap = np.full((line_h, line_h // 3, 3), paper, np.uint8)
     line1 = np.hstack([_to_height(series, line_h), gap, _to_height(number, line_h)])
-    out = np.full((2 * line_h, max(int(line1.shape[1] * 1.1), int(2 * line_h * CAR_ASPECT)), 3), paper, np.uint8)
+    out = np.full((2 * line_h, max(int(line1.shape[1] * 1.1), int(2 * line_h * PLATE_ASPECT)), 3), paper, np.uint8)
     _paste_centred(out, line1, int(line_h * 0.2))
     prov = _to_height(province, int(line_h * PROVINCE_HEIGHT))
     if prov.shape[1] > out.shape[1] * 0.9:

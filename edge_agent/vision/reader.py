@@ -17,7 +17,7 @@ import numpy as np
 from .base import Box, PlateCandidate, PlateDetector, PlateRead, TextLine
 from .colour import FrameLight, plate_colours
 from .cpu import candidates_from_lines, group_rows
-from .layout import as_car_layout, rows_as_car_layout
+from .layout import PLATE_ASPECT, as_car_layout, rows_as_car_layout
 from .ocr import PaddleText
 from .plates import DEFAULT_REGIONS, parse_latin
 from .thai_model import ThaiPlateModel, ThaiRead, vehicle_type
@@ -35,7 +35,6 @@ SURE_MIN_SCORE = 0.25  # below it, text on Latin photos read as Thai (with a "su
 # 11 of 19 Thai reads of other text scored 0.31-0.44 without one, while 1 % of the right reads of the
 # held-out crops do (python -m bench.vision; the live pipeline reads a plate in several frames).
 THAI_MIN_SCORE = 0.45
-PLATE_ASPECT = 2.24  # a Thai car plate, 340 x 150 mm (two lines)
 
 
 def sharpness(gray: np.ndarray) -> float:
@@ -108,8 +107,7 @@ class PlateReader:
                         scene: FrameLight) -> PlateRead | None:
         best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
         if self.thai is not None:
-            rows = group_rows(list(cand.lines))
-            stacked = rows_as_car_layout(image, rows, cand.box) if len(rows) == 3 else None
+            stacked = rows_as_car_layout(image, group_rows(list(cand.lines)), cand.box)
             thai = self._read_thai(image, cand.box, plate_regions(image, cand), scene, stacked,
                                    commercial_region(image, cand))
             if thai is not None and best is not None and thai.text == best.text:
