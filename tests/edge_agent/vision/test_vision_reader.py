@@ -206,6 +206,27 @@ def test_a_thai_read_of_digits_alone_does_not_replace_a_strong_latin_read_with_l
     assert _thai_wins(consonants, PlateRead("NW1234", "NW1234", 0.95, box, "latin"))
 
 
+def test_one_plate_read_in_both_scripts_is_thai_when_the_thai_read_has_consonants_for_the_letters():
+    """A small Thai plate in a street photo (held-out crop pasted in): PP-OCR read ``ผค6580`` as ``WA6580``
+    at 0.98, fitting a German format; the Thai model read it at 0.93 with a province it was not sure of.
+    Other digits, another length, no province or a weak Thai read leave the strong Latin read."""
+    from edge_agent.vision.base import Box, PlateRead
+    from edge_agent.vision.reader import _thai_wins
+
+    box = Box(578, 297, 77, 36)
+    latin = PlateRead("WA6580", "WA6580", 0.98, box, "latin", "DE")
+
+    def thai(text: str, score: float = 0.93, province: str = "ระยอง") -> PlateRead:
+        return PlateRead(text, f"{text} {province}", score, box, "thai", "TH", province, province_confidence=0.5)
+
+    assert _thai_wins(thai("ผค6580"), latin)
+    assert _thai_wins(thai("1ขย8337", 0.77), PlateRead("1UE8337", "1UE8337", 0.82, box, "latin", "CZ"))
+    assert not _thai_wins(thai("ผค6581"), latin)
+    assert not _thai_wins(thai("ผ6580"), latin)
+    assert not _thai_wins(thai("ผค6580", province=""), latin)
+    assert not _thai_wins(thai("ผค6580", 0.55), latin)
+
+
 def test_when_both_readers_read_the_same_registration_the_thai_read_brings_its_province(monkeypatch):
     """A commercial plate in a street photo: PP-OCR reads its six digits at 0.54, the Thai model the same
     digits at 0.32 with a province at 0.74 (too low alone to be kept): the agreed read carries the
