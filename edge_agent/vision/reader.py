@@ -325,12 +325,26 @@ def _weight(read: PlateRead, width: int | None) -> float:
 
 
 def _dedupe(reads: list[PlateRead]) -> list[PlateRead]:
-    """Keep the best read of each region (reads sorted best first)."""
+    """Keep the best read of each region (reads sorted best first).
+
+    A Thai read of the same registration in that region lends the kept read its province when it
+    scores the province higher: the same plate read from its line 1 alone (best registration score,
+    province under ``MIN_PROVINCE``) and framed with both its lines (the province at 0.61).
+    """
     kept: list[PlateRead] = []
     for read in reads:
-        if all(read.box.iou(k.box) < 0.3 and not _inside(read.box, k.box) for k in kept):
+        same = next((i for i, k in enumerate(kept) if read.box.iou(k.box) >= 0.3 or _inside(read.box, k.box)), None)
+        if same is None:
             kept.append(read)
+        elif _better_province(read, kept[same]):
+            kept[same] = replace(kept[same], province=read.province, province_confidence=read.province_confidence,
+                                 raw=read.raw)
     return kept
+
+
+def _better_province(read: PlateRead, kept: PlateRead) -> bool:
+    return (read.script == kept.script == "thai" and read.text == kept.text and bool(read.province)
+            and (read.province_confidence or 0.0) > (kept.province_confidence or 0.0))
 
 
 def _inside(a: Box, b: Box) -> bool:

@@ -141,6 +141,24 @@ def test_of_two_plates_in_view_the_nearer_ranks_first():
     assert rank([]) == [] and rank([PlateRead("AB12", "AB12", 0.5, Box(0, 0, 0, 0), "latin")])[0].text == "AB12"
 
 
+def test_a_thai_read_of_the_same_plate_lends_the_kept_read_its_province():
+    """A commercial plate in a street photo (held-out crop pasted in): its line 1 read alone scores best
+    with the province under the floor; framed with both lines the same registration has the province
+    at 0.61. Another registration in the same region lends nothing."""
+    from edge_agent.vision.base import Box, PlateRead
+    from edge_agent.vision.reader import rank
+
+    line1 = PlateRead("722581", "722581 สงขลา", 0.74, Box(513, 407, 262, 90), "thai", "TH", "",
+                      province_confidence=0.27)
+    both_lines = PlateRead("722581", "722581 สงขลา", 0.51, Box(513, 407, 262, 104), "thai", "TH", "สงขลา",
+                           province_confidence=0.61)
+    [read] = rank([both_lines, line1])
+    assert (read.text, read.confidence, read.province, read.province_confidence) == ("722581", 0.74, "สงขลา", 0.61)
+    other = PlateRead("722681", "722681 ตาก", 0.5, Box(513, 407, 262, 104), "thai", "TH", "ตาก",
+                      province_confidence=0.7)
+    assert [(r.text, r.province) for r in rank([other, line1])] == [("722581", "")]
+
+
 def test_rank_weighs_what_a_read_is_evidence_of():
     """Cases from the real Latin photos: a sure Thai read on a sign's small text, a truck's fleet
     number read as a Thai commercial plate with no province line, a plate cut by the frame's edge."""
