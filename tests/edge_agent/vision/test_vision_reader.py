@@ -237,7 +237,7 @@ def test_one_plate_read_in_both_scripts_is_thai_when_the_thai_read_has_consonant
     def thai(text: str, score: float = 0.93, province: str = "ระยอง") -> PlateRead:
         return PlateRead(text, f"{text} {province}", score, box, "thai", "TH", province, province_confidence=0.5)
 
-    assert _thai_wins(thai("ผค6580"), latin)
+    assert _thai_wins(thai("ผค6580"), latin) and _thai_wins(thai("ฟค27"), PlateRead("WA27", "WA27", 0.92, box, "latin"))
     assert _thai_wins(thai("1ขย8337", 0.77), PlateRead("1UE8337", "1UE8337", 0.82, box, "latin", "CZ"))
     assert not _thai_wins(thai("ผค6581"), latin)
     assert not _thai_wins(thai("ผ6580"), latin)
