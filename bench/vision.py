@@ -242,8 +242,11 @@ def _skewed(plate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 FULL_PATH_VIEWS = ("2.24:1 plate shape", "inside a larger grey frame", "640x640 stretch")
 
 
-def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], full_every: int) -> list[ThaiScore]:
-    """The Thai model alone on four views of every held-out crop; the whole CPU path on a share."""
+def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], full_every: int,
+               more_photos: list[dict[str, str]] = ()) -> list[ThaiScore]:
+    """The Thai model alone on four views of every held-out crop; the whole CPU path on a share,
+    also pasted into street photos: ``latin_rows`` (the 20 of ``../shared/plates``) and
+    ``more_photos`` (all 220 Latin photos: more streets, plate sizes and text beside the plate)."""
     from edge_agent.vision.thai_model import ThaiPlateModel
 
     model = ThaiPlateModel(threads=1)
@@ -251,9 +254,10 @@ def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], ful
     alone: dict[str, ThaiScore] = {}
     full: dict[str, ThaiScore] = {}
     scenes = ThaiScore("real Thai crops pasted into real street photos (finder + reader)", found=0)
+    more = ThaiScore("same crops pasted into all 220 Latin photos (finder + reader)", found=0)
     raw = ThaiScore("model alone, as stored, scored against the dataset's labels before the audit")
     commercial = [0, 0, 0]  # true commercial read as commercial, all read as commercial, all commercial
-    rng = random.Random(5)
+    rng, more_rng = random.Random(5), random.Random(5)
     for n, row in enumerate(rows):
         image = cv2.imread(str(THAI / "images" / row["file"]))
         for view, crop in _views(image, seed=n).items():
@@ -280,20 +284,28 @@ def bench_thai(rows: list[dict[str, str]], latin_rows: list[dict[str, str]], ful
                     reads[0] if reads else None, row["plate_text"], row["province"], time.thread_time() - started
                 )
         if n % full_every == 0 and latin_rows:
-            photo_row = latin_rows[rng.randrange(len(latin_rows))]
-            photo = cv2.imread(str(Path(photo_row["folder"]) / photo_row["file"]))
-            box = Box(*(int(photo_row[k]) for k in "xywh"))
-            scene, pasted = plate_into_photo(photo, box, image, aspect=2.24)
-            started = time.thread_time()
-            candidates, reads = rec.find_and_read(scene)
-            scenes.add(reads[0] if reads else None, row["plate_text"], row["province"], time.thread_time() - started)
-            scenes.found += any(c.box.iou(pasted) > 0.3 or _covers(c.box, pasted) for c in candidates)
-    out = [raw] + list(alone.values()) + list(full.values()) + ([scenes] if scenes.total else [])
+            _pasted_scene(rec, image, row, latin_rows[rng.randrange(len(latin_rows))], scenes)
+        if n % full_every == 0 and more_photos:
+            _pasted_scene(rec, image, row, more_photos[more_rng.randrange(len(more_photos))], more)
+    out = [raw] + list(alone.values()) + list(full.values()) + [s for s in (scenes, more) if s.total]
     precision = commercial[0] / max(commercial[1], 1)
     recall = commercial[0] / max(commercial[2], 1)
     print(f"vehicle_type 'commercial' on the held-out crops: precision {100 * precision:.1f} %, "
           f"recall {100 * recall:.1f} % ({commercial[2]} commercial plates)")
     return out
+
+
+def _pasted_scene(rec: PlateRecognizer, crop: np.ndarray, row: dict[str, str], photo_row: dict[str, str],
+                  score: ThaiScore) -> None:
+    """Paste the held-out ``crop`` over the plate of one Latin photo (2.24:1, its box's width), read the
+    scene and score the first read against ``row``."""
+    photo = cv2.imread(str(Path(photo_row["folder"]) / photo_row["file"]))
+    box = Box(*(int(photo_row[k]) for k in "xywh"))
+    scene, pasted = plate_into_photo(photo, box, crop, aspect=2.24)
+    started = time.thread_time()
+    candidates, reads = rec.find_and_read(scene)
+    score.add(reads[0] if reads else None, row["plate_text"], row["province"], time.thread_time() - started)
+    score.found += any(c.box.iou(pasted) > 0.3 or _covers(c.box, pasted) for c in candidates)
 
 
 def bench_vehicle_type() -> list[str]:
@@ -494,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     latin_rows = _latin_rows()
     if (THAI / "manifest.csv").is_file():
         held = _thai_held_out()
-        thai = bench_thai(held[::4] if quick else held, rows, full_every=8 if quick else 4)
+        thai = bench_thai(held[::4] if quick else held, rows, full_every=8 if quick else 4, more_photos=latin_rows)
         print("| real Thai plates, held out | plates | registration exact | registration + province exact "
               "| plate found | median CPU / plate (1 thread) |")
         print("|---|---:|---:|---:|---:|---:|")
