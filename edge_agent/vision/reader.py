@@ -113,9 +113,10 @@ class PlateReader:
             stacked = rows_as_car_layout(image, group_rows(list(cand.lines)), cand.box)
             thai = self._read_thai(image, cand.box, plate_regions(image, cand), scene, stacked,
                                    commercial_region(image, cand))
-            if thai is not None and best is not None and thai.text == best.text:
-                # Both readers read the same registration (a commercial plate's six digits): the
-                # Thai read adds its province, even where its own score alone is too low to keep it.
+            if thai is not None and best is not None and (thai.text == best.text or _cut_short(best, thai)):
+                # Both readers read the same registration (a commercial plate's six digits), or the
+                # Latin read is the Thai one with characters lost: the Thai read adds what it saw and
+                # its province, even where its own score alone is too low to keep it.
                 best = replace(thai, confidence=max(thai.confidence, best.confidence))
             elif thai is not None and self._kept(thai) and (best is None or _thai_wins(thai, best)):
                 best = thai
@@ -175,6 +176,16 @@ class PlateReader:
         if not usable[best]:
             return None
         return thai_plate_read(reads[best], box, crops[best], scene, motorcycle=best in redraws)
+
+
+def _cut_short(latin: PlateRead, thai: PlateRead) -> bool:
+    """The Latin read fits no national format and is the Thai read with characters left out, in
+    order: PP-OCR read a small commercial plate's ``707321`` as ``70732`` at 0.54 where the Thai model
+    read all six digits at 0.41 with the province (pasted scenes: one of 170 more)."""
+    if latin.region or len(latin.text) >= len(thai.text):
+        return False
+    rest = iter(thai.text)
+    return all(c in rest for c in latin.text)
 
 
 def sure_thai(read: PlateRead) -> bool:
@@ -296,7 +307,8 @@ def rank(reads: list[PlateRead], width: int | None = None) -> list[PlateRead]:
     held-out photos, not these, say what they are worth; on the pasted Thai scenes 158 → 160 of 170
     registrations right, 151 with the province as before.
     """
-    kept = _dedupe(sorted(reads, key=lambda r: (sure_thai(r), r.confidence), reverse=True))
+    # Of two reads of one region scored alike, the one that also says the province.
+    kept = _dedupe(sorted(reads, key=lambda r: (sure_thai(r), r.confidence, bool(r.province)), reverse=True))
     tallest = max([1] + [r.box.h for r in kept])
     return sorted(kept, key=lambda r: (sure_thai(r) and r.box.h >= tallest / 2,
                                        _weight(r, width) * (r.box.h / tallest) ** 0.5), reverse=True)

@@ -266,6 +266,26 @@ def test_when_both_readers_read_the_same_registration_the_thai_read_brings_its_p
     other = PlateRead("708229", "708229 มหาสารคาม", 0.32, box, "thai", "TH", "มหาสารคาม", province_confidence=0.74)
     monkeypatch.setattr(reader, "_read_thai", lambda *a: other)
     assert reader._read_candidate(image, cand, {}, FrameLight(image)) is latin
+    # PP-OCR lost the last digit: the Thai read of all six is taken, with the Latin read's score.
+    monkeypatch.setattr(reader, "_read_latin", lambda *a: PlateRead("70322", "70322", 0.54, box, "latin"))
+    monkeypatch.setattr(reader, "_read_thai", lambda *a: thai)
+    assert reader._read_candidate(image, cand, {}, FrameLight(image)).text == "703229"
+    # ... not when the Latin read fits a national format (then it is a plate of its own).
+    fits = PlateRead("70322", "70322", 0.54, box, "latin", "US")
+    monkeypatch.setattr(reader, "_read_latin", lambda *a: fits)
+    assert reader._read_candidate(image, cand, {}, FrameLight(image)) is fits
+
+
+def test_of_two_reads_of_one_region_scored_alike_the_one_with_a_province_is_kept():
+    """The agreed read of a commercial plate takes the Latin read's score; the Latin read of the same
+    line, from another candidate, scores the same and must not win the region."""
+    from edge_agent.vision.base import Box, PlateRead
+    from edge_agent.vision.reader import rank
+
+    thai = PlateRead("707321", "707321 สมุทรสาคร", 0.54, Box(200, 205, 82, 27), "thai", "TH", "สมุทรสาคร",
+                     province_confidence=0.59)
+    latin = PlateRead("70732", "70732", 0.54, Box(200, 205, 82, 27), "latin")
+    assert rank([latin, thai]) == [thai]
 
 
 def test_a_commercial_plate_is_also_framed_around_its_middle_row():
