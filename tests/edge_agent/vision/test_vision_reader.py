@@ -274,6 +274,12 @@ def test_when_both_readers_read_the_same_registration_the_thai_read_brings_its_p
     fits = PlateRead("70322", "70322", 0.54, box, "latin", "US")
     monkeypatch.setattr(reader, "_read_latin", lambda *a: fits)
     assert reader._read_candidate(image, cand, {}, FrameLight(image)) is fits
+    # ... nor for a consonant series, whose consonants the Latin read does not back.
+    digits = PlateRead("3941", "3941", 0.54, box, "latin")
+    series = PlateRead("หฏ3941", "หฏ3941 นราธิวาส", 0.32, box, "thai", "TH", "นราธิวาส", province_confidence=0.74)
+    monkeypatch.setattr(reader, "_read_latin", lambda *a: digits)
+    monkeypatch.setattr(reader, "_read_thai", lambda *a: series)
+    assert reader._read_candidate(image, cand, {}, FrameLight(image)) is digits
 
 
 def test_of_two_reads_of_one_region_scored_alike_the_one_with_a_province_is_kept():
