@@ -110,9 +110,10 @@ class PlateReader:
                         scene: FrameLight) -> PlateRead | None:
         best = self._read_latin(image, cand, memo) if "latin" in self.options.scripts else None
         if self.thai is not None:
-            stacked = rows_as_car_layout(image, group_rows(list(cand.lines)), cand.box)
-            thai = self._read_thai(image, cand.box, plate_regions(image, cand), scene, stacked,
-                                   commercial_region(image, cand))
+            rows = group_rows(list(cand.lines))  # grouped once for the three framings' rules
+            stacked = rows_as_car_layout(image, rows, cand.box)
+            thai = self._read_thai(image, cand.box, plate_regions(image, cand, rows), scene, stacked,
+                                   commercial_region(image, cand, rows))
             if thai is not None and best is not None and (thai.text == best.text or _cut_short(best, thai)):
                 # Both readers read the same registration (a commercial plate's six digits), or the
                 # Latin read is the Thai one with characters lost: the Thai read adds what it saw and
@@ -255,18 +256,19 @@ def thai_plate_read(
     )
 
 
-def plate_regions(image: np.ndarray, cand: PlateCandidate) -> list[Box]:
+def plate_regions(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextLine]] | None = None) -> list[Box]:
     """Framings of the whole plate around a candidate's text rows, as the Thai model was trained
     to see it; the reader keeps the one that reads best.
 
     Two rows: their union with a margin. One row: either line 1 alone (the region reaches down
     over where the province line would be) or both lines that the text detector, on a small
     plate, found as one (the row itself with a margin). Three rows (a motorcycle plate): their
-    union with a margin, which the reader also redraws as a car plate (:mod:`.layout`).
+    union with a margin, which the reader also redraws as a car plate (:mod:`.layout`). ``rows``:
+    the candidate's lines as :func:`.cpu.group_rows` groups them, when the caller has them already.
     """
     h, w = image.shape[:2]
     box = cand.box
-    rows = group_rows(list(cand.lines)) if cand.lines else []
+    rows = group_rows(list(cand.lines)) if rows is None else rows
     framed = box.expand(0.06, 0.1, w, h)
     # A car plate's shape (2.24:1) hung from the row's top: right when the row is the plate's width.
     plate_h = int(box.w * 1.12 / PLATE_ASPECT)
@@ -279,13 +281,13 @@ def plate_regions(image: np.ndarray, cand: PlateCandidate) -> list[Box]:
     return [framed, shaped]
 
 
-def commercial_region(image: np.ndarray, cand: PlateCandidate) -> Box | None:
+def commercial_region(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextLine]] | None = None) -> Box | None:
     """For a one-row candidate, a car plate's shape (2.24:1) centred on the row: where a commercial
     plate's six-digit number, its middle row under a thin "THAILAND" row and over the province, has
     its whole plate. Its read counts only when it is six digits: read as any plate, on the 220 Latin
     photos it turned two small bits of text (a camera overlay, a corner) into Thai reads.
     Pasted Thai scenes, registration + province 153 → 156 of 170 (python -m bench.vision)."""
-    if not cand.lines or len(group_rows(list(cand.lines))) != 1:
+    if len(group_rows(list(cand.lines)) if rows is None else rows) != 1:
         return None
     h, w = image.shape[:2]
     box = cand.box
