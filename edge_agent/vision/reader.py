@@ -256,7 +256,7 @@ def thai_plate_read(
     )
 
 
-def plate_regions(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextLine]] | None = None) -> list[Box]:
+def plate_regions(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextLine]]) -> list[Box]:
     """Framings of the whole plate around a candidate's text rows, as the Thai model was trained
     to see it; the reader keeps the one that reads best.
 
@@ -264,11 +264,10 @@ def plate_regions(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextL
     over where the province line would be) or both lines that the text detector, on a small
     plate, found as one (the row itself with a margin). Three rows (a motorcycle plate): their
     union with a margin, which the reader also redraws as a car plate (:mod:`.layout`). ``rows``:
-    the candidate's lines as :func:`.cpu.group_rows` groups them, when the caller has them already.
+    the candidate's lines as :func:`.cpu.group_rows` groups them.
     """
     h, w = image.shape[:2]
     box = cand.box
-    rows = group_rows(list(cand.lines)) if rows is None else rows
     framed = box.expand(0.06, 0.1, w, h)
     # A car plate's shape (2.24:1) hung from the row's top: right when the row is the plate's width.
     plate_h = int(box.w * 1.12 / PLATE_ASPECT)
@@ -281,13 +280,13 @@ def plate_regions(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextL
     return [framed, shaped]
 
 
-def commercial_region(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextLine]] | None = None) -> Box | None:
+def commercial_region(image: np.ndarray, cand: PlateCandidate, rows: list[list[TextLine]]) -> Box | None:
     """For a one-row candidate, a car plate's shape (2.24:1) centred on the row: where a commercial
     plate's six-digit number, its middle row under a thin "THAILAND" row and over the province, has
     its whole plate. Its read counts only when it is six digits: read as any plate, on the 220 Latin
     photos it turned two small bits of text (a camera overlay, a corner) into Thai reads.
     Pasted Thai scenes, registration + province 153 → 156 of 170 (python -m bench.vision)."""
-    if len(group_rows(list(cand.lines)) if rows is None else rows) != 1:
+    if len(rows) != 1:
         return None
     h, w = image.shape[:2]
     box = cand.box

@@ -300,6 +300,7 @@ def test_a_commercial_plate_is_also_framed_around_its_middle_row():
     reads of small overlay text on the Latin photos)."""
     from edge_agent.vision.base import Box, PlateCandidate, TextLine
     from edge_agent.vision.colour import FrameLight
+    from edge_agent.vision.cpu import group_rows
     from edge_agent.vision.reader import PlateReader, ReaderOptions, commercial_region, plate_regions
     from edge_agent.vision.thai_model import ThaiRead
 
@@ -307,12 +308,13 @@ def test_a_commercial_plate_is_also_framed_around_its_middle_row():
     row = Box(400, 300, 120, 40)
     line = TextLine(np.array([[400, 300], [520, 300], [520, 340], [400, 340]], np.float32), row)
     cand = PlateCandidate(row, 0.5, (line,))
-    centred = commercial_region(image, cand)
-    assert centred is not None and centred not in plate_regions(image, cand)
+    rows = group_rows([line])
+    centred = commercial_region(image, cand, rows)
+    assert centred is not None and centred not in plate_regions(image, cand, rows)
     assert abs((centred.y + centred.h / 2) - (row.y + row.h / 2)) <= 0.1 * centred.h  # around the row's middle
     assert centred.w / centred.h == pytest.approx(2.24, rel=0.05)  # a car plate's shape
     province = TextLine(np.array([[420, 345], [500, 345], [500, 360], [420, 360]], np.float32), Box(420, 345, 80, 15))
-    assert commercial_region(image, PlateCandidate(row, 0.5, (line, province))) is None  # two rows
+    assert commercial_region(image, PlateCandidate(row, 0.5, (line, province)), group_rows([line, province])) is None
 
     class Model:  # the commercial framing is the last crop of the batch
         def __init__(self, last: ThaiRead):
@@ -322,8 +324,8 @@ def test_a_commercial_plate_is_also_framed_around_its_middle_row():
             return [ThaiRead("702163", 0.98, "ราชบุรี", 0.2)] * (len(crops) - 1) + [self.last]
 
     reader = PlateReader(None, Model(ThaiRead("702163", 0.73, "สิงห์บุรี", 0.44)), ReaderOptions())
-    read = reader._read_thai(image, row, plate_regions(image, cand), FrameLight(image), None, centred)
+    read = reader._read_thai(image, row, plate_regions(image, cand, rows), FrameLight(image), None, centred)
     assert (read.text, read.province, read.vehicle_type) == ("702163", "สิงห์บุรี", "commercial")
     reader = PlateReader(None, Model(ThaiRead("พค1", 0.99, "กรุงเทพมหานคร", 0.95)), ReaderOptions())
-    read = reader._read_thai(image, row, plate_regions(image, cand), FrameLight(image), None, centred)
+    read = reader._read_thai(image, row, plate_regions(image, cand, rows), FrameLight(image), None, centred)
     assert (read.text, read.province) == ("702163", "")  # the other framings' read; its province under 0.3
