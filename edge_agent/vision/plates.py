@@ -50,6 +50,9 @@ MAX_SUBSTITUTIONS = 1
 # Czech "1Z68205") under 0.007. Without that evidence (a caller that has none) any listed pair may go.
 SUBSTITUTE_MIN_PROB = 0.02
 EMBLEM_MAX_PROB = 0.5  # an end character read at under this may be a flag or crest, not a character
+# The same where the whole line fits no format: an Arizona plate's cactus read as "4" at 0.75-0.81
+# in front of an exact ``LLL9999`` (python -m bench.vision: real Latin photos 202 -> 203 of 220).
+EMBLEM_UNFIT_MAX_PROB = 0.9
 MIN_TEXT_HEIGHT = 16  # px; smaller text is (usually) an overlay clock or a sticker
 
 
@@ -129,13 +132,15 @@ def parse_latin(
     by position, where the recogniser's ``alternatives`` for that character (one mapping per
     character of ``raw``, see ``ocr.LineText``) allow it; text fitting no format is kept at a
     lower score when plate-shaped, its O written as 0. A first or last character the recogniser gave under
-    ``EMBLEM_MAX_PROB`` may be an emblem (a flag, a coat of arms): without it the line may fit a
-    format exactly, which then counts as one substitution.
+    ``EMBLEM_MAX_PROB`` (``EMBLEM_UNFIT_MAX_PROB`` when the whole line fits no format) may be an
+    emblem (a flag, a coat of arms, a state's cactus): without it the line may fit a format exactly,
+    which then counts as one substitution.
     """
     best = _best_fit(raw, regions, alternatives)
     if alternatives and len(alternatives) == len(raw) and (best is None or best.score < 1.0):
         for end, rest in ((0, slice(1, None)), (-1, slice(None, -1))):
-            if alternatives[end].get(raw[end], 1.0) >= EMBLEM_MAX_PROB:
+            limit = EMBLEM_UNFIT_MAX_PROB if best is not None and not best.region else EMBLEM_MAX_PROB
+            if alternatives[end].get(raw[end], 1.0) >= limit:
                 continue
             trimmed = _best_fit(raw[rest], regions, alternatives[rest])
             if trimmed is not None and trimmed.score == 1.0 and (best is None or 1.0 - SUBSTITUTION_COST > best.score):

@@ -63,6 +63,18 @@ def test_an_unsure_end_character_may_be_an_emblem():
     assert (plate.text, plate.region) == ("BRK878AC", "")
 
 
+def test_an_end_character_before_an_exact_fit_may_be_an_emblem_when_the_line_fits_nothing():
+    """An Arizona plate's cactus read as "4" at 0.81: ``4ASC7399`` fits no format, ``ASC7399`` fits
+    ``LLL9999`` exactly, so the 4 goes; read at 0.95 it stays. A line that fits a format whole keeps an
+    end character read at 0.81 (the 0.5 limit)."""
+    plate = parse_latin("4ASC7399", ("US",), alternatives=_sure("4ASC7399", p0={"4": 0.81, "L": 0.008}))
+    assert plate is not None and (plate.text, plate.region, plate.score) == ("ASC7399", "US", pytest.approx(0.88))
+    plate = parse_latin("4ASC7399", ("US",), alternatives=_sure("4ASC7399", p0={"4": 0.95}))
+    assert (plate.text, plate.region) == ("4ASC7399", "")
+    plate = parse_latin("7ABC123", ("US",), alternatives=_sure("7ABC123", p0={"7": 0.81}))
+    assert (plate.text, plate.region, plate.score) == ("7ABC123", "US", 1.0)
+
+
 def test_one_emblem_between_groups_is_a_separator():
     """A Texas plate's state outline between its groups reads as "+": the plate is still read;
     two symbols, or one at an end, are not a plate."""
