@@ -45,6 +45,9 @@ _STAMP = re.compile(
 GENERIC_WEIGHT = 0.6  # a read that fits no national format but is still plate-shaped
 SUBSTITUTION_COST = 0.12
 MAX_SUBSTITUTIONS = 1
+# A separator printed inside one of the format's groups: the plate's grouping is surer than one
+# character's letter/digit class, so this costs more than a substitution (``AY0-9034``: BR ``AYO9034``).
+SEPARATOR_COST = 0.15
 # A substitution needs the recogniser to have weighed the new character at that step: on the shared
 # real photos the right ones had 0.08-0.46 of the probability, the wrong ones ("1268205" made into a
 # Czech "1Z68205") under 0.007. Without that evidence (a caller that has none) any listed pair may go.
@@ -89,19 +92,28 @@ def _fits(ch: str, cls: str, weighed: str | None = None) -> tuple[str, int] | No
     return table[ch], 1
 
 
-def match_format(text: str, fmt: str, weighed: tuple[str, ...] | None = None) -> tuple[str, int] | None:
-    """Fit ``text`` to ``fmt`` with the fewest O/0-style substitutions: (fitted, count) or None.
+def match_format(
+    text: str, fmt: str, weighed: tuple[str, ...] | None = None, breaks: frozenset[int] = frozenset()
+) -> tuple[str, int, int] | None:
+    """Fit ``text`` to ``fmt``: (fitted, substitutions, separators misplaced) or None.
 
     ``weighed``, one string per character of ``text``: the characters the recogniser also found
-    likely there; a substitution must be one of them."""
+    likely there; a substitution must be one of them. ``breaks``: the positions in ``text`` before
+    which the line showed a separator; one inside a group of the format (``AY0-9034`` fitted as
+    ``LL99999``) is misplaced. The fit with the fewest of both wins, fewer substitutions first."""
     tokens = _tokens(fmt)
+    # A group ends where the character class changes or a repeated token ends (DE: ``L{1,3}L{1,2}``).
+    ends_group = [
+        i + 1 == len(tokens) or tokens[i][0] != tokens[i + 1][0] or tokens[i][2] > 1 or tokens[i + 1][2] > 1
+        for i in range(len(tokens))
+    ]
 
     @cache
-    def walk(ti: int, pos: int) -> tuple[str, int] | None:
+    def walk(ti: int, pos: int) -> tuple[str, int, int] | None:
         if ti == len(tokens):
-            return ("", 0) if pos == len(text) else None
+            return ("", 0, 0) if pos == len(text) else None
         cls, lo, hi = tokens[ti]
-        best: tuple[str, int] | None = None
+        best: tuple[str, int, int] | None = None
         out, subs = "", 0
         for n in range(1, hi + 1):
             at = pos + n - 1
@@ -109,11 +121,24 @@ def match_format(text: str, fmt: str, weighed: tuple[str, ...] | None = None) ->
                 break
             out, subs = out + got[0], subs + got[1]
             if n >= lo and (rest := walk(ti + 1, pos + n)) is not None:
-                if best is None or subs + rest[1] < best[1]:
-                    best = (out + rest[0], subs + rest[1])
+                misplaced = sum(pos < b < pos + n for b in breaks) + (pos + n in breaks and not ends_group[ti])
+                fit = (out + rest[0], subs + rest[1], misplaced + rest[2])
+                if best is None or (fit[1] + fit[2], fit[1]) < (best[1] + best[2], best[1]):
+                    best = fit
         return best
 
     return walk(0, 0)
+
+
+def _breaks(raw: str) -> frozenset[int]:
+    """Where ``raw`` shows a separator (or an emblem) between characters, as positions in its cleaned text."""
+    out, count = set(), 0
+    for ch in raw.upper():
+        if ch.isascii() and ch.isalnum():
+            count += 1
+        elif count:
+            out.add(count)
+    return frozenset(b for b in out if b < count)
 
 
 def _generic_ok(text: str) -> bool:
@@ -156,14 +181,15 @@ def _best_fit(raw: str, regions: tuple[str, ...], alternatives: tuple[dict[str, 
     if not _generic_ok(text) or not _raw_plausible(raw):
         return None
     weighed = _weighed(raw, text, alternatives)
+    breaks = _breaks(raw)
     # With no format to place it, a round character is the digit: most serials issue no letter O
     # (US states; on the 110 US photos of ../shared the labels hold 27 zeros and no O).
     best = PlateText(text.replace("O", "0"), "", GENERIC_WEIGHT * (0.9 if text.isdigit() else 1.0))
     for region in regions:
         for fmt in LATIN_FORMATS.get(region, ()):
-            fitted = match_format(text, fmt, weighed)
+            fitted = match_format(text, fmt, weighed, breaks)
             if fitted is not None and fitted[1] <= _max_substitutions(fmt):
-                score = 1.0 - SUBSTITUTION_COST * fitted[1]
+                score = 1.0 - SUBSTITUTION_COST * fitted[1] - SEPARATOR_COST * fitted[2]
                 if score > best.score:
                     best = PlateText(fitted[0], region, score)
     return best

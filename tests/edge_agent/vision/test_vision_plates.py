@@ -27,11 +27,28 @@ def test_thai_line1_shapes_that_are_plates(line1):
 
 def test_format_settles_o_and_0_by_position():
     """A Slovak LL999LL read with a zero in a letter slot is corrected; digits stay digits."""
-    assert match_format("PP587A0", "LL999LL") == ("PP587AO", 1)
+    assert match_format("PP587A0", "LL999LL") == ("PP587AO", 1, 0)
     plate = parse_latin("PP-587A0", ("SK",))
     assert plate is not None and plate.text == "PP587AO" and plate.region == "SK"
     plate = parse_latin("AY0-9034", ("BR",))
     assert plate is not None and plate.text == "AYO9034"
+
+
+def test_a_separator_inside_a_group_is_misplaced():
+    """A Brazilian ``AY0-9034`` whose 0 the recogniser also found O-like: the hyphen ends a group of
+    letters, so ``LLL9999`` (one substitution) beats the Polish ``LL99999`` that fits the characters
+    exactly but puts the hyphen inside its digits. Separators where the groups end cost nothing, also
+    between a German plate's letter groups."""
+    assert match_format("AY09034", "LL99999", breaks=frozenset({3})) == ("AY09034", 0, 1)
+    assert match_format("AY09034", "LL99999", breaks=frozenset({2})) == ("AY09034", 0, 0)
+    plate = parse_latin("AY0-9034", alternatives=_sure("AY0-9034", p2={"0": 0.755, "O": 0.24}))
+    assert plate is not None and (plate.text, plate.score) == ("AYO9034", pytest.approx(0.88))
+    plate = parse_latin("AY09034", alternatives=_sure("AY09034", p2={"0": 0.755, "O": 0.24}))
+    assert (plate.text, plate.region, plate.score) == ("AY09034", "PL", 1.0)
+    for raw, text, region in (("B-AB 1234", "BAB1234", "DE"), ("XX-999-X", "XX999X", "NL"),
+                              ("WA 12345", "WA12345", "PL"), ("ABC 1234", "ABC1234", "US")):
+        plate = parse_latin(raw, alternatives=_sure(raw))
+        assert (plate.text, plate.region, plate.score) == (text, region, 1.0)
 
 
 def _sure(raw: str, **unsure: dict[str, float]) -> tuple[dict[str, float], ...]:
