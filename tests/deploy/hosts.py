@@ -118,6 +118,16 @@ def component(host: str, name: str) -> dict:
     return next(c for c in components if c["component"] == name)
 
 
+def console_tail(host: str, lines: int = 30) -> str:
+    """The end of ``host``'s console (its boots' systemd messages, kept by ``fleet-hosts``): what a
+    failed reboot or boot shows, for the failure's message."""
+    try:
+        text = (script.STATE / "hosts" / host / "console.log").read_bytes().decode("utf-8", "replace")
+    except OSError as exc:
+        return f"--- {host}: no console log ({exc})"
+    return f"--- {host}'s console, last {lines} lines:\n" + "\n".join(text.splitlines()[-lines:])
+
+
 def wait_until(condition, timeout: float, what: str, interval: float = 1.0):
     """Poll ``condition`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
