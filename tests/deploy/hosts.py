@@ -122,7 +122,7 @@ def console_tail(host: str, lines: int = 30) -> str:
     """The end of ``host``'s console (its boots' systemd messages, kept by ``fleet-hosts``): what a
     failed reboot or boot shows, for the failure's message."""
     try:
-        text = (script.STATE / "hosts" / host / "console.log").read_bytes().decode("utf-8", "replace")
+        text = (script.BY_NAME[host].dir / "console.log").read_bytes().decode("utf-8", "replace")
     except OSError as exc:
         return f"--- {host}: no console log ({exc})"
     return f"--- {host}'s console, last {lines} lines:\n" + "\n".join(text.splitlines()[-lines:])
