@@ -163,8 +163,8 @@ def parse_latin(
     """
     best = _best_fit(raw, regions, alternatives)
     if alternatives and len(alternatives) == len(raw) and (best is None or best.score < 1.0):
+        limit = EMBLEM_UNFIT_MAX_PROB if best is not None and not best.region else EMBLEM_MAX_PROB
         for end, rest in ((0, slice(1, None)), (-1, slice(None, -1))):
-            limit = EMBLEM_UNFIT_MAX_PROB if best is not None and not best.region else EMBLEM_MAX_PROB
             if alternatives[end].get(raw[end], 1.0) >= limit:
                 continue
             trimmed = _best_fit(raw[rest], regions, alternatives[rest])
