@@ -54,8 +54,9 @@ def fleet() -> Iterator[None]:
         try:
             fleet_hosts("up", timeout=900)
         except RuntimeError:
-            # One host's boot once stalled past its 120 s on this VM (systemd still "booting up")
-            # while the other two came up: boot the whole fleet again before giving the suite up.
+            # Boots stalled here ("System is booting up": systemd-user-sessions failed at spawn)
+            # while the hosts shared one cgroup; fleet-hosts now gives each its own. Should a boot
+            # still fail (its message carries the host's boot report), try the fleet once more.
             fleet_hosts("down")
             fleet_hosts("up", timeout=900)
     except RuntimeError as exc:

@@ -118,14 +118,13 @@ def component(host: str, name: str) -> dict:
     return next(c for c in components if c["component"] == name)
 
 
-def console_tail(host: str, lines: int = 30) -> str:
-    """The end of ``host``'s console (its boots' systemd messages, kept by ``fleet-hosts``): what a
-    failed reboot or boot shows, for the failure's message."""
+def boot_report(host: str) -> str:
+    """What ``host``'s boot waits on (fleet-hosts' boot report: queued jobs, failed units, the
+    journal's and the console's last lines), for a failed reboot's or boot's message."""
     try:
-        text = (script.BY_NAME[host].dir / "console.log").read_bytes().decode("utf-8", "replace")
-    except OSError as exc:
-        return f"--- {host}: no console log ({exc})"
-    return f"--- {host}'s console, last {lines} lines:\n" + "\n".join(text.splitlines()[-lines:])
+        return script.boot_report(script.BY_NAME[host])
+    except Exception as exc:  # the report must never hide the failure it explains
+        return f"--- {host}: no boot report ({type(exc).__name__}: {exc})"
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 1.0):

@@ -21,9 +21,9 @@ from .hosts import (
     HOSTS,
     OUTSIDE,
     ansible,
+    boot_report,
     central_plates,
     component,
-    console_tail,
     edge_api,
     out,
     probe,
@@ -163,7 +163,7 @@ def test_reboot_brings_every_service_back_and_the_backlog_drains(deployed):
     run = ansible("ansible", "all", "--become", "-m", "ansible.builtin.reboot",
                   "-a", "boot_time_command='ps -o lstart= -p 1' reboot_timeout=300",
                   controller_dir=deployed.controller_dir)
-    assert run.returncode == 0, run.tail() + "\n" + "\n".join(console_tail(h) for h in HOSTS)
+    assert run.returncode == 0, run.tail() + "\n" + "\n".join(boot_report(h) for h in HOSTS)
     for host in HOSTS:
         units = ("aicamera-central.target aicamera-ingest aicamera-dashboard nginx" if host == CENTRAL
                  else "aicamera-edge.target aicamera-edge")
