@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, union
 
 from fleet_store.schema import detection_corrections, lpr_detections
 
@@ -79,11 +79,18 @@ def _statement(engine: Engine, query: SearchQuery):
     part = query.plate_part
     if part:
         pattern = f"%{part}%"
-        if engine.dialect.name == "sqlite" and len(part) >= 3:
-            current = t.id.in_(_FTS_IDS.bindparams(fts_pattern=pattern).columns(rowid=lpr_detections.c.id.type))
-        else:
-            current = t.license_plate.ilike(pattern)
-        statement = statement.where(current | t.id.in_(_corrected(c.before_plate.ilike(pattern))))
+        earlier = _corrected(c.before_plate.ilike(pattern))
+        if len(part) >= 3:
+            # The trigram index finds every match at once; one id list (the union) lets the planner
+            # use it. An OR with the corrections made PostgreSQL walk the table newest-first testing
+            # each row instead (it guessed half the rows match): ~320 ms a search at 1,000,000 rows.
+            if engine.dialect.name == "sqlite":
+                current = _FTS_IDS.bindparams(fts_pattern=pattern).columns(rowid=t.id.type)
+            else:
+                current = select(t.id).where(t.license_plate.ilike(pattern))
+            statement = statement.where(t.id.in_(union(earlier, current)))
+        else:  # no trigram: walking newest-first stops as soon as a page is full
+            statement = statement.where(t.license_plate.ilike(pattern) | t.id.in_(earlier))
     if query.province:
         statement = statement.where((t.province == query.province)
                                     | t.id.in_(_corrected(c.before_province == query.province)))

@@ -76,6 +76,19 @@ def test_search_follows_inserts_and_deletes(engine, plates):
     assert _plates(engine, plate="w77") == []
 
 
+def test_a_corrected_read_is_found_by_either_read_with_the_filters(engine, plates):
+    """Both databases find a corrected detection by its read now and its read before the correction,
+    by parts long enough for the trigram index and by shorter ones, with other filters applied."""
+    from fleet_store.corrections import correct
+
+    correct(engine, plates["XYZ9876"], "XYZ9376", "", actor="ed")
+    for part in ("9376", "9876", "Z98", "YZ"):
+        assert _plates(engine, plate=part) == ["XYZ9376"], part
+        assert _plates(engine, plate=part, checkpoint_id="cp1") == [], part
+    assert _plates(engine, plate="987") == ["XYZ9376"]
+    assert _plates(engine, plate="123") == ["กข 1234", "ABC1234"]
+
+
 def test_bad_queries_are_refused():
     """An inverted time range or an impossible confidence is a SearchError."""
     with pytest.raises(SearchError):
