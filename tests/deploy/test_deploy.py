@@ -28,7 +28,7 @@ def test_each_host_boots_in_cgroups_of_its_own(fleet):
     one cgroup shared one system.slice here, and units failed at spawn (docs/deploy.md)."""
     groups = {}
     for host in HOSTS:
-        init = script._container_init(script.BY_NAME[host])
+        init = script.container_init(script.BY_NAME[host])
         assert init is not None, f"{host}: no running container"
         with open(f"/proc/{init}/cgroup") as f:
             groups[host] = next(line.split(":", 2)[2].strip() for line in f if ":name=systemd:" in line or
