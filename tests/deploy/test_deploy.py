@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from .hosts import CENTRAL, EDGES, HOSTS, REPO, as_central_user, out, script, ssh
+from .hosts import CENTRAL, EDGES, HOSTS, REPO, as_central_user, boot_report, out, script, ssh
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 UNITS = {CENTRAL: ("aicamera-ingest.service", "aicamera-dashboard.service", "aicamera-central.target",
@@ -33,7 +33,7 @@ def test_each_host_boots_in_cgroups_of_its_own(fleet):
         with open(f"/proc/{init}/cgroup") as f:
             groups[host] = next(line.split(":", 2)[2].strip() for line in f if ":name=systemd:" in line or
                                 line.startswith("0::"))
-        assert out(host, "systemctl --failed --no-legend --plain") == "", script.boot_report(script.BY_NAME[host])
+        assert out(host, "systemctl --failed --no-legend --plain") == "", boot_report(host)
     assert len(set(groups.values())) == len(HOSTS), groups
 
 
